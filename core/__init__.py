@@ -1,0 +1,1 @@
+"""The method itself: pure torch / numpy, no ComfyUI import, unit-tested on CPU."""
