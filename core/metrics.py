@@ -1,0 +1,145 @@
+"""Metric math on embeddings: set consistency, weighted multi-style score, text alignment.
+
+Pure torch. Embeddings are `(N, D)` rows (DINO CLS tokens, CLIP image or text features); every
+score is a cosine similarity, so rows are L2-normalised here and the caller need not do it.
+Argument names match the node inputs ("images", "references", "weights", "prompts") so that an
+error raised here already names the input the user has to change.
+"""
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class SetConsistency:
+    score: float  # mean pairwise cosine over distinct pairs
+    per_image: torch.Tensor  # (N,) mean cosine of each image to the others
+    pairwise: torch.Tensor  # (N, N) cosine matrix
+
+
+@dataclass
+class WeightedStyleScore:
+    score: float  # sum_k w_k * mean_g cos(g, r_k)
+    per_image: torch.Tensor  # (G,) sum_k w_k * cos(g, r_k)
+    per_reference: torch.Tensor  # (K,) mean_g cos(g, r_k), unweighted
+    weights: torch.Tensor  # (K,) renormalised weights actually used
+    cosines: torch.Tensor  # (G, K)
+
+
+@dataclass
+class TextAlignment:
+    score: float  # mean over images of cos(image_i, prompt_i)
+    per_image: torch.Tensor  # (N,)
+
+
+def _rows(embeddings, name):
+    """(N, D) float tensor; a single vector counts as one row."""
+    x = torch.as_tensor(embeddings).detach().to(device="cpu", dtype=torch.float64)
+    if x.dim() == 1:
+        x = x.unsqueeze(0)
+    if x.dim() != 2:
+        raise ValueError(f"{name}: expected embeddings of shape (N, D), got {tuple(x.shape)}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name}: the batch is empty; connect at least one image")
+    if not torch.isfinite(x).all():
+        raise ValueError(f"{name}: embeddings contain NaN or infinity; check the images and the model")
+    return x
+
+
+def _unit(x):
+    # eps keeps an all-zero embedding at cosine 0 instead of NaN
+    return x / x.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+
+
+def cosine_matrix(a, b):
+    """(N, M) cosine similarities between the rows of a and the rows of b."""
+    return _unit(_rows(a, "a")) @ _unit(_rows(b, "b")).T
+
+
+def set_consistency(images) -> SetConsistency:
+    """Mean pairwise cosine over the upper triangle (the paper's set consistency)."""
+    x = _rows(images, "images")
+    n = x.shape[0]
+    if n < 2:
+        raise ValueError("images: set consistency compares images with each other, so two are needed; "
+                         f"got {n}. Connect a batch of at least two images")
+    sim = _unit(x) @ _unit(x).T
+    upper = torch.triu_indices(n, n, offset=1)
+    score = sim[upper[0], upper[1]].mean()
+    off_diagonal = ~torch.eye(n, dtype=torch.bool)
+    per_image = (sim * off_diagonal).sum(dim=1) / (n - 1)
+    return SetConsistency(float(score), per_image.float(), sim.float())
+
+
+def parse_weights(text):
+    """'0.7, 0.3' -> [0.7, 0.3]; empty or blank -> None (equal weights)."""
+    if text is None or not str(text).strip():
+        return None
+    values = []
+    for part in str(text).replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            values.append(float(part))
+        except ValueError:
+            raise ValueError(f"weights: '{part}' is not a number; write numbers separated by commas, "
+                             "e.g. '0.7, 0.3', or leave it empty for equal weights") from None
+    return values or None
+
+
+def normalize_weights(weights, count):
+    """Weights for `count` references, renormalised to sum 1; None means equal weights."""
+    if weights is None:
+        return torch.full((count,), 1.0 / count, dtype=torch.float64)
+    w = torch.as_tensor(weights, dtype=torch.float64).flatten()
+    if w.numel() != count:
+        raise ValueError(f"weights: {w.numel()} weight(s) given for {count} reference image(s); "
+                         "give one weight per reference image, or leave it empty for equal weights")
+    if not torch.isfinite(w).all():
+        raise ValueError("weights: NaN or infinite values are not allowed; use finite numbers such as 0.7, 0.3")
+    if (w < 0).any():
+        raise ValueError("weights: negative weights are not allowed; use values >= 0")
+    total = float(w.sum())
+    if total <= 0 or not math.isfinite(total):
+        raise ValueError("weights: the weights sum to zero; give at least one positive weight")
+    return w / total
+
+
+def weighted_style_score(images, references, weights=None) -> WeightedStyleScore:
+    """Weighted multi-style score `sum_k w_k * mean_g cos(g, r_k)` for K references.
+
+    Z-SAMB publishes it for exactly two references with w1 + w2 = 1; this takes any K and
+    renormalises the weights, so '2, 1' means the same as '0.667, 0.333'.
+    """
+    g = _unit(_rows(images, "images"))
+    r = _unit(_rows(references, "references"))
+    if g.shape[1] != r.shape[1]:
+        raise ValueError(f"references: embedding width {r.shape[1]} differs from the images' {g.shape[1]}; "
+                         "embed both with the same model")
+    w = normalize_weights(weights, r.shape[0])
+    cos = g @ r.T  # (G, K)
+    per_image = cos @ w
+    return WeightedStyleScore(float(per_image.mean()), per_image.float(), cos.mean(dim=0).float(), w.float(),
+                              cos.float())
+
+
+def text_alignment(images, prompts) -> TextAlignment:
+    """Cosine between each image embedding and the embedding of its own prompt.
+
+    One prompt row is used for every image; otherwise the counts must match.
+    """
+    x = _unit(_rows(images, "images"))
+    t = _unit(_rows(prompts, "prompts"))
+    if t.shape[0] == 1:
+        t = t.expand_as(x)
+    if t.shape[0] != x.shape[0]:
+        raise ValueError(f"prompts: {t.shape[0]} prompts for {x.shape[0]} images; give one prompt per image "
+                         "(one per line) or a single prompt for all")
+    if t.shape[1] != x.shape[1]:
+        raise ValueError(f"prompts: text embedding width {t.shape[1]} differs from the image width {x.shape[1]}; "
+                         "use one CLIP model for both")
+    per_image = (x * t).sum(dim=-1)
+    return TextAlignment(float(per_image.mean()), per_image.float())
