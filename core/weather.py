@@ -1,0 +1,169 @@
+"""Current weather from OpenWeatherMap as a short prompt phrase ("light rain, 12 °C, evening").
+
+The API key travels in the query string (`appid`), the only place the API reads it, so it can
+leak through exception texts (requests puts the URL in them) and urllib3's debug log. Every
+message we raise goes through `redact`, exceptions are raised `from None` so the original
+(with the URL) is not chained, and a logging filter redacts urllib3's records while we call.
+Retries are a small loop of our own so each failure gets a message that says what to do.
+"""
+
+import contextlib
+import datetime as dt
+import logging
+import os
+import re
+import time
+
+DEFAULT_BASE_URL = "https://api.openweathermap.org/data/2.5/weather"
+ENV_KEY = "OPENWEATHERMAP_API_KEY"
+UNITS = {"metric": "°C", "imperial": "°F", "standard": "K"}
+_RETRY_STATUS = {429, 500, 502, 503, 504}
+_LAT_LON = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*$")
+
+log = logging.getLogger("style_aligned.weather")
+
+
+class WeatherError(RuntimeError):
+    """A weather lookup failed; the message is safe to show (no key)."""
+
+
+def resolve_key(api_key: str | None = None, env_var: str = ENV_KEY) -> str:
+    key = (api_key or "").strip() or os.environ.get(env_var or ENV_KEY, "").strip()
+    if not key:
+        raise WeatherError(
+            f"no OpenWeatherMap API key: set the environment variable {env_var or ENV_KEY} before starting "
+            "ComfyUI (get a free key at openweathermap.org) or connect a key to the api_key input"
+        )
+    return key
+
+
+def redact(text: str, secret: str) -> str:
+    return text.replace(secret, "***") if secret else text
+
+
+class _RedactFilter(logging.Filter):
+    def __init__(self, secret):
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record):
+        if self.secret in record.getMessage():
+            record.msg, record.args = redact(record.getMessage(), self.secret), None
+        return True
+
+
+@contextlib.contextmanager
+def _redacted_logs(secret):
+    loggers = [logging.getLogger(name) for name in ("urllib3.connectionpool", "urllib3", "requests")]
+    flt = _RedactFilter(secret)
+    for logger in loggers:
+        logger.addFilter(flt)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(flt)
+
+
+def location_params(location: str) -> dict:
+    """`lat,lon` numbers or a place name such as `London,GB`."""
+    location = (location or "").strip()
+    if not location:
+        raise ValueError("location is empty: type a place such as 'Paris,FR' or coordinates such as '48.85,2.35'")
+    match = _LAT_LON.match(location)
+    if match:
+        return {"lat": match.group(1), "lon": match.group(2)}
+    return {"q": location}
+
+
+def _status_error(status: int, location: str, body: str) -> WeatherError | None:
+    if status == 401:
+        return WeatherError("OpenWeatherMap rejected the API key (HTTP 401): check the key in "
+                            f"{ENV_KEY} or the api_key input; new keys take up to two hours to activate")
+    if status == 404:
+        return WeatherError(f"OpenWeatherMap does not know the location '{location}' (HTTP 404): "
+                            "use 'City,CountryCode' such as 'Paris,FR' or 'lat,lon'")
+    if status == 400:
+        return WeatherError(f"OpenWeatherMap refused the request for '{location}' (HTTP 400: {body[:120]})")
+    return None
+
+
+def fetch_current(location: str, api_key: str, units: str = "metric", base_url: str = DEFAULT_BASE_URL,
+                  timeout: float = 10.0, retries: int = 3, backoff: float = 0.5, session=None) -> dict:
+    """The current-weather JSON for `location`, retrying 429/5xx/timeouts with exponential backoff."""
+    import requests
+
+    if units not in UNITS:
+        raise ValueError(f"units must be one of {', '.join(UNITS)}, got '{units}'")
+    params = {**location_params(location), "appid": api_key, "units": units}
+    session = session or requests.Session()
+    attempts = max(1, int(retries) + 1)
+    last = ""
+    with _redacted_logs(api_key):
+        for attempt in range(attempts):
+            if attempt:
+                time.sleep(backoff * 2 ** (attempt - 1))
+            try:
+                reply = session.get(base_url, params=params, timeout=timeout)
+            except requests.Timeout:
+                last = f"no reply within {timeout:g} s"
+                log.warning("weather: %s (try %d of %d)", last, attempt + 1, attempts)
+                continue
+            except requests.RequestException as exc:
+                raise WeatherError(redact(f"could not reach OpenWeatherMap at {_host(base_url)}: "
+                                          f"{type(exc).__name__}; check the network connection", api_key)) from None
+            if reply.status_code in _RETRY_STATUS:
+                last = f"HTTP {reply.status_code}"
+                log.warning("weather: %s (try %d of %d)", last, attempt + 1, attempts)
+                continue
+            error = _status_error(reply.status_code, location, redact(reply.text, api_key))
+            if error is None and reply.status_code >= 400:
+                error = WeatherError(f"OpenWeatherMap answered HTTP {reply.status_code} for '{location}'")
+            if error is not None:
+                raise error from None
+            try:
+                data = reply.json()
+            except ValueError:
+                raise WeatherError("OpenWeatherMap sent a reply that is not valid JSON; try again later") from None
+            if not isinstance(data, dict) or not isinstance(data.get("weather"), list) or "main" not in data:
+                raise WeatherError("OpenWeatherMap sent JSON without 'weather'/'main' fields; is base_url the "
+                                   "current-weather endpoint (/data/2.5/weather)?")
+            return data
+    hint = "the service is rate limiting this key; wait a minute" if last == "HTTP 429" else "try again later"
+    raise WeatherError(f"OpenWeatherMap failed {attempts} times (last: {last}); {hint}")
+
+
+def _host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).netloc or url
+
+
+def time_of_day(data: dict) -> str:
+    """Local part of day from the observation time and the city's UTC offset."""
+    if "dt" not in data:
+        return ""
+    local = dt.datetime.fromtimestamp(int(data["dt"]) + int(data.get("timezone", 0)), tz=dt.timezone.utc)
+    hour = local.hour
+    if 5 <= hour < 12:
+        return "morning"
+    if 12 <= hour < 17:
+        return "afternoon"
+    if 17 <= hour < 21:
+        return "evening"
+    return "night"
+
+
+def describe(data: dict, units: str = "metric") -> str:
+    """'light rain, 12 °C, evening' from a current-weather reply."""
+    parts = []
+    conditions = [w.get("description", "") for w in data.get("weather", []) if isinstance(w, dict)]
+    if conditions and conditions[0]:
+        parts.append(str(conditions[0]))
+    temp = data.get("main", {}).get("temp")
+    if isinstance(temp, (int, float)):
+        parts.append(f"{round(temp)} {UNITS.get(units, '°C')}")
+    part = time_of_day(data)
+    if part:
+        parts.append(part)
+    return ", ".join(parts)
