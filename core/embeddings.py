@@ -1,0 +1,212 @@
+"""Image and text embeddings for the metrics: DINO ViT-B/8 CLS tokens and CLIP features.
+
+Pure: takes already-loaded transformers models and processors (or loads them from a plain
+folder / hub id with `load_dino` / `load_clip`); no host import. transformers and PIL are
+imported lazily so the pack loads without them.
+
+Script use (the evaluation runner):
+
+    dino = load_dino("facebook/dino-vitb8")            # or a local folder
+    emb = dino_embeddings(dino, images)                # images: IMAGE tensor or PIL list
+    metrics.set_consistency(emb)
+"""
+
+import re
+
+import numpy as np
+import torch
+
+DINO_DEFAULT = "facebook/dino-vitb8"
+CLIP_DEFAULT = "openai/clip-vit-large-patch14"
+DEFAULT_BATCH_SIZE = 8
+
+
+def _transformers():
+    try:
+        import transformers
+    except ImportError as exc:
+        raise RuntimeError("the metric nodes need transformers: pip install 'transformers>=4.40'") from exc
+    return transformers
+
+
+def load_dino(source):
+    """(model, image_processor) for a DINO ViT from a local folder or hub id.
+
+    AutoModel rather than ViTModel so DINOv2 folders load as well; both put the CLS token first.
+    """
+    tf = _transformers()
+    model = tf.AutoModel.from_pretrained(source)
+    # the slow (PIL) processor is the preprocessing the published DINO numbers were measured with
+    processor = tf.AutoImageProcessor.from_pretrained(source, use_fast=False)
+    return model.eval(), processor
+
+
+def load_clip(source):
+    """(model, processor) for a CLIP-like model (get_image_features / get_text_features)."""
+    tf = _transformers()
+    model = tf.AutoModel.from_pretrained(source)
+    if not (hasattr(model, "get_image_features") and hasattr(model, "get_text_features")):
+        raise ValueError(f"model '{source}' is a {type(model).__name__}, not a CLIP-like model with image "
+                         f"and text features; choose a CLIP model such as {CLIP_DEFAULT}")
+    processor = tf.AutoProcessor.from_pretrained(source)
+    return model.eval(), processor
+
+
+def to_pil_images(images, name="images"):
+    """RGB PIL images from an IMAGE tensor (B,H,W,C) / (H,W,C) in 0..1, a PIL image, or a list of either.
+
+    A fourth (alpha) channel is dropped and one channel is repeated, as the encoders expect RGB.
+    """
+    from PIL import Image
+
+    if isinstance(images, Image.Image):
+        return [images.convert("RGB")]
+    if isinstance(images, torch.Tensor):
+        batch = images.unsqueeze(0) if images.dim() == 3 else images
+        if batch.dim() != 4:
+            raise ValueError(f"{name}: expected an IMAGE batch (B, H, W, C), got shape {tuple(images.shape)}")
+        return [_tensor_to_pil(img, name) for img in batch]
+    result = []
+    for item in images:
+        result.extend(to_pil_images(item, name))
+    return result
+
+
+def _tensor_to_pil(image, name):
+    from PIL import Image
+
+    channels = image.shape[-1]
+    if channels not in (1, 3, 4):
+        raise ValueError(f"{name}: images need 1, 3 or 4 channels (last axis), got {channels}")
+    rgb = image[..., :3] if channels >= 3 else image.expand(*image.shape[:-1], 3)
+    array = (rgb.detach().float().clamp(0, 1).cpu().numpy() * 255).round().astype(np.uint8)
+    return Image.fromarray(array, "RGB")
+
+
+def _device(model):
+    return next(model.parameters()).device
+
+
+def _dtype(model):
+    return next(model.parameters()).dtype
+
+
+def _tensor(output):
+    """get_*_features returns a tensor in transformers 4.x, an output object in later versions."""
+    if isinstance(output, torch.Tensor):
+        return output
+    for attr in ("image_embeds", "text_embeds", "pooler_output"):
+        value = getattr(output, attr, None)
+        if value is not None:
+            return value
+    raise RuntimeError(f"unexpected feature output {type(output).__name__} from the model")
+
+
+def _batched(items, batch_size, encode, progress):
+    """Encode `items` in chunks of `batch_size`, float32 on the CPU; progress(done, total) per chunk."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size: must be at least 1, got {batch_size}")
+    total = len(items)
+    chunks = []
+    with torch.inference_mode():
+        for start in range(0, total, batch_size):
+            chunk = items[start:start + batch_size]
+            chunks.append(encode(chunk).float().cpu())
+            if progress is not None:
+                progress(start + len(chunk), total)
+    return torch.cat(chunks)
+
+
+def _pixels(processor, pils, model):
+    # each image is resized by the model's own processor, so mixed sizes end up alike
+    pixels = processor(images=pils, return_tensors="pt")["pixel_values"]
+    return pixels.to(device=_device(model), dtype=_dtype(model))
+
+
+def _require_images(pils, name):
+    if not pils:
+        raise ValueError(f"{name}: the batch is empty; connect at least one image")
+
+
+def dino_embeddings(bundle, images, batch_size=DEFAULT_BATCH_SIZE, progress=None, name="images"):
+    """(N, D) DINO CLS tokens (first token of last_hidden_state) for `images`."""
+    model, processor = bundle
+    pils = to_pil_images(images, name)
+    _require_images(pils, name)
+
+    def encode(chunk):
+        return model(pixel_values=_pixels(processor, chunk, model)).last_hidden_state[:, 0]
+
+    return _batched(pils, batch_size, encode, progress)
+
+
+def clip_image_embeddings(bundle, images, batch_size=DEFAULT_BATCH_SIZE, progress=None, name="images"):
+    """(N, D) CLIP image features (projected, not normalised)."""
+    model, processor = bundle
+    pils = to_pil_images(images, name)
+    _require_images(pils, name)
+
+    def encode(chunk):
+        return _tensor(model.get_image_features(pixel_values=_pixels(processor, chunk, model)))
+
+    return _batched(pils, batch_size, encode, progress)
+
+
+def clip_text_embeddings(bundle, texts, batch_size=DEFAULT_BATCH_SIZE, progress=None, name="prompts"):
+    """(N, D) CLIP text features; long prompts are truncated to the model's context (77 tokens)."""
+    model, processor = bundle
+    texts = [texts] if isinstance(texts, str) else list(texts)
+    if not texts:
+        raise ValueError(f"{name}: no prompt given; write one prompt per line")
+    tokenizer = getattr(processor, "tokenizer", processor)
+    limit = getattr(model.config, "text_config", model.config).max_position_embeddings
+
+    def encode(chunk):
+        # fixed-length padding: CLIP pools the first end token behind a causal mask, so padding does
+        # not change it, and SigLIP-style models were trained on max-length padding
+        tokens = tokenizer(chunk, padding="max_length", truncation=True, max_length=limit, return_tensors="pt")
+        tokens = {k: v.to(_device(model)) for k, v in tokens.items() if k in ("input_ids", "attention_mask")}
+        return _tensor(model.get_text_features(**tokens))
+
+    return _batched(texts, batch_size, encode, progress)
+
+
+def _tidy(text):
+    text = re.sub(r"\s+", " ", text)
+    text = re.sub(r"\s+([,.;:])", r"\1", text)
+    text = re.sub(r"([,.;:])(?:\s*[,.;:])+", r"\1", text)  # separators left doubled by a removal
+    return text.strip(" ,.;:-")
+
+
+def alignment_prompt(prompt, style="", include_style=False):
+    """The text CLIP alignment compares an image with.
+
+    The paper scores the object prompt without the style description, so by default the style
+    text is removed from the prompt (case-insensitive); with include_style it is kept, and
+    appended when the prompt does not contain it.
+    """
+    prompt, style = prompt.strip(), (style or "").strip()
+    if not style:
+        return _tidy(prompt)
+    present = re.search(re.escape(style), prompt, flags=re.IGNORECASE)
+    if include_style:
+        return _tidy(prompt if present else f"{prompt}, {style}")
+    return _tidy(re.sub(re.escape(style), " ", prompt, flags=re.IGNORECASE))
+
+
+def split_prompts(text, count, style="", include_style=False, name="prompts"):
+    """One alignment prompt per image from text with one prompt per line (or a single line for all)."""
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    if not lines:
+        raise ValueError(f"{name}: no prompt given; write one prompt per line, or a single line for all images")
+    if len(lines) == 1:
+        lines = lines * count
+    if len(lines) != count:
+        raise ValueError(f"{name}: {len(lines)} prompt lines for {count} images; write one line per image, "
+                         "or a single line for all")
+    prompts = [alignment_prompt(line, style, include_style) for line in lines]
+    for number, (line, prompt) in enumerate(zip(lines, prompts, strict=True), start=1):
+        if not prompt:
+            raise ValueError(f"{name}: line {number} ('{line}') is empty once the style text is removed; "
+                             "write the object in the prompt or include the style")
+    return prompts

@@ -1,0 +1,138 @@
+"""DINO and CLIP embeddings with tiny real transformers models saved to and loaded from a folder."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+from style_aligned.core import embeddings, metrics
+from style_aligned.core.pretrained import load_pretrained
+
+
+def _tiny_vision():
+    path = Path(__file__).resolve().parents[1] / "tiny_vision.py"
+    spec = importlib.util.spec_from_file_location("sa_tiny_vision", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("vision_models")
+    tiny = _tiny_vision()
+    tiny.save_tiny_dino(root / "tiny-dino")
+    tiny.save_tiny_clip(root / "tiny-clip")
+    return root
+
+
+@pytest.fixture(scope="module")
+def dino(model_dir):
+    # the real loading path: a folder name found in a search dir, loaded with from_pretrained
+    return load_pretrained(embeddings.load_dino, "tiny-dino", [str(model_dir)], "dino")
+
+
+@pytest.fixture(scope="module")
+def clip(model_dir):
+    return load_pretrained(embeddings.load_clip, "tiny-clip", [str(model_dir)], "clip")
+
+
+def _images(n, h=40, w=48, channels=3, seed=0):
+    return torch.rand(n, h, w, channels, generator=torch.Generator().manual_seed(seed))
+
+
+def test_dino_embeddings_are_cls_tokens(dino):
+    model, processor = dino
+    images = _images(3)
+    emb = embeddings.dino_embeddings(dino, images)
+    assert emb.shape == (3, model.config.hidden_size)
+    assert emb.dtype == torch.float32
+    pixels = processor(images=embeddings.to_pil_images(images), return_tensors="pt")["pixel_values"]
+    with torch.no_grad():
+        expected = model(pixel_values=pixels).last_hidden_state[:, 0]
+    assert torch.allclose(emb, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["dino", "clip"])
+def test_result_is_independent_of_batch_split(kind, dino, clip):
+    encode = {"dino": lambda imgs, bs: embeddings.dino_embeddings(dino, imgs, batch_size=bs),
+              "clip": lambda imgs, bs: embeddings.clip_image_embeddings(clip, imgs, batch_size=bs)}[kind]
+    images = _images(5, seed=1)
+    one_by_one, all_at_once, uneven = encode(images, 1), encode(images, 5), encode(images, 2)
+    assert torch.allclose(one_by_one, all_at_once, atol=1e-5)
+    assert torch.allclose(uneven, all_at_once, atol=1e-5)
+
+
+def test_progress_reports_every_chunk(dino):
+    seen = []
+    embeddings.dino_embeddings(dino, _images(5), batch_size=2, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(2, 5), (4, 5), (5, 5)]
+
+
+def test_mixed_sizes_and_channels_are_handled_by_the_processor(dino, clip):
+    gen = torch.Generator().manual_seed(2)
+    pils = [Image.fromarray((torch.rand(h, w, 3, generator=gen) * 255).byte().numpy())
+            for h, w in [(20, 60), (64, 64), (33, 17)]]
+    mixed = embeddings.dino_embeddings(dino, pils, batch_size=3)
+    alone = torch.cat([embeddings.dino_embeddings(dino, [p]) for p in pils])
+    assert mixed.shape == (3, 32)
+    assert torch.allclose(mixed, alone, atol=1e-5)
+    assert embeddings.clip_image_embeddings(clip, pils).shape == (3, 24)
+    # RGBA and grey IMAGE tensors become RGB; alpha does not change the embedding
+    rgb = _images(2, seed=3)
+    rgba = torch.cat([rgb, torch.rand(2, 40, 48, 1)], dim=-1)
+    assert torch.allclose(embeddings.dino_embeddings(dino, rgba), embeddings.dino_embeddings(dino, rgb))
+    assert embeddings.dino_embeddings(dino, rgb[..., :1]).shape == (2, 32)
+
+
+def test_clip_text_embeddings_batching_and_alignment(clip):
+    prompts = ["a cat", "a dog, watercolor", "a cat on a mat"]
+    split = embeddings.clip_text_embeddings(clip, prompts, batch_size=1)
+    whole = embeddings.clip_text_embeddings(clip, prompts, batch_size=3)
+    assert split.shape == (3, 24)
+    assert torch.allclose(split, whole, atol=1e-5)
+    assert not torch.allclose(split[0], split[1])
+    # a prompt longer than the model's context is truncated instead of failing
+    assert embeddings.clip_text_embeddings(clip, ["a cat " * 40]).shape == (1, 24)
+    images = embeddings.clip_image_embeddings(clip, _images(3))
+    score = metrics.text_alignment(images, split)
+    assert score.per_image.shape == (3,)
+    assert -1.0 <= score.score <= 1.0
+
+
+def test_alignment_prompt_strips_or_includes_style():
+    style = "in watercolor style"
+    assert embeddings.alignment_prompt("A cat in Watercolor Style, on a mat", style) == "A cat, on a mat"
+    assert embeddings.alignment_prompt("a cat. in watercolor style", style) == "a cat"
+    assert embeddings.alignment_prompt("a cat in watercolor style", style, include_style=True) == (
+        "a cat in watercolor style")
+    assert embeddings.alignment_prompt("a cat", style, include_style=True) == "a cat, in watercolor style"
+    assert embeddings.alignment_prompt("a cat", "") == "a cat"
+
+
+def test_split_prompts():
+    assert embeddings.split_prompts("a cat\n\na dog\n", 2) == ["a cat", "a dog"]
+    assert embeddings.split_prompts("a cat, oil painting", 3, style="oil painting") == ["a cat"] * 3
+    with pytest.raises(ValueError, match="prompts: 2 prompt lines for 3 images"):
+        embeddings.split_prompts("a\nb", 3)
+    with pytest.raises(ValueError, match="prompts: line 1 .* empty once the style text is removed"):
+        embeddings.split_prompts("oil painting", 1, style="oil painting")
+
+
+def test_bad_inputs_name_the_input(dino, clip):
+    with pytest.raises(ValueError, match="images: the batch is empty"):
+        embeddings.dino_embeddings(dino, torch.zeros(0, 8, 8, 3))
+    with pytest.raises(ValueError, match="references: the batch is empty"):
+        embeddings.dino_embeddings(dino, [], name="references")
+    with pytest.raises(ValueError, match="images: images need 1, 3 or 4 channels"):
+        embeddings.dino_embeddings(dino, torch.zeros(1, 8, 8, 2))
+    with pytest.raises(ValueError, match="batch_size: must be at least 1"):
+        embeddings.dino_embeddings(dino, _images(1), batch_size=0)
+    with pytest.raises(ValueError, match="not a CLIP-like model"):
+        embeddings.load_clip(str(Path(dino[0].name_or_path)))
+
+
+def test_missing_model_folder_says_where_to_put_it(tmp_path):
+    with pytest.raises(RuntimeError, match="not found in"):
+        load_pretrained(embeddings.load_dino, "nobody/missing-dino", [str(tmp_path)], "dino")
