@@ -8,6 +8,7 @@ log = logging.getLogger("style_aligned")
 
 # module name -> pip package to suggest when its import fails
 _STAGES = {
+    "patch": None,
 }
 
 NODE_CLASS_MAPPINGS = {}

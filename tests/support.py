@@ -1,5 +1,7 @@
 """Tiny real models for the host tests, built from configs (no weights can be downloaded)."""
 
+import contextlib
+
 import comfy.model_patcher
 import comfy.sample
 import comfy.supported_models as supported_models
@@ -59,11 +61,6 @@ def conditioning(kind, rows, seed=1, tokens=77):
     return [[torch.randn(rows, tokens, CONTEXT_DIM, generator=gen), extra]]
 
 
-def force_split(model_patcher):
-    """Make the host run cond and uncond in separate calls (as when memory is short)."""
-    model_patcher.model.memory_required = lambda *args, **kwargs: 1e30
-
-
 def sample(model_patcher, kind, batch, steps=3, cfg=5.0, sampler="euler", seed=0, positive=None,
            negative=None, size=8):
     latent = torch.zeros(batch, 4, size, size)
@@ -75,13 +72,70 @@ def sample(model_patcher, kind, batch, steps=3, cfg=5.0, sampler="euler", seed=0
 
 
 class CallRecorder:
-    """A model wrapper that records every UNet call (input, sigma, cond_or_uncond, output)."""
+    """Another pack's model wrapper: records every UNet call (input, sigma, c, output) and chains
+    the wrapper that was there before it. Deep copies (clone() copies model_options) share it."""
 
-    def __init__(self):
+    def __init__(self, previous=None):
         self.calls = []
+        self.previous = previous
+
+    def __deepcopy__(self, memo):
+        return self
 
     def __call__(self, apply_model, args):
-        out = apply_model(args["input"], args["timestep"], **args["c"])
-        self.calls.append({"input": args["input"].clone(), "timestep": args["timestep"].clone(),
+        if self.previous is not None:
+            out = self.previous(apply_model, args)
+        else:
+            out = apply_model(args["input"], args["timestep"], **args["c"])
+        self.calls.append({"input": args["input"].clone(), "timestep": args["timestep"].clone(), "c": args["c"],
                            "cond_or_uncond": list(args["cond_or_uncond"]), "output": out.clone()})
         return out
+
+    @classmethod
+    def install(cls, model_patcher):
+        """Wrap whatever wrapper the model has (ours included)."""
+        recorder = cls(model_patcher.model_options.get("model_function_wrapper"))
+        model_patcher.set_model_unet_function_wrapper(recorder)
+        return recorder
+
+
+def replay_unpatched(model_patcher, call):
+    """Run one recorded UNet call on the plain model: no attention replaces, no object patches."""
+    import comfy.model_management
+
+    comfy.model_management.load_models_gpu([model_patcher])  # the host unpatches any other clone
+    c = dict(call["c"])
+    options = c.get("transformer_options", {})
+    c["transformer_options"] = {k: v for k, v in options.items() if k not in ("patches", "patches_replace")}
+    with torch.no_grad():
+        return model_patcher.model.apply_model(call["input"], call["timestep"], **c)
+
+
+def node_defaults(node_class, **overrides):
+    """The widget defaults of a classic node (as a freshly added node has them), with overrides."""
+    values = {}
+    for section in ("required", "optional"):
+        for name, spec in node_class.INPUT_TYPES().get(section, {}).items():
+            options = spec[1] if len(spec) > 1 else {}
+            if isinstance(spec[0], list):
+                values[name] = options.get("default", spec[0][0])
+            elif "default" in options:
+                values[name] = options["default"]
+    values.update(overrides)
+    return values
+
+
+def run_node(node_class, **inputs):
+    """Call a node the way the host does: its FUNCTION with widget defaults filled in."""
+    node = node_class()
+    return getattr(node, node_class.FUNCTION)(**node_defaults(node_class, **inputs))
+
+
+@contextlib.contextmanager
+def forced_split(model_patcher):
+    """Inside: cond and uncond run in separate UNet calls (as when memory is short)."""
+    model_patcher.model.memory_required = lambda *args, **kwargs: 1e30
+    try:
+        yield
+    finally:
+        del model_patcher.model.memory_required

@@ -1,0 +1,212 @@
+"""StyleAlignedPatchModel: shared self-attention with AdaIN on a clone of the model.
+
+Host glue only; the method lives in core/. Patches go on the clone: `attn1_replace` per selected
+self-attention layer (q, k, v already projected), reversible object patches on GroupNorm, and a
+model wrapper that tells the norms how the batch is chunked. Anything another pack registered
+first is chained, not dropped.
+"""
+
+import math
+
+import torch.nn.functional as F
+
+from ..core.attention import SharingOptions, attention, shared_attention
+from ..core.group_norm import shared_group_norm
+from ..core.layers import LAYER_MODES, find_self_attention_layers, select_layers
+
+CATEGORY = "style_aligned"
+
+
+class CallState:
+    """What the model wrapper learns per UNet call and the GroupNorm patches need.
+
+    Shared by reference between the wrapper (in model_options, which clone() deep-copies) and
+    the object patches, so deep copies return the same object.
+    """
+
+    def __init__(self):
+        self.chunks = 1
+        self.sigma = None
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+class SigmaRange:
+    """The active part of the schedule: start/end percent turned into sigmas (start >= end)."""
+
+    def __init__(self, model_sampling, start_percent, end_percent):
+        self.high = float(model_sampling.percent_to_sigma(start_percent))
+        self.low = float(model_sampling.percent_to_sigma(end_percent))
+
+    def contains(self, sigma):
+        return sigma is None or self.low * (1 - 1e-5) <= sigma <= self.high * (1 + 1e-5)
+
+
+def _sigma_of(extra_options):
+    sigmas = extra_options.get("sigmas")
+    return None if sigmas is None else float(sigmas.max())
+
+
+def host_attend(previous, extra_options):
+    """The attention kernel for every part that carries no score bias: another pack's replace
+    registered before ours, else the host's own kernel (the one the unpatched model uses, so the
+    reference rows match it exactly). Biased parts use our fused extra-channel attention."""
+    if previous is None:
+        from comfy.ldm.modules.attention import optimized_attention
+
+        def previous(q, k, v, options):
+            return optimized_attention(q, k, v, options["n_heads"], attn_precision=options.get("attn_precision"))
+
+    def attend(q, k, v, heads, key_bias=None):
+        if key_bias is not None:
+            return attention(q, k, v, heads, key_bias=key_bias)
+        lead = q.shape[:-2]
+        out = previous(*(t.reshape(-1, *t.shape[-2:]) for t in (q, k, v)), extra_options)
+        return out.reshape(*lead, *out.shape[-2:])
+
+    return attend
+
+
+class SharedAttentionPatch:
+    """`attn1_replace` callable: StyleAligned attention inside the active range, plain outside."""
+
+    def __init__(self, opts, sigma_range, previous=None):
+        self.opts = opts
+        self.sigma_range = sigma_range
+        self.previous = previous
+
+    def __call__(self, q, k, v, extra_options):
+        heads = extra_options["n_heads"]
+        attend = host_attend(self.previous, extra_options)
+        if not self.sigma_range.contains(_sigma_of(extra_options)):
+            return attend(q, k, v, heads)
+        chunks = len(extra_options.get("cond_or_uncond") or [0])
+        return shared_attention(q, k, v, heads, chunks, opts=self.opts, attend=attend)
+
+
+class SharedGroupNormForward:
+    """Object patch for one GroupNorm's `forward`; reverted by the host when the clone unloads."""
+
+    def __init__(self, norm, state, sigma_range):
+        self.norm = norm
+        self.state = state
+        self.sigma_range = sigma_range
+
+    def __call__(self, x):
+        import comfy.ops
+
+        norm = self.norm
+        weight, bias = (None, None) if norm.weight is None else comfy.ops.cast_bias_weight(norm, x)
+        if not self.sigma_range.contains(self.state.sigma):
+            return F.group_norm(x, norm.num_groups, weight, bias, norm.eps)
+        return shared_group_norm(x, norm.num_groups, weight, bias, norm.eps, self.state.chunks)
+
+
+class ChunkingWrapper:
+    """Model wrapper: records the chunk count and sigma of each UNet call, then calls on."""
+
+    def __init__(self, state, previous=None):
+        self.state = state
+        self.previous = previous
+
+    def __call__(self, apply_model, args):
+        self.state.chunks = len(args.get("cond_or_uncond") or [0])
+        self.state.sigma = float(args["timestep"].max())
+        if self.previous is not None:
+            return self.previous(apply_model, args)
+        return apply_model(args["input"], args["timestep"], **args["c"])
+
+
+def existing_attn1_replace(model_options, block, number, index):
+    """What the host would run for this layer now (3-part key wins over the 2-part one)."""
+    replaces = model_options.get("transformer_options", {}).get("patches_replace", {}).get("attn1", {})
+    return replaces.get((block, number, index), replaces.get((block, number)))
+
+
+def _check_finite(name, value, low=None, high=None):
+    if not math.isfinite(value) or (low is not None and value < low) or (high is not None and value > high):
+        bounds = f" between {low} and {high}" if low is not None and high is not None else ""
+        raise ValueError(f"{name} must be a finite number{bounds}, got {value}")
+
+
+def validate_knobs(score_scale, score_shift, share_fraction, start_percent, end_percent):
+    _check_finite("score_scale", score_scale, 1e-3, 100.0)
+    _check_finite("score_shift", score_shift, -20.0, 20.0)
+    _check_finite("share_fraction", share_fraction, 0.0, 1.0)
+    _check_finite("start_percent", start_percent, 0.0, 1.0)
+    _check_finite("end_percent", end_percent, 0.0, 1.0)
+    if start_percent > end_percent:
+        raise ValueError(f"start_percent ({start_percent}) must not be after end_percent ({end_percent})")
+
+
+def _patch_group_norms(model, state, sigma_range):
+    import torch
+
+    unet = model.get_model_object("diffusion_model")
+    for path, module in unet.named_modules():
+        if isinstance(module, torch.nn.GroupNorm):
+            model.add_object_patch(f"diffusion_model.{path}.forward", SharedGroupNormForward(module, state, sigma_range))
+
+
+def _install_wrapper(model, state):
+    previous = model.model_options.get("model_function_wrapper")
+    model.set_model_unet_function_wrapper(ChunkingWrapper(state, previous))
+
+
+class StyleAlignedPatchModel:
+    DESCRIPTION = (
+        "StyleAligned: every image of the batch shares the style of the first one (the reference). "
+        "Target images attend to the reference's keys and values, with their queries and keys "
+        "normalised to the reference's statistics (AdaIN). Use with a batch whose first row is the "
+        "reference, e.g. from 'Style Aligned Batch Prompts'. The reference row comes out exactly as "
+        "without the patch. Returns a patched copy; the input model is not changed."
+    )
+    CATEGORY = CATEGORY
+    FUNCTION = "patch"
+    RETURN_TYPES = ("MODEL",)
+    OUTPUT_TOOLTIPS = ("A copy of the model whose batch shares the reference's style.",)
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "model": ("MODEL", {"tooltip": "The diffusion model (SD1.5 or SDXL family) to patch."}),
+                "share_attention": ("BOOLEAN", {"default": True, "tooltip": "Targets attend to the reference's keys and values. The heart of the method."}),
+                "adain_queries": ("BOOLEAN", {"default": True, "tooltip": "Normalise the targets' queries to the reference's per-channel mean and std (AdaIN)."}),
+                "adain_keys": ("BOOLEAN", {"default": True, "tooltip": "Normalise the targets' keys to the reference's statistics (AdaIN)."}),
+                "adain_values": ("BOOLEAN", {"default": False, "tooltip": "Also normalise values. Stronger style transfer, more content leakage; off in the paper."}),
+                "score_scale": ("FLOAT", {"default": 1.0, "min": 0.001, "max": 100.0, "step": 0.01, "tooltip": "Multiplies the reference keys (sharpens or flattens attention to the reference). 1 = paper."}),
+                "score_shift": ("FLOAT", {"default": 0.0, "min": -20.0, "max": 20.0, "step": 0.01, "tooltip": "Added to the attention logits of reference keys: log(w) multiplies the reference's weight by w (0.693 = log 2 doubles it, as in the transfer demo)."}),
+                "share_group_norm": ("BOOLEAN", {"default": False, "tooltip": "Targets' GroupNorm statistics are taken over their features together with the reference's."}),
+                "full_attention_share": ("BOOLEAN", {"default": False, "tooltip": "Every image attends to every image of the batch (the reference too, so it changes as well). Off in the paper."}),
+                "layers": (LAYER_MODES, {"default": "all", "tooltip": "Which self-attention layers share: all; an evenly spread fraction; 'style blocks' (InstantStyle: SDXL output_1, SD1.5 output_4) for less content leakage; or a custom list."}),
+                "share_fraction": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0, "step": 0.05, "tooltip": "With layers = fraction: the share of self-attention layers that share, spread evenly (the original's level knob)."}),
+                "custom_layers": ("STRING", {"default": "output_1", "tooltip": "With layers = custom: blocks such as 'input_4, output_1' or one transformer as 'output_1.0'."}),
+                "start_percent": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip": "Share from this point of the denoising schedule (0 = first step)."}),
+                "end_percent": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip": "Share until this point of the schedule (1 = last step). Plain attention outside the range."}),
+            },
+        }
+
+    def patch(self, model, share_attention, adain_queries, adain_keys, adain_values, score_scale, score_shift,
+              share_group_norm, full_attention_share, layers, share_fraction, custom_layers, start_percent, end_percent):
+        validate_knobs(score_scale, score_shift, share_fraction, start_percent, end_percent)
+        all_layers, output_levels = find_self_attention_layers(model.get_model_object("diffusion_model"))
+        selected = select_layers(all_layers, output_levels, layers, share_fraction, custom_layers)
+        opts = SharingOptions(adain_queries, adain_keys, adain_values, score_scale, score_shift, full_attention_share)
+        sigma_range = SigmaRange(model.get_model_object("model_sampling"), start_percent, end_percent)
+
+        patched = model.clone()
+        if share_attention:
+            for block, number, index in selected:
+                previous = existing_attn1_replace(patched.model_options, block, number, index)
+                patched.set_model_attn1_replace(SharedAttentionPatch(opts, sigma_range, previous), block, number, index)
+        if share_group_norm:
+            state = CallState()
+            _patch_group_norms(patched, state, sigma_range)
+            _install_wrapper(patched, state)
+        return (patched,)
+
+
+NODE_CLASS_MAPPINGS = {"StyleAlignedPatchModel": StyleAlignedPatchModel}
+NODE_DISPLAY_NAME_MAPPINGS = {"StyleAlignedPatchModel": "Style Aligned Patch Model"}

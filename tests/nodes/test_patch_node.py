@@ -1,0 +1,156 @@
+"""StyleAlignedPatchModel in the real host with tiny SD1.5- and SDXL-shaped UNets."""
+
+import math
+
+import pytest
+import sa_support as hs
+import torch
+from style_aligned.nodes.patch import StyleAlignedPatchModel
+
+
+def patched(model, **knobs):
+    return hs.run_node(StyleAlignedPatchModel, model=model, **knobs)[0]
+
+
+@pytest.fixture(scope="module", params=["sd15", "sdxl"])
+def kind_model(request):
+    return request.param, hs.tiny_model(request.param)
+
+
+LAYOUTS = {  # name -> (cfg, force split)
+    "batched cond+uncond": (5.0, False),
+    "split cond/uncond": (5.0, True),
+    "cfg 1 (no uncond)": (1.0, False),
+}
+
+
+def _sample(model, kind, batch, layout, **kwargs):
+    cfg, split = LAYOUTS[layout]
+    if split:
+        with hs.forced_split(model):
+            return hs.sample(model, kind, batch, cfg=cfg, **kwargs)
+    return hs.sample(model, kind, batch, cfg=cfg, **kwargs)
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_reference_row_is_unchanged_and_targets_change(kind_model, layout):
+    """At every UNet call, row 0 of each chunk equals the unpatched model's output on the same
+    input; target rows do not."""
+    kind, model = kind_model
+    style = patched(model, share_group_norm=True, score_shift=math.log(2))
+    recorder = hs.CallRecorder.install(style)
+    _sample(style, kind, 4, layout)
+    expected_chunks = {"batched cond+uncond": 2, "split cond/uncond": 1, "cfg 1 (no uncond)": 1}[layout]
+    assert {len(call["cond_or_uncond"]) for call in recorder.calls} == {expected_chunks}
+    for call in recorder.calls:
+        plain = hs.replay_unpatched(model, call)
+        rows = plain.shape[0] // len(call["cond_or_uncond"])
+        for chunk in range(len(call["cond_or_uncond"])):
+            ref, targets = chunk * rows, slice(chunk * rows + 1, (chunk + 1) * rows)
+            torch.testing.assert_close(call["output"][ref], plain[ref], rtol=1e-5, atol=1e-5)
+            assert (call["output"][targets] - plain[targets]).abs().amax() > 1e-4
+
+
+def test_batched_and_split_runs_agree(kind_model):
+    """Same images whether cond and uncond share a UNet call or not, to float tolerance (the
+    tiny random UNet reaches magnitudes of hundreds, so the tolerance is relative to that)."""
+    kind, model = kind_model
+    style = patched(model, share_group_norm=True)
+    recorder = hs.CallRecorder.install(style)
+    batched = _sample(style, kind, 3, "batched cond+uncond")
+    assert {len(c["cond_or_uncond"]) for c in recorder.calls} == {2}
+    recorder.calls.clear()
+    split = _sample(style, kind, 3, "split cond/uncond")
+    assert {len(c["cond_or_uncond"]) for c in recorder.calls} == {1}
+    scale = batched.abs().amax().item()
+    assert (batched - split).abs().amax().item() <= 1e-5 * scale
+
+
+def test_original_model_is_untouched_after_sampling_the_patched_clone(kind_model):
+    kind, model = kind_model
+    before = hs.sample(model, kind, 3)
+    hs.sample(patched(model, share_group_norm=True, score_shift=1.0), kind, 3)
+    after = hs.sample(model, kind, 3)
+    assert torch.equal(before, after)
+    assert not model.object_patches and not model.model_options["transformer_options"]
+
+
+def test_batch_of_one_runs_as_plain_attention():
+    model = hs.tiny_model("sd15")
+    out = hs.sample(patched(model, share_group_norm=True), "sd15", 1)
+    torch.testing.assert_close(out, hs.sample(model, "sd15", 1), rtol=1e-5, atol=1e-5)
+
+
+def test_outside_the_active_range_attention_is_plain():
+    model = hs.tiny_model("sd15")
+    # steps are at 0, 1/3, 2/3 of the schedule: a range strictly between them touches none
+    style = patched(model, share_group_norm=True, start_percent=0.1, end_percent=0.2)
+    torch.testing.assert_close(hs.sample(style, "sd15", 3), hs.sample(model, "sd15", 3), rtol=1e-5, atol=1e-5)
+    partial = patched(model, start_percent=0.0, end_percent=0.2)
+    assert not torch.allclose(hs.sample(partial, "sd15", 3), hs.sample(model, "sd15", 3), atol=1e-4)
+
+
+class RecordingReplace:
+    """Another pack's attn1_replace: plain attention that records the key lengths it sees."""
+
+    def __init__(self):
+        self.key_lengths = []
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __call__(self, q, k, v, extra_options):
+        from comfy.ldm.modules.attention import optimized_attention
+
+        self.key_lengths.append((q.shape[1], k.shape[1]))
+        return optimized_attention(q, k, v, extra_options["n_heads"])
+
+
+def test_other_packs_attention_replace_and_wrapper_still_run():
+    model = hs.tiny_model("sd15")
+    other = model.clone()
+    by_block, by_layer, wrapper = RecordingReplace(), RecordingReplace(), hs.CallRecorder()
+    other.set_model_attn1_replace(by_block, "output", 1)
+    other.set_model_attn1_replace(by_layer, "input", 1, 0)
+    other.set_model_unet_function_wrapper(wrapper)
+    style = patched(other, share_group_norm=True)
+    aligned = hs.sample(style, "sd15", 3)
+    assert wrapper.calls, "the other pack's model wrapper was dropped"
+    for replace in (by_block, by_layer):
+        assert replace.key_lengths, "the other pack's attention replace was dropped"
+        # targets went through it with their own plus the reference's keys
+        assert any(k == 2 * q for q, k in replace.key_lengths)
+    # and the result is the same as with our own kernel
+    ours = hs.sample(patched(model, share_group_norm=True), "sd15", 3)
+    torch.testing.assert_close(aligned, ours, rtol=1e-4, atol=1e-4)
+
+
+def test_style_blocks_preset_patches_only_the_style_block():
+    model = hs.tiny_model("sdxl")
+    style = patched(model, layers="style blocks")
+    keys = set(style.model_options["transformer_options"]["patches_replace"]["attn1"])
+    assert keys == {("output", 1, 0)}
+
+
+def test_fraction_and_custom_layers():
+    model = hs.tiny_model("sd15")
+    half = patched(model, layers="fraction", share_fraction=0.5)
+    assert len(half.model_options["transformer_options"]["patches_replace"]["attn1"]) == 3  # of 7
+    custom = patched(model, layers="custom", custom_layers="input_1, output_3")
+    assert set(custom.model_options["transformer_options"]["patches_replace"]["attn1"]) == {
+        ("input", 1, 0), ("output", 3, 0)}
+
+
+@pytest.mark.parametrize("knobs,message", [
+    ({"layers": "custom", "custom_layers": "output_9"}, "custom_layers: unknown block 'output_9'"),
+    ({"layers": "custom", "custom_layers": "  "}, "custom_layers is empty"),
+    ({"score_scale": float("nan")}, "score_scale must be a finite number"),
+    ({"score_shift": float("inf")}, "score_shift must be a finite number"),
+    ({"share_fraction": 1.5}, "share_fraction"),
+    ({"start_percent": 0.8, "end_percent": 0.2}, "start_percent"),
+])
+def test_bad_knobs_name_the_input(knobs, message):
+    model = hs.tiny_model("sd15")
+    with pytest.raises(ValueError, match=message):
+        patched(model, **knobs)
+    assert not model.model_options.get("transformer_options")
