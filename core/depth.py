@@ -1,0 +1,47 @@
+"""Monocular depth with transformers DPT (default Intel/dpt-hybrid-midas) as an IMAGE for ControlNet.
+
+MiDaS/DPT predict relative inverse depth (near = large); each map is scaled to 0..1 per image
+so near is white, the convention of the depth ControlNets.
+"""
+
+import torch
+
+from .captions import transformers_module
+from .embeddings import to_pil_images
+
+DPT_DEFAULT = "Intel/dpt-hybrid-midas"
+
+
+def load_dpt(source):
+    """(model, image processor) from a local folder or hub id (no remote code)."""
+    tf = transformers_module("depth maps")
+    model = tf.DPTForDepthEstimation.from_pretrained(source)
+    processor = tf.DPTImageProcessor.from_pretrained(source)
+    return model.eval(), processor
+
+
+def _normalise(depth: torch.Tensor) -> torch.Tensor:
+    low, high = depth.min(), depth.max()
+    if float(high - low) < 1e-8:  # flat prediction: a uniform mid-grey, not NaN
+        return torch.full_like(depth, 0.5)
+    return (depth - low) / (high - low)
+
+
+def depth_maps(bundle, images: torch.Tensor, progress=None) -> torch.Tensor:
+    """(B, H, W, 3) float depth maps in 0..1 at the size of the input images."""
+    model, processor = bundle
+    pils = to_pil_images(images, name="images")
+    if not pils:
+        raise ValueError("images: the batch is empty; connect at least one image")
+    device = next(model.parameters()).device
+    maps = []
+    with torch.inference_mode():
+        for i, pil in enumerate(pils):
+            pixels = processor(images=[pil], return_tensors="pt")["pixel_values"].to(device)
+            depth = model(pixel_values=pixels).predicted_depth  # (1, h, w)
+            depth = torch.nn.functional.interpolate(depth[:, None].float(), size=(pil.height, pil.width),
+                                                    mode="bicubic", align_corners=False)[0, 0]
+            maps.append(_normalise(depth).clamp(0, 1).cpu())
+            if progress is not None:
+                progress(i + 1, len(pils))
+    return torch.stack(maps)[..., None].expand(-1, -1, -1, 3).contiguous()
