@@ -25,14 +25,25 @@ def whisper_module():
     return whisper
 
 
+_FALLBACK_NAMES = ("tiny", "base", "small", "medium", "large-v3", "turbo")
+
+
 def official_names() -> list[str]:
-    return list(whisper_module()._MODELS)
+    """Whisper's downloadable model names (a short fixed list when whisper is not installed,
+    so the node still lists; using it then asks for the install)."""
+    try:
+        import whisper
+    except ImportError:
+        return list(_FALLBACK_NAMES)
+    return list(whisper._MODELS)
 
 
 def languages() -> dict[str, str]:
     """Code -> name of the languages Whisper knows."""
-    from whisper.tokenizer import LANGUAGES
-
+    try:
+        from whisper.tokenizer import LANGUAGES
+    except ImportError:
+        return {"en": "english"}
     return dict(LANGUAGES)
 
 

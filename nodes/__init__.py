@@ -8,6 +8,8 @@ log = logging.getLogger("style_aligned")
 
 # module name -> pip package to suggest when its import fails
 _STAGES = {
+    "multimodal": None,
+    "depth": None,
     "patch": None,
 }
 

@@ -1,0 +1,31 @@
+"""Depth map for ControlNet with transformers DPT, so the StyleAligned ControlNet workflow needs no other pack."""
+
+from ..core import depth
+from .multimodal import chosen, model_inputs, progress_bar
+from .pretrained import get_model, on_device
+
+
+class StyleAlignedDepthMap:
+    DESCRIPTION = ("Estimates a depth map for each image with DPT (MiDaS); near is white, as depth "
+                   "ControlNets expect. Output has the size of the input.")
+    RETURN_TYPES = ("IMAGE",)
+    RETURN_NAMES = ("depth",)
+    OUTPUT_TOOLTIPS = ("Depth maps (B, H, W, 3) in 0..1, scaled per image.",)
+    FUNCTION = "estimate"
+    CATEGORY = "style_aligned/depth"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "images": ("IMAGE", {"tooltip": "Images to estimate depth for; any size, alpha is ignored."}),
+            **model_inputs("dpt", [depth.DPT_DEFAULT, "Intel/dpt-large"]),
+        }}
+
+    def estimate(self, images, model, hub_id):
+        bundle = get_model("dpt", chosen(model, hub_id), depth.load_dpt)
+        with on_device(bundle[0]):
+            return (depth.depth_maps(bundle, images, progress=progress_bar(len(images))),)
+
+
+NODE_CLASS_MAPPINGS = {"StyleAlignedDepthMap": StyleAlignedDepthMap}
+NODE_DISPLAY_NAME_MAPPINGS = {"StyleAlignedDepthMap": "Style Aligned Depth Map (DPT)"}

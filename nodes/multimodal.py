@@ -1,0 +1,269 @@
+"""Multi-modal content into prompts (Z-SAMB): image captions, speech transcripts, weather, music
+mood, and the fusion of all of them into one prompt or one prompt line per batch image."""
+
+import time
+
+from ..core import audio as audio_ops
+from ..core import captions, music, prompt_fusion, speech, weather
+from .pretrained import DOWNLOAD_NOTE, get_model, model_choices, model_dirs, on_device
+
+CATEGORY = "style_aligned/multimodal"
+ON_ERROR = ("stop with message", "empty result with note")
+
+
+def model_inputs(kind: str, defaults: list[str]) -> dict:
+    """A `model` list (hub ids first, then local models) and a free-text `hub_id` override."""
+    return {
+        "model": (model_choices(kind, defaults), {
+            "default": defaults[0], "tooltip": DOWNLOAD_NOTE.format(kind=kind)}),
+        "hub_id": ("STRING", {
+            "default": "", "tooltip": f"Optional: a hub id (owner/name) or a folder name in models/{kind} that "
+                                      "overrides the model list. Leave empty to use the list."}),
+    }
+
+
+def chosen(model: str, hub_id: str) -> str:
+    return (hub_id or "").strip() or model
+
+
+def progress_bar(total: int):
+    """A callback progress(done, total) that drives the host's progress bar."""
+    import comfy.utils
+
+    bar = comfy.utils.ProgressBar(max(1, total))
+    return lambda done, count: bar.update_absolute(done, count)
+
+
+def shown(result: tuple, lines: list[str]) -> dict:
+    """Classic return that also shows text on the node."""
+    return {"ui": {"text": ["\n".join(line for line in lines if line)]}, "result": result}
+
+
+class StyleAlignedImageCaption:
+    DESCRIPTION = ("Captions each image of a batch with BLIP (one line per image), optionally continuing a "
+                   "prefix such as 'a painting of'. Feed the captions to the prompt fusion nodes.")
+    RETURN_TYPES = ("STRING",)
+    RETURN_NAMES = ("captions",)
+    OUTPUT_TOOLTIPS = ("One caption per image, one per line, in batch order.",)
+    FUNCTION = "caption"
+    CATEGORY = CATEGORY
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "images": ("IMAGE", {"tooltip": "Images to describe; any size, alpha is ignored."}),
+            **model_inputs("blip", [captions.BLIP_DEFAULT, "Salesforce/blip-image-captioning-large"]),
+            "prefix": ("STRING", {"default": "", "tooltip": "Optional start of every caption (conditional "
+                                                            "captioning), e.g. 'a photograph of'. Empty = free caption."}),
+            "max_new_tokens": ("INT", {"default": 30, "min": 1, "max": 128, "tooltip": "Longest caption in tokens."}),
+        }}
+
+    def caption(self, images, model, hub_id, prefix, max_new_tokens):
+        bundle = get_model("blip", chosen(model, hub_id), captions.load_blip)
+        with on_device(bundle[0]):
+            texts = captions.caption_images(bundle, images, prefix, max_new_tokens, progress=progress_bar(len(images)))
+        return shown(("\n".join(texts),), texts)
+
+
+class StyleAlignedSpeechTranscript:
+    DESCRIPTION = ("Transcribes (or translates to English) spoken AUDIO with Whisper. Any sample rate and "
+                   "channel count: the audio is mixed to mono and resampled to 16 kHz here, no ffmpeg needed.")
+    RETURN_TYPES = ("STRING",)
+    RETURN_NAMES = ("transcript",)
+    OUTPUT_TOOLTIPS = ("The transcript; one line per clip when the AUDIO holds a batch. Empty for silent audio.",)
+    FUNCTION = "transcribe"
+    CATEGORY = CATEGORY
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        names = speech.official_names()
+        local = [c for c in model_choices("whisper", []) if c not in names]
+        return {"required": {
+            "audio": ("AUDIO", {"tooltip": "Speech to transcribe, e.g. from Load Audio."}),
+            "model": (names + local, {
+                "default": speech.WHISPER_DEFAULT,
+                "tooltip": "Whisper model: an official name (downloaded to models/whisper on first use, progress in "
+                           "the console) or a .pt checkpoint found in models/whisper. Loaded with safe unpickling."}),
+            "language": (["auto", *speech.languages()], {
+                "default": "auto", "tooltip": "Spoken language code, or auto to detect it."}),
+            "task": (list(speech.TASKS), {
+                "default": "transcribe", "tooltip": "transcribe keeps the language; translate gives English."}),
+        }}
+
+    def transcribe(self, audio, model, language, task):
+        dirs = model_dirs("whisper")
+        whisper_model = get_model("whisper", model, speech.make_loader(dirs[0]), resolve=speech.resolve_whisper)
+        clips = audio_ops.waveform_batch(audio)[0].shape[0]
+        with on_device(whisper_model):
+            texts, notes = speech.transcribe_audio(whisper_model, audio, language, task,
+                                                   progress=progress_bar(clips))
+        text = "\n".join(texts)
+        return shown((text,), [text or "(no speech)", *notes])
+
+
+class StyleAlignedWeatherPhrase:
+    DESCRIPTION = ("Current weather at a place from OpenWeatherMap as a short phrase such as 'light rain, "
+                   "12 °C, evening'. The API key is read from an environment variable (never stored in the "
+                   "workflow) or from a connected STRING.")
+    RETURN_TYPES = ("STRING",)
+    RETURN_NAMES = ("weather",)
+    OUTPUT_TOOLTIPS = ("Conditions, temperature and part of day; empty (with a note) on error when asked.",)
+    FUNCTION = "weather"
+    CATEGORY = CATEGORY
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "location": ("STRING", {"default": "Paris,FR", "tooltip": "City,CountryCode (e.g. 'Kyoto,JP') "
+                                                                          "or 'lat,lon' (e.g. '48.85,2.35')."}),
+                "units": (list(weather.UNITS), {"default": "metric", "tooltip": "metric = °C, imperial = °F, "
+                                                                                "standard = kelvin."}),
+                "api_key_env": ("STRING", {"default": weather.ENV_KEY, "tooltip": "Name of the environment variable "
+                                           "that holds your OpenWeatherMap key (only the name is saved)."}),
+                "on_error": (list(ON_ERROR), {"default": ON_ERROR[0], "tooltip": "Stop the run with a message, or "
+                                              "continue with an empty weather slot and show the reason."}),
+            },
+            "optional": {
+                "api_key": ("STRING", {"forceInput": True, "tooltip": "Optional key from another node; used "
+                                       "instead of the environment variable. Never shown or logged."}),
+                "base_url": ("STRING", {"default": weather.DEFAULT_BASE_URL, "tooltip": "Current-weather endpoint; "
+                                        "change only for a proxy or a test server."}),
+                "timeout": ("FLOAT", {"default": 10.0, "min": 0.5, "max": 120.0, "step": 0.5,
+                                      "tooltip": "Seconds to wait for each reply."}),
+                "retries": ("INT", {"default": 3, "min": 0, "max": 10, "tooltip": "Extra tries on timeouts, rate "
+                                    "limits (429) and server errors (5xx), with exponential backoff."}),
+            },
+        }
+
+    @classmethod
+    def IS_CHANGED(cls, **kwargs):
+        # weather changes: re-query at most every 10 minutes instead of caching forever
+        return int(time.time() // 600)
+
+    def weather(self, location, units, api_key_env, on_error, api_key=None, base_url=weather.DEFAULT_BASE_URL,
+                timeout=10.0, retries=3, backoff=0.5):
+        try:
+            key = weather.resolve_key(api_key, api_key_env)
+            data = weather.fetch_current(location, key, units, base_url or weather.DEFAULT_BASE_URL, timeout,
+                                         retries, backoff)
+        except (weather.WeatherError, ValueError) as exc:
+            if on_error == ON_ERROR[0]:
+                raise
+            return shown(("",), [f"weather left empty: {exc}"])
+        phrase = weather.describe(data, units)
+        return shown((phrase,), [phrase])
+
+
+class StyleAlignedMusicMood:
+    DESCRIPTION = ("Labels music AUDIO with a genre and a mood by zero-shot CLAP over lists you can edit; "
+                   "gives a phrase such as 'calm jazz music' and the scores.")
+    RETURN_TYPES = ("STRING", "STRING")
+    RETURN_NAMES = ("music", "scores")
+    OUTPUT_TOOLTIPS = ("Top mood and genre as a phrase (first clip of the batch).",
+                       "Top labels with probabilities; each list's probabilities sum to 1 over its labels.")
+    FUNCTION = "classify"
+    CATEGORY = CATEGORY
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "audio": ("AUDIO", {"tooltip": "Music to label; any rate and channels (first clip of a batch)."}),
+            **model_inputs("clap", [music.CLAP_DEFAULT, "laion/larger_clap_music"]),
+            "genres": ("STRING", {"default": ", ".join(music.DEFAULT_GENRES), "multiline": True,
+                                  "tooltip": "Candidate genres, separated by commas or new lines."}),
+            "moods": ("STRING", {"default": ", ".join(music.DEFAULT_MOODS), "multiline": True,
+                                 "tooltip": "Candidate moods, separated by commas or new lines."}),
+            "top_k": ("INT", {"default": 3, "min": 1, "max": 20, "tooltip": "How many labels per list to show."}),
+        }}
+
+    def classify(self, audio, model, hub_id, genres, moods, top_k):
+        label_sets = {"moods": music.parse_labels(moods, "moods"), "genres": music.parse_labels(genres, "genres")}
+        waveform, rate = audio_ops.waveform_batch(audio)
+        clip = audio_ops.to_mono(waveform)[0] if waveform.shape[0] else waveform.new_zeros(0)
+        if audio_ops.is_silent(clip):
+            return shown(("", ""), ["audio is silent or empty: no music labels"])
+        bundle = get_model("clap", chosen(model, hub_id), music.load_clap)
+        bar = progress_bar(1)
+        with on_device(bundle[0]):
+            scores = music.classify(bundle, clip, rate, label_sets)
+        bar(1, 1)
+        phrase, lines = music.phrase(scores), music.score_lines(scores, top_k)
+        return shown((phrase, lines), [phrase, lines])
+
+
+def _fusion_inputs(prompt_tooltip: str) -> dict:
+    sources = {
+        "caption": "Captions from Image Caption (one per line).",
+        "transcript": "Transcript from Speech Transcript.",
+        "weather": "Phrase from Weather Phrase.",
+        "music": "Phrase from Music Mood.",
+    }
+    return {
+        "required": {
+            "template": ("STRING", {"default": prompt_fusion.DEFAULT_TEMPLATE, "multiline": True, "tooltip":
+                                    "Text with slots {prompt} {caption} {transcript} {weather} {music}; empty slots "
+                                    "vanish with their comma."}),
+            "prompt": ("STRING", {"default": "", "multiline": True, "tooltip": prompt_tooltip}),
+            "max_words": ("INT", {"default": prompt_fusion.DEFAULT_MAX_WORDS, "min": 0, "max": 1000, "tooltip":
+                                  "Word budget per prompt (55 words ≈ CLIP's 77 tokens); the longest source is cut "
+                                  "first, with a note. 0 = no limit."}),
+        },
+        "optional": {name: ("STRING", {"forceInput": True, "tooltip": tip}) for name, tip in sources.items()},
+    }
+
+
+class StyleAlignedPromptFusion:
+    DESCRIPTION = "Fills a template with the multi-modal sources into one prompt."
+    RETURN_TYPES = ("STRING",)
+    RETURN_NAMES = ("prompt",)
+    OUTPUT_TOOLTIPS = ("The fused prompt on one line.",)
+    FUNCTION = "fuse"
+    CATEGORY = CATEGORY
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return _fusion_inputs("Your own text for the {prompt} slot.")
+
+    def fuse(self, template, prompt, max_words, caption="", transcript="", weather="", music=""):
+        sources = {"prompt": prompt, "caption": ", ".join(prompt_fusion.as_lines(caption)),
+                   "transcript": transcript, "weather": weather, "music": music}
+        text, notes = prompt_fusion.fuse(template, sources, max_words)
+        return shown((text,), [text, *notes])
+
+
+class StyleAlignedPromptFusionList:
+    DESCRIPTION = ("One fused prompt per batch image, one per line, for the batch-prompt node (line 1 is the "
+                   "style reference). {prompt} and {caption} take their i-th line; other slots are shared.")
+    RETURN_TYPES = ("STRING", "INT")
+    RETURN_NAMES = ("prompts", "count")
+    OUTPUT_TOOLTIPS = ("One prompt per line; the first line is the style reference.", "Number of lines.")
+    FUNCTION = "fuse"
+    CATEGORY = CATEGORY
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return _fusion_inputs("One line per image for the {prompt} slot; a single line is used for every image.")
+
+    def fuse(self, template, prompt, max_words, caption="", transcript="", weather="", music=""):
+        sources = {"caption": caption, "transcript": transcript, "weather": weather, "music": music}
+        lines, notes = prompt_fusion.fuse_lines(template, prompt, sources, max_words)
+        return shown(("\n".join(lines), len(lines)), [*lines, *notes])
+
+
+NODE_CLASS_MAPPINGS = {
+    "StyleAlignedImageCaption": StyleAlignedImageCaption,
+    "StyleAlignedSpeechTranscript": StyleAlignedSpeechTranscript,
+    "StyleAlignedWeatherPhrase": StyleAlignedWeatherPhrase,
+    "StyleAlignedMusicMood": StyleAlignedMusicMood,
+    "StyleAlignedPromptFusion": StyleAlignedPromptFusion,
+    "StyleAlignedPromptFusionList": StyleAlignedPromptFusionList,
+}
+NODE_DISPLAY_NAME_MAPPINGS = {
+    "StyleAlignedImageCaption": "Style Aligned Image Caption (BLIP)",
+    "StyleAlignedSpeechTranscript": "Style Aligned Speech Transcript (Whisper)",
+    "StyleAlignedWeatherPhrase": "Style Aligned Weather Phrase",
+    "StyleAlignedMusicMood": "Style Aligned Music Mood (CLAP)",
+    "StyleAlignedPromptFusion": "Style Aligned Prompt Fusion",
+    "StyleAlignedPromptFusionList": "Style Aligned Prompt Fusion (batch lines)",
+}

@@ -1,0 +1,34 @@
+"""DepthMap node in the real host with a tiny DPT loaded from a local folder offline."""
+
+import importlib.util
+from pathlib import Path
+
+import folder_paths
+import pytest
+import torch
+from style_aligned.nodes import depth, pretrained
+
+_spec = importlib.util.spec_from_file_location("tiny_hf_depth", Path(__file__).resolve().parents[1] / "tiny_hf.py")
+tiny_hf = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(tiny_hf)
+
+
+@pytest.fixture(scope="module")
+def dpt_name(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dpt_models")
+    tiny_hf.dpt(root / "Intel--tiny-dpt")
+    folder_paths.add_model_folder_path("dpt", str(root))
+    return "Intel/tiny-dpt"  # a hub-style name found as the Intel--tiny-dpt folder
+
+
+def test_depth_node_keeps_size_and_drops_alpha(dpt_name, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    pretrained.clear_cache()
+    node = depth.StyleAlignedDepthMap()
+    assert "Intel--tiny-dpt" in node.INPUT_TYPES()["required"]["model"][0]
+    (maps,) = node.estimate(torch.rand(2, 24, 40, 4), "Intel/dpt-hybrid-midas", dpt_name)
+    assert maps.shape == (2, 24, 40, 3) and maps.dtype == torch.float32
+    assert 0.0 <= float(maps.min()) and float(maps.max()) <= 1.0 and float(maps.std()) > 0
+    with pytest.raises(RuntimeError, match="Intel/dpt-hybrid-midas was not found in"):
+        node.estimate(torch.rand(1, 8, 8, 3), "Intel/dpt-hybrid-midas", "")
+    pretrained.clear_cache()

@@ -1,0 +1,185 @@
+"""Multi-modal nodes in the real host with tiny local models (offline) and a local weather server."""
+
+import http.server
+import importlib.util
+import json
+import logging
+import math
+import threading
+from pathlib import Path
+
+import comfy.model_management
+import folder_paths
+import pytest
+import torch
+from style_aligned import nodes as pack_nodes
+from style_aligned.nodes import multimodal, pretrained
+
+_spec = importlib.util.spec_from_file_location("tiny_hf_nodes", Path(__file__).resolve().parents[1] / "tiny_hf.py")
+tiny_hf = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(tiny_hf)
+
+KEY = "node-SECRET-key-42"
+OURS = [name for name in multimodal.NODE_CLASS_MAPPINGS]
+
+
+@pytest.fixture(autouse=True)
+def offline_and_fresh(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    pretrained.clear_cache()
+    yield
+    pretrained.clear_cache()
+
+
+@pytest.fixture(scope="module")
+def model_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("host_models")
+    tiny_hf.blip(root / "blip" / "tiny-blip")
+    tiny_hf.clap(root / "clap" / "tiny-clap")
+    tiny_hf.whisper_checkpoint(root / "whisper" / "tiny-random.pt")
+    for kind in ("blip", "clap", "whisper"):
+        folder_paths.add_model_folder_path(kind, str(root / kind))
+    return root
+
+
+def stereo_44k(seconds=1.5, amplitude=0.3):
+    t = torch.arange(int(44100 * seconds)) / 44100
+    wave = torch.stack([torch.sin(2 * math.pi * 220 * t), torch.sin(2 * math.pi * 440 * t)]) * amplitude
+    return {"waveform": wave[None], "sample_rate": 44100}
+
+
+def test_nodes_registered_with_tooltips_and_categories():
+    for name in [*OURS, "StyleAlignedDepthMap"]:
+        cls = pack_nodes.NODE_CLASS_MAPPINGS[name]
+        assert name in pack_nodes.NODE_DISPLAY_NAME_MAPPINGS
+        assert cls.CATEGORY.startswith("style_aligned/") and cls.DESCRIPTION
+        assert len(cls.OUTPUT_TOOLTIPS) == len(cls.RETURN_TYPES) == len(cls.RETURN_NAMES)
+        spec = cls.INPUT_TYPES()
+        for group in spec.values():
+            for input_name, (_, *options) in group.items():
+                assert options and options[0].get("tooltip"), f"{name}.{input_name} has no tooltip"
+
+
+def test_model_list_shows_hub_defaults_then_local_models(model_root):
+    choices = pretrained.model_choices("blip", ["Salesforce/blip-image-captioning-base"])
+    assert choices[0] == "Salesforce/blip-image-captioning-base" and "tiny-blip" in choices
+    assert str(model_root / "blip") in pretrained.model_dirs("blip")
+    spec = multimodal.StyleAlignedSpeechTranscript.INPUT_TYPES()["required"]
+    assert "small" in spec["model"][0] and "tiny-random.pt" in spec["model"][0]
+
+
+def test_caption_node_one_caption_per_image_and_cache_released_by_host(model_root):
+    node = multimodal.StyleAlignedImageCaption()
+    out = node.caption(torch.rand(3, 30, 41, 4), "tiny-blip", "", "", 4)
+    lines = out["result"][0].split("\n")
+    assert len(lines) == 3 and out["ui"]["text"][0] == out["result"][0]
+    first = pretrained.get_model("blip", "tiny-blip", lambda s: pytest.fail("must come from the cache"))
+    assert ("blip", "tiny-blip") in pretrained.cached_keys() and first[0].training is False
+    comfy.model_management.unload_all_models()  # what the host's "free memory" runs
+    assert pretrained.cached_keys() == []
+
+
+def test_unknown_hub_id_offline_is_a_clear_error(model_root):
+    node = multimodal.StyleAlignedImageCaption()
+    with pytest.raises(RuntimeError, match="nobody/missing-blip was not found in .*connect to the internet"):
+        node.caption(torch.rand(1, 16, 16, 3), "tiny-blip", "nobody/missing-blip", "", 4)
+    with pytest.raises(ValueError, match="neither a local model nor a hub id"):
+        node.caption(torch.rand(1, 16, 16, 3), "tiny-blip", "no such model", "", 4)
+
+
+def test_speech_node_transcribes_44k_stereo_and_notes_silence(model_root):
+    node = multimodal.StyleAlignedSpeechTranscript()
+    out = node.transcribe(stereo_44k(), "tiny-random.pt", "en", "transcribe")
+    assert isinstance(out["result"][0], str) and "language: en" in out["ui"]["text"][0]
+    silent = node.transcribe({"waveform": torch.zeros(1, 2, 44100), "sample_rate": 44100}, "tiny-random.pt",
+                             "auto", "transcribe")
+    assert silent["result"] == ("",) and "silent" in silent["ui"]["text"][0]
+    empty = node.transcribe({"waveform": torch.zeros(1, 1, 0), "sample_rate": 22050}, "tiny-random.pt",
+                            "auto", "translate")
+    assert empty["result"] == ("",) and "empty" in empty["ui"]["text"][0]
+
+
+def test_music_node_scores_each_label_list(model_root):
+    node = multimodal.StyleAlignedMusicMood()
+    out = node.classify(stereo_44k(), "tiny-clap", "", "jazz, rock", "calm\nhappy", 5)
+    phrase, scores = out["result"]
+    assert phrase.endswith(" music")
+    lines = dict(line.split(": ", 1) for line in scores.split("\n"))
+    for key, labels in (("genres", {"jazz", "rock"}), ("moods", {"calm", "happy"})):
+        pairs = [item.rsplit(" ", 1) for item in lines[key].split(", ")]
+        assert {label for label, _ in pairs} == labels
+        assert sum(float(p) for _, p in pairs) == pytest.approx(1.0, abs=0.011)
+    silent = node.classify({"waveform": torch.zeros(1, 2, 100), "sample_rate": 48000}, "tiny-clap", "", "a", "b", 1)
+    assert silent["result"] == ("", "") and "silent" in silent["ui"]["text"][0]
+
+
+class WeatherHandler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        ok = f"appid={KEY}" in self.path
+        body = {"weather": [{"description": "clear sky"}], "main": {"temp": 21.6}, "dt": 1700000000,
+                "timezone": -8 * 3600} if ok else {"cod": 401, "message": "Invalid API key"}
+        raw = json.dumps(body).encode()
+        self.send_response(200 if ok else 401)
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+
+@pytest.fixture(scope="module")
+def weather_url():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), WeatherHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/data/2.5/weather"
+    server.shutdown()
+    server.server_close()
+
+
+def test_weather_node_key_from_env_never_shown(weather_url, monkeypatch, caplog):
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("MY_OWM_KEY", KEY)
+    node = multimodal.StyleAlignedWeatherPhrase()
+    out = node.weather("Oslo,NO", "metric", "MY_OWM_KEY", multimodal.ON_ERROR[0], base_url=weather_url)
+    assert out["result"] == ("clear sky, 22 °C, afternoon",)
+    assert KEY not in json.dumps(out) and all(KEY not in r.getMessage() for r in caplog.records)
+    # the key is not a widget: nothing of it can be saved with the workflow
+    spec = multimodal.StyleAlignedWeatherPhrase.INPUT_TYPES()
+    assert spec["optional"]["api_key"][1].get("forceInput") and "default" not in spec["optional"]["api_key"][1]
+
+
+def test_weather_node_wrong_or_missing_key(weather_url, monkeypatch, caplog):
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.delenv("OPENWEATHERMAP_API_KEY", raising=False)
+    node = multimodal.StyleAlignedWeatherPhrase()
+    with pytest.raises(RuntimeError, match="no OpenWeatherMap API key"):
+        node.weather("Oslo", "metric", "OPENWEATHERMAP_API_KEY", multimodal.ON_ERROR[0], base_url=weather_url)
+    wrong = "wrong-SECRET-123"
+    with pytest.raises(RuntimeError, match="rejected the API key") as info:
+        node.weather("Oslo", "metric", "OPENWEATHERMAP_API_KEY", multimodal.ON_ERROR[0], api_key=wrong,
+                     base_url=weather_url)
+    assert wrong not in str(info.value)
+    soft = node.weather("Oslo", "metric", "OPENWEATHERMAP_API_KEY", multimodal.ON_ERROR[1], api_key=wrong,
+                        base_url=weather_url)
+    assert soft["result"] == ("",) and "rejected the API key" in soft["ui"]["text"][0]
+    assert wrong not in json.dumps(soft) and all(wrong not in r.getMessage() for r in caplog.records)
+
+
+def test_fusion_nodes_single_and_batch_lines():
+    single = multimodal.StyleAlignedPromptFusion().fuse(
+        "{prompt} of {caption}, {weather}, {music}", "a watercolor", 55, caption="a cat\na dog",
+        weather="light rain, 12 °C, evening")
+    assert single["result"] == ("a watercolor of a cat, a dog, light rain, 12 °C, evening",)
+    assert "{music} is empty" in single["ui"]["text"][0]
+    lines = multimodal.StyleAlignedPromptFusionList().fuse(
+        "{prompt}, {caption}, {transcript}", "ref\ntarget", 8, caption="a cat\na dog\na bird",
+        transcript="one two three four five six seven eight nine ten")
+    text, count = lines["result"]
+    assert count == 3 and text.split("\n")[0].startswith("ref, a cat, one")
+    assert text.split("\n")[2].startswith("target, a bird")
+    assert all(len(line.split()) <= 8 for line in text.split("\n"))
+    assert "cut from 10" in lines["ui"]["text"][0]
+    with pytest.raises(ValueError, match=r"\{mood\}"):
+        multimodal.StyleAlignedPromptFusion().fuse("{mood}", "x", 55)
