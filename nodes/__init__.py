@@ -11,6 +11,7 @@ _STAGES = {
     "multimodal": None,
     "depth": None,
     "patch": None,
+    "reference": None,
 }
 
 NODE_CLASS_MAPPINGS = {}

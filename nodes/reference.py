@@ -1,0 +1,340 @@
+"""Reference images: DDIM inversion into a STYLE_REFERENCE, and saving/loading it.
+
+Host glue only; the math lives in core/inversion.py and core/trajectory.py. Inversion runs
+through the host's own sampling path (CFGGuider + KSAMPLER with our sampler function), so the
+host prepares the model, converts and encodes the conditioning (SDXL pooled output and size
+conds included), applies `process_latent_in` and any model wrapper exactly as in generation.
+The trajectory is therefore stored in the sampler's space: the `x` every k-diffusion sampler
+carries, which is what a model wrapper sees as `input` at the same sigma.
+"""
+
+import os
+
+import torch
+
+from ..core.inversion import invert
+from ..core.trajectory import Trajectory
+
+STYLE_REFERENCE = "STYLE_REFERENCE"
+CATEGORY = "style_aligned/reference"
+FOLDER = "style_references"
+EXTENSION = ".safetensors"
+
+
+# ---------------------------------------------------------------- model facts shared with the patch
+
+
+def model_family(model):
+    """The host's model config class name (SD15, SDXL, ...): what a trajectory was made for."""
+    return type(model.model.model_config).__name__
+
+
+def latent_channels(model):
+    return int(model.get_model_object("latent_format").latent_channels)
+
+
+def check_reference_for_model(trajectory, model, what="style_reference"):
+    """ValueError naming `what` if `trajectory` was inverted with another model family."""
+    if not isinstance(trajectory, Trajectory):
+        raise ValueError(f"{what}: expected a STYLE_REFERENCE from DDIM Invert Reference or Load Style Reference")
+    trajectory.check_model(model_family(model), latent_channels(model), what=what)
+
+
+# ---------------------------------------------------------------- inversion
+
+
+def inversion_sigmas(model, scheduler, steps):
+    """The host's schedule for `scheduler`, ascending from 0 (the clean latent), duplicates dropped."""
+    import comfy.samplers
+
+    sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), scheduler, steps)
+    # Some schedulers repeat a sigma at low step counts; an inversion step of zero length is useless.
+    sigmas = torch.unique(sigmas.detach().cpu().float())
+    if float(sigmas[0]) != 0.0:
+        sigmas = torch.cat([sigmas.new_zeros(1), sigmas])
+    return sigmas
+
+
+def _zeroed(conditioning):
+    """An all-zero copy of a CONDITIONING (ConditioningZeroOut), for cfg > 1 without a negative."""
+    out = []
+    for tensor, extra in conditioning:
+        extra = dict(extra)
+        if isinstance(extra.get("pooled_output"), torch.Tensor):
+            extra["pooled_output"] = torch.zeros_like(extra["pooled_output"])
+        out.append([torch.zeros_like(tensor), extra])
+    return out
+
+
+def _check_rows(conditioning, refs, what):
+    for tensor, _extra in conditioning:
+        if tensor.shape[0] not in (1, refs):
+            raise ValueError(f"{what}: has {tensor.shape[0]} prompt rows for {refs} reference images; "
+                             "give one prompt for all, or one per reference image")
+
+
+def invert_latent(model, samples, positive, negative, steps, cfg, scheduler, iterations=1, seed=0):
+    """Invert the raw VAE latents `samples` (K, C, H, W) with the host's sampling path -> Trajectory."""
+    import comfy.samplers
+    import comfy.utils
+
+    sigmas = inversion_sigmas(model, scheduler, steps)
+    progress = comfy.utils.ProgressBar((len(sigmas) - 1) * iterations)
+    result = {}
+
+    def sample_inversion(denoiser, x, sigmas, extra_args=None, callback=None, disable=None):
+        """KSAMPLER sampler function: the host hands over x = process_latent_in(latent) at sigma 0."""
+        extra_args = extra_args or {}
+        s_in = x.new_ones([x.shape[0]])
+
+        def denoise(x, sigma):
+            denoised = denoiser(x, sigma * s_in, **extra_args)
+            progress.update(1)
+            return denoised
+
+        result["trajectory"] = invert(denoise, x, sigmas, iterations=iterations)
+        return x  # the host post-processes the return value; the trajectory is what we keep
+
+    guider = comfy.samplers.CFGGuider(model)
+    guider.set_conds(positive, negative)
+    guider.set_cfg(cfg)
+    noise = torch.zeros_like(samples)  # x at sigma 0 is the clean latent: no noise is added
+    with torch.no_grad():
+        guider.sample(noise, samples, comfy.samplers.KSAMPLER(sample_inversion), sigmas, disable_pbar=True, seed=seed)
+    trajectory = result["trajectory"]
+    trajectory.metadata.update(
+        model_family=model_family(model),
+        latent_format=type(model.get_model_object("latent_format")).__name__,
+        model_type=getattr(getattr(model.model, "model_type", None), "name", "unknown"),
+        scheduler=scheduler, steps=str(steps), cfg=repr(float(cfg)),
+    )
+    return trajectory.to("cpu", torch.float32)
+
+
+class DDIMInvertReference:
+    DESCRIPTION = (
+        "Inverts one or several reference images (latents from VAE Encode) with deterministic DDIM "
+        "inversion and keeps the whole trajectory, from the clean latent up to pure noise. Feed the "
+        "STYLE_REFERENCE to the Style Aligned patch so the reference stays itself at every step while "
+        "the other images take its style. Costs one model call per step and reference batch."
+    )
+    CATEGORY = CATEGORY
+    FUNCTION = "invert"
+    RETURN_TYPES = (STYLE_REFERENCE,)
+    RETURN_NAMES = ("style_reference",)
+    OUTPUT_TOOLTIPS = ("The inverted trajectory of the reference image(s), for the Style Aligned patch "
+                       "or Save Style Reference.",)
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        import comfy.samplers
+
+        return {
+            "required": {
+                "model": ("MODEL", {"tooltip": "The model you will generate with (unpatched). The reference "
+                                               "only fits models of the same family."}),
+                "latent": ("LATENT", {"tooltip": "The reference image(s) encoded with VAE Encode. A batch of K "
+                                                 "images gives K references, all of the target's size."}),
+                "positive": ("CONDITIONING", {"tooltip": "A prompt describing the reference image (one, or one "
+                                                         "row per reference)."}),
+                "steps": ("INT", {"default": 50, "min": 1, "max": 1000, "tooltip": "Inversion steps. 50 as in "
+                                  "the paper; the patch interpolates, so generation may use another count."}),
+                "cfg": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 30.0, "step": 0.1, "round": 0.01,
+                                  "tooltip": "Guidance during inversion. 1 (no guidance, one model call per "
+                                             "step) or a small value such as 2; large values distort the "
+                                             "trajectory."}),
+                "scheduler": (comfy.samplers.KSampler.SCHEDULERS, {"default": "normal", "tooltip": "Noise "
+                              "schedule of the inversion. Use one that reaches the model's maximum noise "
+                              "(normal, karras, exponential, sgm_uniform) so any generation schedule fits."}),
+            },
+            "optional": {
+                "negative": ("CONDITIONING", {"tooltip": "Negative prompt, used only when cfg is not 1. If not "
+                                                         "connected, an all-zero conditioning is used."}),
+                "refinement": ("INT", {"default": 0, "min": 0, "max": 20, "tooltip": "Extra model calls per "
+                                       "step that refine each inversion step until Euler sampling with the same "
+                                       "schedule retraces it exactly (fixed-point inversion). 0 = plain DDIM "
+                                       "inversion as in the paper."}),
+            },
+        }
+
+    def invert(self, model, latent, positive, steps, cfg, scheduler, negative=None, refinement=0):
+        samples = latent["samples"]
+        if samples.ndim != 4:
+            raise ValueError(f"latent: expected an image latent (batch, C, H, W), got shape {tuple(samples.shape)}")
+        channels = latent_channels(model)
+        if samples.shape[1] != channels:
+            raise ValueError(f"latent: has {samples.shape[1]} channels but this {model_family(model)} model uses "
+                             f"{channels}; encode the reference with this model's VAE")
+        if steps < 1:
+            raise ValueError(f"steps: need at least 1, got {steps}")
+        if refinement < 0:
+            raise ValueError(f"refinement: must be 0 or more, got {refinement}")
+        refs = samples.shape[0]
+        _check_rows(positive, refs, "positive")
+        if negative is None:
+            negative = _zeroed(positive)
+        _check_rows(negative, refs, "negative")
+        trajectory = invert_latent(model, samples, positive, negative, steps, cfg, scheduler,
+                                   iterations=1 + refinement)
+        return (trajectory,)
+
+
+# ---------------------------------------------------------------- save / load
+
+
+def reference_dirs(register):
+    """Folders holding style references: `models/style_references` plus any the user configured.
+
+    Registering makes the host create the folder (the pip host does so eagerly), so listing for
+    the widget does not register; saving and loading do.
+    """
+    import folder_paths
+
+    default = os.path.join(folder_paths.models_dir, FOLDER)
+    if FOLDER in folder_paths.folder_names_and_paths:
+        return list(folder_paths.get_folder_paths(FOLDER))
+    if register:
+        folder_paths.add_model_folder_path(FOLDER, default)
+        return list(folder_paths.get_folder_paths(FOLDER))
+    return [default]
+
+
+def reference_files():
+    names = set()
+    for folder in reference_dirs(register=False):
+        if not os.path.isdir(folder):
+            continue
+        for root, _dirs, files in os.walk(folder, followlinks=True):
+            for name in files:
+                if name.lower().endswith(EXTENSION):
+                    names.add(os.path.relpath(os.path.join(root, name), folder).replace(os.sep, "/"))
+    return sorted(names)
+
+
+def _inside(folder, relative):
+    """Absolute path of `relative` inside `folder`, or None if it would escape the folder."""
+    folder = os.path.abspath(folder)
+    path = os.path.abspath(os.path.join(folder, relative))
+    return path if os.path.commonpath([path, folder]) == folder else None
+
+
+def next_free_name(folder, prefix):
+    """`<prefix>_00001.safetensors`, the first counter not taken yet (as SaveImage numbers files)."""
+    prefix = prefix.strip().replace("\\", "/")
+    if not prefix or prefix.startswith("/") or ".." in prefix.split("/") or _inside(folder, prefix) is None:
+        raise ValueError(f"filename_prefix: {prefix!r} must be a relative name inside the {FOLDER} folder, "
+                         "e.g. 'watercolor' or 'paintings/watercolor'")
+    counter = 1
+    while os.path.exists(os.path.join(folder, f"{prefix}_{counter:05}{EXTENSION}")):
+        counter += 1
+    return f"{prefix}_{counter:05}{EXTENSION}"
+
+
+def save_reference(trajectory, path):
+    from safetensors.torch import save_file
+
+    tensors, metadata = trajectory.to_dict()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    partial = path + ".partial"
+    save_file(tensors, partial, metadata=metadata)
+    os.replace(partial, path)  # never leave a half-written reference under the final name
+
+
+def load_reference(path, what="reference"):
+    """Read a style reference file: tensors and string metadata only, never pickle."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(path, framework="pt", device="cpu") as handle:
+            metadata = handle.metadata()
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    except Exception as exc:  # safetensors raises its own error types for every kind of damage
+        raise ValueError(f"{what}: {os.path.basename(path)} is not a readable safetensors file ({exc}); "
+                         "choose a file saved by Save Style Reference") from None
+    return Trajectory.from_dict(tensors, metadata, what=what)
+
+
+class SaveStyleReference:
+    DESCRIPTION = (f"Saves a STYLE_REFERENCE as a safetensors file in models/{FOLDER}, so the style can be "
+                   "reused in later sessions or on another machine without inverting again.")
+    CATEGORY = CATEGORY
+    FUNCTION = "save"
+    OUTPUT_NODE = True
+    RETURN_TYPES = ("STRING",)
+    RETURN_NAMES = ("filename",)
+    OUTPUT_TOOLTIPS = (f"The saved file's name inside the {FOLDER} folder.",)
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "style_reference": (STYLE_REFERENCE, {"tooltip": "The inverted reference to save."}),
+                "filename_prefix": ("STRING", {"default": "style", "tooltip": f"File name inside models/{FOLDER}; "
+                                               "a counter and .safetensors are appended. May contain a sub-folder."}),
+            },
+        }
+
+    def save(self, style_reference, filename_prefix):
+        if not isinstance(style_reference, Trajectory):
+            raise ValueError("style_reference: expected a STYLE_REFERENCE from DDIM Invert Reference")
+        folder = reference_dirs(register=True)[0]
+        name = next_free_name(folder, filename_prefix)
+        save_reference(style_reference, os.path.join(folder, name))
+        return {"ui": {"text": [name]}, "result": (name,)}
+
+
+class LoadStyleReference:
+    DESCRIPTION = (f"Loads a STYLE_REFERENCE saved by Save Style Reference from models/{FOLDER}. Checks that "
+                   "the file is a style reference and that it was made for the connected model's family.")
+    CATEGORY = CATEGORY
+    FUNCTION = "load"
+    RETURN_TYPES = (STYLE_REFERENCE,)
+    RETURN_NAMES = ("style_reference",)
+    OUTPUT_TOOLTIPS = ("The saved trajectory, ready for the Style Aligned patch.",)
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "model": ("MODEL", {"tooltip": "The model you will generate with; the file must have been "
+                                               "inverted with a model of the same family."}),
+                "reference": (reference_files(), {"tooltip": f"A .safetensors file in models/{FOLDER}."}),
+            },
+        }
+
+    @classmethod
+    def IS_CHANGED(cls, model, reference):
+        path = cls.path_of(reference)
+        if path is None:
+            return ""
+        stat = os.stat(path)
+        return f"{stat.st_mtime_ns}-{stat.st_size}"
+
+    @staticmethod
+    def path_of(reference):
+        for folder in reference_dirs(register=True):
+            path = _inside(folder, reference)
+            if path is not None and os.path.isfile(path):
+                return path
+        return None
+
+    def load(self, model, reference):
+        path = self.path_of(reference)
+        if path is None:
+            raise ValueError(f"reference: {reference!r} not found in the {FOLDER} folder(s) "
+                             f"{reference_dirs(register=True)}; save one with Save Style Reference")
+        trajectory = load_reference(path, what=f"reference {reference!r}")
+        check_reference_for_model(trajectory, model, what=f"reference {reference!r}")
+        return (trajectory,)
+
+
+NODE_CLASS_MAPPINGS = {
+    "DDIMInvertReference": DDIMInvertReference,
+    "SaveStyleReference": SaveStyleReference,
+    "LoadStyleReference": LoadStyleReference,
+}
+NODE_DISPLAY_NAME_MAPPINGS = {
+    "DDIMInvertReference": "DDIM Invert Reference",
+    "SaveStyleReference": "Save Style Reference",
+    "LoadStyleReference": "Load Style Reference",
+}

@@ -1,0 +1,190 @@
+"""DDIMInvertReference, Save/Load Style Reference in the real host with tiny SD1.5/SDXL UNets."""
+
+import os
+
+import comfy.samplers
+import folder_paths
+import pytest
+import sa_support as hs
+import torch
+from style_aligned.core.trajectory import Trajectory
+from style_aligned.nodes.reference import (
+    FOLDER,
+    STYLE_REFERENCE,
+    DDIMInvertReference,
+    LoadStyleReference,
+    SaveStyleReference,
+    check_reference_for_model,
+)
+
+STEPS = 3
+
+
+@pytest.fixture(scope="module")
+def models():
+    return {kind: hs.tiny_model(kind) for kind in ("sd15", "sdxl")}
+
+
+def reference_latent(refs, seed=0, channels=4, size=8):
+    return {"samples": torch.randn(refs, channels, size, size, generator=torch.Generator().manual_seed(seed))}
+
+
+def invert(model, kind, refs=2, **inputs):
+    inputs.setdefault("latent", reference_latent(refs))
+    inputs.setdefault("positive", hs.conditioning(kind, 1))
+    return hs.run_node(DDIMInvertReference, model=model, steps=STEPS, **inputs)[0]
+
+
+@pytest.fixture()
+def reference_folder(tmp_path):
+    """models/style_references pointed at a temporary folder for the test (first in the search list)."""
+    names = folder_paths.folder_names_and_paths
+    if FOLDER in names:
+        paths = names[FOLDER][0]
+        paths.insert(0, str(tmp_path))
+    else:
+        names[FOLDER] = ([str(tmp_path)], {".safetensors"})
+        paths = names[FOLDER][0]
+    yield tmp_path
+    paths.remove(str(tmp_path))
+
+
+@pytest.mark.parametrize("kind", ["sd15", "sdxl"])
+def test_inversion_runs_through_the_host_and_stores_sampler_space_latents(models, kind):
+    model = models[kind].clone()
+    recorder = hs.CallRecorder.install(model)
+    latent = reference_latent(2)
+    traj = invert(model, kind, latent=latent, positive=hs.conditioning(kind, 2))
+
+    sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), "normal", STEPS)
+    assert torch.equal(traj.sigmas, sigmas.flip(0).double())
+    assert traj.latents.shape == (STEPS + 1, 2, 4, 8, 8) and traj.latents.dtype == torch.float32
+    # stored in the sampler's space: the clean end is process_latent_in of the VAE latent
+    assert torch.equal(traj.clean, model.model.process_latent_in(latent["samples"]))
+    assert not torch.allclose(traj.clean, latent["samples"])  # (the SD scale factor is not 1)
+    assert traj.metadata["model_family"] == ("SDXL" if kind == "sdxl" else "SD15")
+    assert traj.metadata["ref_count"] == "2" and traj.metadata["steps"] == str(STEPS)
+
+    # every UNet call saw exactly the stored latent, at the current sigma (sigma_1 for the first step)
+    calls = recorder.calls
+    assert len(calls) == STEPS and all(c["cond_or_uncond"] == [0] for c in calls)  # cfg 1: positive only
+    eval_sigmas = [traj.sigmas[1]] + list(traj.sigmas[1:-1])
+    for i, call in enumerate(calls):
+        assert torch.equal(call["input"], traj.latents[i])
+        assert float(call["timestep"][0]) == pytest.approx(float(eval_sigmas[i]), rel=1e-6)
+        # the DDIM step with the host's denoised output: x_next = x + h (x - D) / sigma
+        h = traj.sigmas[i + 1] - traj.sigmas[i]
+        expected = traj.latents[i] + float(h) * (traj.latents[i] - call["output"]) / float(eval_sigmas[i])
+        assert torch.allclose(traj.latents[i + 1], expected, rtol=1e-5, atol=1e-5)
+    if kind == "sdxl":  # the host encoded the pooled output into the ADM vector
+        assert calls[0]["c"]["y"].shape == (2, hs.POOLED_DIM + hs.SDXL_SIZE_EMBEDDING)
+
+
+def test_inversion_is_deterministic_and_follows_its_inputs(models):
+    model = models["sd15"]
+    first, second = invert(model, "sd15"), invert(model, "sd15")
+    assert torch.equal(first.latents, second.latents)
+    other_prompt = invert(model, "sd15", positive=hs.conditioning("sd15", 1, seed=9))
+    assert not torch.allclose(other_prompt.latents[-1], first.latents[-1])
+    assert torch.equal(other_prompt.clean, first.clean)  # the clean end is the input either way
+
+
+def test_guided_inversion_uses_both_conditionings(models):
+    model = models["sd15"].clone()
+    recorder = hs.CallRecorder.install(model)
+    plain = invert(model, "sd15", refs=1)
+    recorder.calls.clear()
+    guided = invert(model, "sd15", refs=1, cfg=2.0, negative=hs.conditioning("sd15", 1, seed=2))
+    assert {u for c in recorder.calls for u in c["cond_or_uncond"]} == {0, 1}
+    assert not torch.allclose(guided.latents[-1], plain.latents[-1])
+    unconnected = invert(model, "sd15", refs=1, cfg=2.0)  # negative defaults to an all-zero conditioning
+    assert torch.isfinite(unconnected.latents).all() and not torch.allclose(unconnected.latents[-1], guided.latents[-1])
+
+
+def test_refinement_adds_model_calls_per_step(models):
+    model = models["sd15"].clone()
+    recorder = hs.CallRecorder.install(model)
+    traj = invert(model, "sd15", refs=1, refinement=2)
+    assert len(recorder.calls) == 3 * STEPS and traj.metadata["iterations"] == "3"
+
+
+@pytest.mark.parametrize("inputs,match", [
+    ({"latent": reference_latent(1, channels=16)}, "latent: has 16 channels but this SD15 model uses 4"),
+    ({"latent": {"samples": torch.zeros(1, 4, 2, 8, 8)}}, "latent: expected an image latent"),
+    ({"positive": hs.conditioning("sd15", 3)}, "positive: has 3 prompt rows for 2 reference images"),
+    ({"negative": hs.conditioning("sd15", 3), "cfg": 2.0}, "negative: has 3 prompt rows"),
+])
+def test_bad_inversion_inputs_are_named(models, inputs, match):
+    with pytest.raises(ValueError, match=match):
+        invert(models["sd15"], "sd15", **inputs)
+
+
+def test_save_load_round_trip_is_bit_identical(models, reference_folder):
+    model = models["sd15"]
+    traj = invert(model, "sd15")
+    name = hs.run_node(SaveStyleReference, style_reference=traj, filename_prefix="watercolor/style")["result"][0]
+    assert name == "watercolor/style_00001.safetensors"
+    assert (reference_folder / name).is_file() and not list(reference_folder.rglob("*.partial"))
+    assert name in LoadStyleReference.INPUT_TYPES()["required"]["reference"][0]
+    assert LoadStyleReference.IS_CHANGED(model, name) != ""
+
+    loaded = hs.run_node(LoadStyleReference, model=model, reference=name)[0]
+    assert isinstance(loaded, Trajectory)
+    assert torch.equal(loaded.latents, traj.latents) and torch.equal(loaded.sigmas, traj.sigmas)
+    assert loaded.latents.dtype == traj.latents.dtype and loaded.metadata == traj.metadata
+    for sigma in (0.0, float(traj.sigmas[2]), 1.2345):
+        assert torch.equal(loaded.latent_at(sigma), traj.latent_at(sigma))
+    # a second save does not overwrite the first
+    again = hs.run_node(SaveStyleReference, style_reference=traj, filename_prefix="watercolor/style")["result"][0]
+    assert again == "watercolor/style_00002.safetensors"
+
+
+def test_loading_checks_model_family_and_file(models, reference_folder):
+    from safetensors.torch import save_file
+
+    name = hs.run_node(SaveStyleReference, style_reference=invert(models["sd15"], "sd15"),
+                       filename_prefix="sd15")["result"][0]
+    with pytest.raises(ValueError, match="inverted with a SD15 model but is used with a SDXL model"):
+        hs.run_node(LoadStyleReference, model=models["sdxl"], reference=name)
+
+    (reference_folder / "corrupt.safetensors").write_bytes(os.urandom(64))
+    with pytest.raises(ValueError, match="corrupt.safetensors is not a readable safetensors file"):
+        hs.run_node(LoadStyleReference, model=models["sd15"], reference="corrupt.safetensors")
+
+    save_file({"weight": torch.zeros(3)}, str(reference_folder / "lora.safetensors"))  # foreign: no metadata
+    with pytest.raises(ValueError, match="not a style reference"):
+        hs.run_node(LoadStyleReference, model=models["sd15"], reference="lora.safetensors")
+
+    tensors, metadata = invert(models["sd15"], "sd15").to_dict()
+    tensors["latents"] = tensors["latents"][:, :1].contiguous()  # tampered: shape no longer matches
+    save_file(tensors, str(reference_folder / "tampered.safetensors"), metadata=metadata)
+    with pytest.raises(ValueError, match="the file is damaged"):
+        hs.run_node(LoadStyleReference, model=models["sd15"], reference="tampered.safetensors")
+
+    with pytest.raises(ValueError, match="not found"):
+        hs.run_node(LoadStyleReference, model=models["sd15"], reference="missing.safetensors")
+    with pytest.raises(ValueError, match="not found"):
+        hs.run_node(LoadStyleReference, model=models["sd15"], reference="../outside.safetensors")
+    with pytest.raises(ValueError, match="filename_prefix"):
+        hs.run_node(SaveStyleReference, style_reference=invert(models["sd15"], "sd15"), filename_prefix="../x")
+
+
+def test_node_contract():
+    for node in (DDIMInvertReference, SaveStyleReference, LoadStyleReference):
+        assert node.CATEGORY == "style_aligned/reference" and node.DESCRIPTION
+        assert len(node.OUTPUT_TOOLTIPS) == len(node.RETURN_TYPES) == len(node.RETURN_NAMES)
+        for section in node.INPUT_TYPES().values():
+            for name, spec in section.items():
+                assert spec[1].get("tooltip"), name
+    assert DDIMInvertReference.RETURN_TYPES == (STYLE_REFERENCE,)
+    defaults = hs.node_defaults(DDIMInvertReference)
+    assert defaults["steps"] == 50 and defaults["cfg"] == 1.0 and defaults["refinement"] == 0
+
+
+def test_check_reference_for_model(models):
+    traj = invert(models["sdxl"], "sdxl", refs=1)
+    check_reference_for_model(traj, models["sdxl"])
+    with pytest.raises(ValueError, match="style_reference: was inverted with a SDXL model"):
+        check_reference_for_model(traj, models["sd15"])
+    with pytest.raises(ValueError, match="style_reference: expected a STYLE_REFERENCE"):
+        check_reference_for_model({"samples": torch.zeros(1)}, models["sd15"])
