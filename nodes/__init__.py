@@ -12,6 +12,8 @@ _STAGES = {
     "depth": None,
     "patch": None,
     "reference": None,
+    "blend": None,
+    "batch_prompts": None,
 }
 
 NODE_CLASS_MAPPINGS = {}

@@ -9,7 +9,8 @@ import torch
 
 CPU = torch.device("cpu")
 CONTEXT_DIM = 32
-POOLED_DIM = 1280
+POOLED_DIM = CONTEXT_DIM  # comfy's CLIP pools to its own width
+SDXL_SIZE_EMBEDDING = 6 * 256  # SDXL adds six 256-wide size/crop embeddings to the pooled text
 
 
 def init_weights(module, seed=0):
@@ -35,7 +36,7 @@ def unet_config(kind):
         use_linear_in_transformer=kind == "sdxl", adm_in_channels=None,
     )
     if kind == "sdxl":
-        config.update(adm_in_channels=2816, num_classes="sequential")
+        config.update(adm_in_channels=POOLED_DIM + SDXL_SIZE_EMBEDDING, num_classes="sequential")
     return config
 
 
@@ -139,3 +140,35 @@ def forced_split(model_patcher):
         yield
     finally:
         del model_patcher.model.memory_required
+
+
+def _tiny_text_config(width):
+    return {
+        "architectures": ["CLIPTextModel"], "attention_dropout": 0.0, "bos_token_id": 0, "dropout": 0.0,
+        "eos_token_id": 2, "hidden_act": "quick_gelu", "hidden_size": width, "initializer_factor": 1.0,
+        "initializer_range": 0.02, "intermediate_size": 64, "layer_norm_eps": 1e-05, "max_position_embeddings": 77,
+        "model_type": "clip_text_model", "num_attention_heads": 2, "num_hidden_layers": 3, "pad_token_id": 1,
+        "projection_dim": width, "torch_dtype": "float32", "vocab_size": 49408,
+    }
+
+
+def tiny_clip(kind="sd15", seed=0):
+    """A real host CLIP (tokenizer with the real CLIP vocabulary, tiny text transformer).
+
+    sd15: SD1 CLIP-L layout with width 32. sdxl: SDXL's tokenizer with a CLIP-G-only text
+    encoder of width 32; its pooled output feeds the tiny SDXL UNet's size embedding.
+    """
+    import comfy.sd
+    import comfy.sd1_clip
+    import comfy.sdxl_clip
+
+    if kind == "sdxl":
+        target = comfy.sd.CLIPTarget(clip=comfy.sdxl_clip.SDXLRefinerClipModel, tokenizer=comfy.sdxl_clip.SDXLTokenizer,
+                                     params={"textmodel_json_config": _tiny_text_config(CONTEXT_DIM)})
+    else:
+        target = comfy.sd.CLIPTarget(clip=comfy.sd1_clip.SD1ClipModel, tokenizer=comfy.sd1_clip.SD1Tokenizer,
+                                     params={"textmodel_json_config": _tiny_text_config(CONTEXT_DIM)})
+    with torch.no_grad():  # the host's CLIP constructor writes into a parameter
+        clip = comfy.sd.CLIP(target=target)
+    init_weights(clip.cond_stage_model, seed)
+    return clip

@@ -1,0 +1,38 @@
+"""A style-aligned set as prompts: the first line is the reference, the rest are targets.
+
+Long sets run as several batches ("windows") that all start with the reference row, so memory
+stays constant and every batch shares the same reference (same prompt, same row-0 noise).
+"""
+
+STYLE_SLOT = "{prompt}"
+
+
+def parse_prompt_lines(text):
+    """One prompt per non-empty line; an empty list is an error the user must fix."""
+    prompts = [line.strip() for line in text.splitlines() if line.strip()]
+    if not prompts:
+        raise ValueError("prompts is empty: write one prompt per line; the first line is the style reference")
+    return prompts
+
+
+def apply_style(prompt, style):
+    """`style` is appended (", <style>"), or used as a template when it contains {prompt}."""
+    style = style.strip()
+    if not style:
+        return prompt
+    if STYLE_SLOT in style:
+        return style.replace(STYLE_SLOT, prompt)
+    return f"{prompt}, {style}"
+
+
+def window_rows(count, start=0, size=0):
+    """Indices into the prompt list for one batch: 0 (the reference) then targets
+    start+1 .. start+size (size 0 = all remaining targets)."""
+    targets = count - 1
+    if start < 0 or size < 0:
+        raise ValueError(f"window_start and window_size must not be negative (got {start}, {size})")
+    if targets and start >= targets:
+        raise ValueError(f"window_start {start} is past the last target prompt: there are {targets} targets "
+                         f"after the reference, so use 0..{targets - 1}")
+    stop = targets if size == 0 else min(targets, start + size)
+    return [0] + list(range(start + 1, stop + 1))

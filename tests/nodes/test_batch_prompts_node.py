@@ -1,0 +1,89 @@
+"""StyleAlignedBatchPrompts with a real host CLIP and sampler."""
+
+import pytest
+import sa_support as hs
+import torch
+from style_aligned.nodes.batch_prompts import StyleAlignedBatchPrompts
+from style_aligned.nodes.patch import StyleAlignedPatchModel
+
+PROMPTS = "a house\na cat\n" + " ".join(["a very long prompt about a bicycle"] * 20) + "\na mountain lake\na teapot"
+
+
+SHORT_PROMPTS = "a house\na cat\na bicycle\na mountain lake\na teapot"
+
+
+def batch(clip, prompts=PROMPTS, **inputs):
+    return hs.run_node(StyleAlignedBatchPrompts, clip=clip, prompts=prompts, width=64, height=64, **inputs)
+
+
+class ContextRecorder:
+    """attn2 patch that records the cross-attention context each latent row sees."""
+
+    def __init__(self):
+        self.contexts = []
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __call__(self, n, context, value, extra_options):
+        self.contexts.append((list(extra_options["cond_or_uncond"]), context.clone()))
+        return n, context, value
+
+
+@pytest.mark.parametrize("kind", ["sd15", "sdxl"])
+def test_each_prompt_row_reaches_its_own_latent_row(kind):
+    clip, model = hs.tiny_clip(kind), hs.tiny_model(kind)
+    positive, latent, prompts = batch(clip, style="ink drawing")
+    cond = positive[0][0]
+    assert cond.shape[0] == latent["samples"].shape[0] == 5
+    assert cond.shape[1] == 154  # the long prompt takes two 77-token chunks; the others repeat
+    assert prompts.splitlines()[0] == "a house"
+    if kind == "sdxl":
+        assert positive[0][1]["pooled_output"].shape[0] == 5
+    recorder = ContextRecorder()
+    watched = model.clone()
+    watched.set_model_attn2_patch(recorder)
+    negative = hs.conditioning(kind, 1, seed=9)
+    hs.sample(watched, kind, 5, positive=positive, negative=negative, size=8)
+    seen = 0
+    for cond_or_uncond, context in recorder.contexts:
+        rows = context.shape[0] // len(cond_or_uncond)
+        chunk = cond_or_uncond.index(0)
+        got = context[chunk * rows:(chunk + 1) * rows]
+        torch.testing.assert_close(got, cond.repeat(1, got.shape[1] // cond.shape[1], 1))
+        seen += 1
+    assert seen
+
+
+def _ksample(model, positive, latent, seed=7):
+    import nodes
+
+    negative = hs.conditioning("sd15", 1, seed=9)
+    return nodes.KSampler().sample(model, seed, 3, 4.0, "euler", "normal", positive, negative, latent)[0]["samples"]
+
+
+def test_windows_share_the_reference_row_and_reproduce_the_full_set():
+    clip, model = hs.tiny_clip("sd15"), hs.tiny_model("sd15")
+    style = hs.run_node(StyleAlignedPatchModel, model=model)[0]
+    full = _ksample(style, *batch(clip, SHORT_PROMPTS)[:2])
+    first = _ksample(style, *batch(clip, SHORT_PROMPTS, window_start=0, window_size=2)[:2])
+    second = _ksample(style, *batch(clip, SHORT_PROMPTS, window_start=2, window_size=2)[:2])
+    assert torch.equal(first[0], second[0])  # same batch shape: bit-identical reference
+    # targets attend only to themselves and the reference, so windows give the images of the
+    # full set (to float tolerance: batch size changes the kernels' summation order)
+    scale = full.abs().amax().item()
+    assert (torch.cat([first, second[1:]]) - full).abs().amax().item() <= 1e-5 * scale
+
+
+def test_latent_of_the_wrong_size_is_rejected():
+    clip = hs.tiny_clip("sd15")
+    with pytest.raises(ValueError, match="latent has 3 rows but this batch has 5 prompts"):
+        batch(clip, latent={"samples": torch.zeros(3, 4, 8, 8)})
+
+
+def test_empty_prompts_and_bad_window_name_the_input():
+    clip = hs.tiny_clip("sd15")
+    with pytest.raises(ValueError, match="prompts is empty"):
+        hs.run_node(StyleAlignedBatchPrompts, clip=clip, prompts="\n \n")
+    with pytest.raises(ValueError, match="window_start"):
+        batch(clip, window_start=9)
