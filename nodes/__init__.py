@@ -13,6 +13,7 @@ _STAGES = {
     "patch": None,
     "reference": None,
     "blend": None,
+    "blend": None,
     "batch_prompts": None,
 }
 

@@ -172,11 +172,19 @@ def test_loading_checks_model_family_and_file(models, reference_folder):
 def test_node_contract():
     for node in (DDIMInvertReference, SaveStyleReference, LoadStyleReference):
         assert node.CATEGORY == "style_aligned/reference" and node.DESCRIPTION
+    from style_aligned.nodes.blend import MultiRefBlend
+
+    for node in (DDIMInvertReference, SaveStyleReference, LoadStyleReference, MultiRefBlend):
         assert len(node.OUTPUT_TOOLTIPS) == len(node.RETURN_TYPES) == len(node.RETURN_NAMES)
         for section in node.INPUT_TYPES().values():
             for name, spec in section.items():
                 assert spec[1].get("tooltip"), name
+    assert MultiRefBlend.CATEGORY == "style_aligned/blend" and MultiRefBlend.DESCRIPTION
     assert DDIMInvertReference.RETURN_TYPES == (STYLE_REFERENCE,)
+    import style_aligned
+
+    for name in ("DDIMInvertReference", "SaveStyleReference", "LoadStyleReference", "MultiRefBlend"):
+        assert name in style_aligned.NODE_CLASS_MAPPINGS and name in style_aligned.NODE_DISPLAY_NAME_MAPPINGS
     defaults = hs.node_defaults(DDIMInvertReference)
     assert defaults["steps"] == 50 and defaults["cfg"] == 1.0 and defaults["refinement"] == 0
 
@@ -188,3 +196,38 @@ def test_check_reference_for_model(models):
         check_reference_for_model(traj, models["sd15"])
     with pytest.raises(ValueError, match="style_reference: expected a STYLE_REFERENCE"):
         check_reference_for_model({"samples": torch.zeros(1)}, models["sd15"])
+
+
+# ---------------------------------------------------------------- MultiRefBlend node
+
+def blend_node(**inputs):
+    from style_aligned.nodes.blend import MultiRefBlend
+
+    return hs.run_node(MultiRefBlend, **inputs)[0]["samples"]
+
+
+def test_blend_node_collects_rows_of_all_inputs_in_order():
+    from style_aligned.core.blend import blend_slerp
+
+    a, b, c = (reference_latent(1, seed=s)["samples"] + 0.5 for s in (1, 2, 3))
+    out = blend_node(latent_1={"samples": torch.cat([a, b])}, latent_3={"samples": c}, weights="1, 2; 3")
+    assert out.shape == (1, 4, 8, 8)
+    assert torch.allclose(out, blend_slerp(torch.cat([a, b, c]), [1, 2, 3], keep_norm=True), atol=1e-6)
+    # equal weights by default, Linear with keep_norm off is the plain mean
+    plain = blend_node(method="Linear", keep_norm=False, latent_1={"samples": a}, latent_2={"samples": b})
+    assert torch.allclose(plain, (a + b) / 2, atol=1e-6)
+    # and with one reference weighted 1 it is that reference
+    only_b = blend_node(latent_1={"samples": a}, latent_2={"samples": b}, latent_4={"samples": c}, weights="0,1,0")
+    assert torch.allclose(only_b, b, atol=1e-6)
+
+
+@pytest.mark.parametrize("inputs,match", [
+    ({"weights": "0.5"}, "weights: 1 given for 2 references"),
+    ({"weights": "0.5, abc"}, "weights: 'abc' is not a number"),
+    ({"weights": "0, 0"}, "weights: sum to 0"),
+    ({"latent_2": {"samples": torch.zeros(1, 4, 8, 16)}}, r"latent_2: latent shape \(4, 8, 16\)"),
+])
+def test_blend_node_errors_name_the_input(inputs, match):
+    inputs.setdefault("latent_2", reference_latent(1, seed=2))
+    with pytest.raises(ValueError, match=match):
+        blend_node(latent_1=reference_latent(1, seed=1), **inputs)
