@@ -13,7 +13,6 @@ _STAGES = {
     "patch": None,
     "reference": None,
     "blend": None,
-    "blend": None,
     "batch_prompts": None,
 }
 
