@@ -34,6 +34,18 @@ class TextAlignment:
     per_image: torch.Tensor  # (N,)
 
 
+def check_batch(count, name, minimum=1):
+    """Raise a message naming the input when a batch holds fewer than `minimum` images.
+
+    Nodes call it before loading a model, so a wrong batch fails at once.
+    """
+    if count == 0:
+        raise ValueError(f"{name}: the batch is empty; connect at least {'one image' if minimum == 1 else 'two images'}")
+    if count < minimum:
+        raise ValueError(f"{name}: this score compares images with each other, so two are needed; "
+                         f"got {count}. Connect a batch of at least two images")
+
+
 def _rows(embeddings, name):
     """(N, D) float tensor; a single vector counts as one row."""
     x = torch.as_tensor(embeddings).detach().to(device="cpu", dtype=torch.float64)
@@ -41,8 +53,7 @@ def _rows(embeddings, name):
         x = x.unsqueeze(0)
     if x.dim() != 2:
         raise ValueError(f"{name}: expected embeddings of shape (N, D), got {tuple(x.shape)}")
-    if x.shape[0] == 0:
-        raise ValueError(f"{name}: the batch is empty; connect at least one image")
+    check_batch(x.shape[0], name)
     if not torch.isfinite(x).all():
         raise ValueError(f"{name}: embeddings contain NaN or infinity; check the images and the model")
     return x
@@ -62,9 +73,7 @@ def set_consistency(images) -> SetConsistency:
     """Mean pairwise cosine over the upper triangle (the paper's set consistency)."""
     x = _rows(images, "images")
     n = x.shape[0]
-    if n < 2:
-        raise ValueError("images: set consistency compares images with each other, so two are needed; "
-                         f"got {n}. Connect a batch of at least two images")
+    check_batch(n, "images", minimum=2)
     sim = _unit(x) @ _unit(x).T
     upper = torch.triu_indices(n, n, offset=1)
     score = sim[upper[0], upper[1]].mean()

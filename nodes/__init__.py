@@ -14,6 +14,7 @@ _STAGES = {
     "reference": None,
     "blend": None,
     "batch_prompts": None,
+    "metrics": None,
 }
 
 NODE_CLASS_MAPPINGS = {}

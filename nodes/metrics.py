@@ -1,0 +1,188 @@
+"""Metrics in the graph: weighted multi-style DINO score, DINO set consistency, CLIP text alignment.
+
+Each node returns the score, a readable report (also shown on the node) and a small bar chart as
+an IMAGE. The math lives in `core.metrics`, the encoders in `core.embeddings`; models are found
+and cached by `nodes.pretrained` under the kinds "dino" and "clip".
+"""
+
+from ..core import charts, embeddings, metrics
+from .multimodal import chosen, model_inputs, shown
+from .pretrained import get_model, on_device
+
+CATEGORY = "style_aligned/metrics"
+DINO_CHOICES = [embeddings.DINO_DEFAULT]
+CLIP_CHOICES = [embeddings.CLIP_DEFAULT, "openai/clip-vit-base-patch16", "openai/clip-vit-base-patch32"]
+STYLE_MODES = ("strip from prompt (paper)", "include in prompt")
+SCORE_OUTPUTS = ("FLOAT", "STRING", "IMAGE")
+
+
+def _batch_size_input():
+    return {"batch_size": ("INT", {"default": embeddings.DEFAULT_BATCH_SIZE, "min": 1, "max": 256,
+                                   "tooltip": "Images encoded per forward pass. Lower it if memory runs out; "
+                                              "the scores do not depend on it."})}
+
+
+def _progress(total):
+    """progress(offset) -> callback(done, count) that drives one host bar across several encodings."""
+    import comfy.utils
+
+    bar = comfy.utils.ProgressBar(max(1, total))
+    return lambda offset: lambda done, _count: bar.update_absolute(offset + done, total)
+
+
+def _encode(kind, name, load_fn, jobs):
+    """Load (cached) the model for `kind` and run each job(bundle, progress) on the host's device."""
+    bundle = get_model(kind, name, load_fn)
+    progress, offset, results = _progress(sum(count for _, count in jobs)), 0, []
+    with on_device(bundle[0]):
+        for job, count in jobs:
+            results.append(job(bundle, progress(offset)))
+            offset += count
+    return results
+
+
+def _numbers(values):
+    return ", ".join(f"{i + 1}: {float(v):.4f}" for i, v in enumerate(values))
+
+
+def _check_images(images, name, minimum=1):
+    metrics.check_batch(int(images.shape[0]), name, minimum)
+
+
+class StyleAlignedWeightedDinoScore:
+    DESCRIPTION = ("Weighted multi-style DINO score (Z-SAMB) for K reference images: sum_k w_k * mean over "
+                   "generated images of cos(DINO(g), DINO(r_k)), with DINO ViT-B/8 CLS embeddings. Higher = the "
+                   "images are closer in style to the weighted references. Weights are renormalised to sum 1.")
+    RETURN_TYPES = SCORE_OUTPUTS
+    RETURN_NAMES = ("score", "report", "chart")
+    OUTPUT_TOOLTIPS = ("The weighted score (cosine, -1..1; higher is closer).",
+                       "Weights used, the mean similarity to each reference and each image's weighted score.",
+                       "Bar chart of each image's weighted score with the mean.")
+    FUNCTION = "score"
+    CATEGORY = CATEGORY
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "images": ("IMAGE", {"tooltip": "Generated images to score. Leave out a reference row (e.g. with "
+                                            "ImageFromBatch): a reference scores 1.0 against itself."}),
+            "references": ("IMAGE", {"tooltip": "The K style reference images, as one batch (Batch Images to "
+                                                "combine several); one weight per image."}),
+            "weights": ("STRING", {"default": "", "tooltip": "One weight per reference, comma separated, "
+                                                           "e.g. '0.7, 0.3'. Renormalised to sum 1. Empty = "
+                                                           "equal weights."}),
+            **model_inputs("dino", DINO_CHOICES),
+            **_batch_size_input(),
+        }}
+
+    def score(self, images, references, weights, model, hub_id, batch_size):
+        _check_images(images, "images")
+        _check_images(references, "references")
+        count = int(references.shape[0])
+        weight_values = metrics.normalize_weights(metrics.parse_weights(weights), count)  # fail before loading
+        n = int(images.shape[0])
+        generated, refs = _encode("dino", chosen(model, hub_id), embeddings.load_dino, [
+            (lambda b, p: embeddings.dino_embeddings(b, images, batch_size, p, "images"), n),
+            (lambda b, p: embeddings.dino_embeddings(b, references, batch_size, p, "references"), count),
+        ])
+        result = metrics.weighted_style_score(generated, refs, weight_values)
+        lines = [
+            f"Weighted DINO style score: {result.score:.4f} ({n} images, {count} references)",
+            "weights: " + ", ".join(f"{float(w):.3f}" for w in result.weights),
+            "mean cosine to each reference: " + _numbers(result.per_reference),
+            "weighted score per image: " + _numbers(result.per_image),
+        ]
+        chart = charts.score_bar_chart(result.per_image, title="Weighted DINO style score per image",
+                                       mean=result.score)
+        return shown((result.score, "\n".join(lines), chart), lines)
+
+
+class StyleAlignedDinoSetConsistency:
+    DESCRIPTION = ("Style consistency of a generated set (StyleAligned paper): the mean cosine similarity of "
+                   "DINO ViT-B/8 CLS embeddings over all pairs of images. Needs at least two images.")
+    RETURN_TYPES = SCORE_OUTPUTS
+    RETURN_NAMES = ("score", "report", "chart")
+    OUTPUT_TOOLTIPS = ("Mean pairwise cosine (-1..1; higher = more consistent set).",
+                       "The score and each image's mean similarity to the others.",
+                       "Bar chart of each image's mean similarity to the others with the set mean.")
+    FUNCTION = "score"
+    CATEGORY = CATEGORY
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "images": ("IMAGE", {"tooltip": "The generated set (at least two images)."}),
+            **model_inputs("dino", DINO_CHOICES),
+            **_batch_size_input(),
+        }}
+
+    def score(self, images, model, hub_id, batch_size):
+        _check_images(images, "images", minimum=2)
+        n = int(images.shape[0])
+        (emb,) = _encode("dino", chosen(model, hub_id), embeddings.load_dino, [
+            (lambda b, p: embeddings.dino_embeddings(b, images, batch_size, p, "images"), n)])
+        result = metrics.set_consistency(emb)
+        lines = [f"DINO set consistency: {result.score:.4f} ({n} images, {n * (n - 1) // 2} pairs)",
+                 "mean cosine to the others per image: " + _numbers(result.per_image)]
+        chart = charts.score_bar_chart(result.per_image, title="DINO similarity to the rest of the set",
+                                       mean=result.score)
+        return shown((result.score, "\n".join(lines), chart), lines)
+
+
+class StyleAlignedClipTextAlignment:
+    DESCRIPTION = ("Text alignment (StyleAligned paper): CLIP cosine between each image and its own prompt. "
+                   "As in the paper the style text is removed from the prompt by default, so the score "
+                   "measures whether the object is there, not the style.")
+    RETURN_TYPES = SCORE_OUTPUTS
+    RETURN_NAMES = ("score", "report", "chart")
+    OUTPUT_TOOLTIPS = ("Mean image-prompt cosine (CLIP; real models give about 0.2-0.35 for matching pairs).",
+                       "The prompt each image was compared with and its score.",
+                       "Bar chart of each image's alignment with the mean.")
+    FUNCTION = "score"
+    CATEGORY = CATEGORY
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "images": ("IMAGE", {"tooltip": "Generated images, in the order of the prompts."}),
+            "prompts": ("STRING", {"default": "", "multiline": True,
+                                   "tooltip": "One prompt per line, one line per image in batch order, or a "
+                                              "single line used for every image."}),
+            "style": ("STRING", {"default": "", "tooltip": "The style description shared by the prompts (e.g. "
+                                                           "'in watercolor style'). Removed from each prompt or "
+                                                           "added to it, as chosen below. Empty = prompts as "
+                                                           "written."}),
+            "style_mode": (list(STYLE_MODES), {"default": STYLE_MODES[0],
+                                               "tooltip": "strip: score the object prompt only (the paper's "
+                                                          "protocol); include: score the full prompt with "
+                                                          "the style."}),
+            **model_inputs("clip", CLIP_CHOICES),
+            **_batch_size_input(),
+        }}
+
+    def score(self, images, prompts, style, style_mode, model, hub_id, batch_size):
+        _check_images(images, "images")
+        n = int(images.shape[0])
+        texts = embeddings.split_prompts(prompts, n, style, style_mode == STYLE_MODES[1])
+        image_emb, text_emb = _encode("clip", chosen(model, hub_id), embeddings.load_clip, [
+            (lambda b, p: embeddings.clip_image_embeddings(b, images, batch_size, p, "images"), n),
+            (lambda b, p: embeddings.clip_text_embeddings(b, texts, batch_size, p, "prompts"), n),
+        ])
+        result = metrics.text_alignment(image_emb, text_emb)
+        lines = [f"CLIP text alignment: {result.score:.4f} ({n} images)"]
+        lines += [f"{i + 1}: {float(s):.4f}  '{t}'" for i, (s, t) in enumerate(zip(result.per_image, texts,
+                                                                                     strict=True))]
+        chart = charts.score_bar_chart(result.per_image, title="CLIP image-prompt alignment", mean=result.score)
+        return shown((result.score, "\n".join(lines), chart), lines)
+
+
+NODE_CLASS_MAPPINGS = {
+    "StyleAlignedWeightedDinoScore": StyleAlignedWeightedDinoScore,
+    "StyleAlignedDinoSetConsistency": StyleAlignedDinoSetConsistency,
+    "StyleAlignedClipTextAlignment": StyleAlignedClipTextAlignment,
+}
+NODE_DISPLAY_NAME_MAPPINGS = {
+    "StyleAlignedWeightedDinoScore": "Style Aligned Weighted DINO Score",
+    "StyleAlignedDinoSetConsistency": "Style Aligned DINO Set Consistency",
+    "StyleAlignedClipTextAlignment": "Style Aligned CLIP Text Alignment",
+}

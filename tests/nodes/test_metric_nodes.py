@@ -1,0 +1,123 @@
+"""Metric nodes in the real host with tiny DINO and CLIP models found in the host's model folders."""
+
+import importlib.util
+import math
+from pathlib import Path
+
+import folder_paths
+import pytest
+import torch
+from style_aligned import nodes as pack_nodes
+from style_aligned.core import embeddings, metrics
+from style_aligned.nodes import metrics as metric_nodes
+from style_aligned.nodes import pretrained
+
+_spec = importlib.util.spec_from_file_location("sa_tiny_vision_nodes",
+                                               Path(__file__).resolve().parents[1] / "tiny_vision.py")
+tiny_vision = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(tiny_vision)
+
+
+@pytest.fixture(autouse=True)
+def offline_and_fresh(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    pretrained.clear_cache()
+    yield
+    pretrained.clear_cache()
+
+
+@pytest.fixture(scope="module")
+def model_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("metric_models")
+    tiny_vision.save_tiny_dino(root / "dino" / "tiny-dino")
+    tiny_vision.save_tiny_clip(root / "clip" / "tiny-clip")
+    for kind in ("dino", "clip"):
+        folder_paths.add_model_folder_path(kind, str(root / kind))
+    return root
+
+
+def _images(n, h=36, w=28, channels=3, seed=0):
+    return torch.rand(n, h, w, channels, generator=torch.Generator().manual_seed(seed))
+
+
+def _check_outputs(out, node_cls):
+    score, report, chart = out["result"]
+    assert isinstance(score, float) and math.isfinite(score) and -1.0 <= score <= 1.0
+    assert isinstance(report, str) and out["ui"]["text"][0] == report
+    assert chart.dim() == 4 and chart.shape[0] == 1 and chart.shape[-1] == 3 and chart.dtype == torch.float32
+    assert 0.0 <= float(chart.min()) and float(chart.max()) <= 1.0 and float(chart.std()) > 0.01
+    assert len(node_cls.RETURN_TYPES) == len(out["result"]) == 3
+    return score, report
+
+
+def test_nodes_registered_with_tooltips(model_root):
+    for name, cls in metric_nodes.NODE_CLASS_MAPPINGS.items():
+        assert pack_nodes.NODE_CLASS_MAPPINGS[name] is cls and name in pack_nodes.NODE_DISPLAY_NAME_MAPPINGS
+        assert cls.CATEGORY == "style_aligned/metrics" and cls.DESCRIPTION
+        assert cls.RETURN_TYPES == ("FLOAT", "STRING", "IMAGE")
+        assert len(cls.OUTPUT_TOOLTIPS) == len(cls.RETURN_NAMES) == 3
+        spec = cls.INPUT_TYPES()["required"]
+        for input_name, (_, *options) in spec.items():
+            assert options and options[0].get("tooltip"), f"{name}.{input_name} has no tooltip"
+        choices = spec["model"][0]
+        assert choices[0] in (embeddings.DINO_DEFAULT, embeddings.CLIP_DEFAULT)
+        assert ("tiny-dino" in choices) or ("tiny-clip" in choices)  # local folders listed after hub ids
+
+
+def test_weighted_score_node_matches_core_math(model_root):
+    images, refs = _images(3), _images(2, h=50, w=50, seed=1)
+    out = metric_nodes.StyleAlignedWeightedDinoScore().score(images, refs, "3, 1", "tiny-dino", "", 2)
+    score, report = _check_outputs(out, metric_nodes.StyleAlignedWeightedDinoScore)
+    bundle = embeddings.load_dino(str(model_root / "dino" / "tiny-dino"))
+    expected = metrics.weighted_style_score(embeddings.dino_embeddings(bundle, images),
+                                            embeddings.dino_embeddings(bundle, refs), [0.75, 0.25])
+    assert score == pytest.approx(expected.score, abs=1e-5)
+    assert "weights: 0.750, 0.250" in report and "3 images, 2 references" in report
+    # equal weights when empty; the model is cached between runs
+    equal = metric_nodes.StyleAlignedWeightedDinoScore().score(images, refs, "", "tiny-dino", "", 8)
+    assert "weights: 0.500, 0.500" in equal["result"][1]
+    assert pretrained.cached_keys() == [("dino", "tiny-dino")]
+
+
+def test_set_consistency_node(model_root):
+    row = _images(1, seed=4)
+    identical = metric_nodes.StyleAlignedDinoSetConsistency().score(row.repeat(3, 1, 1, 1), "tiny-dino", "", 8)
+    assert _check_outputs(identical, metric_nodes.StyleAlignedDinoSetConsistency)[0] == pytest.approx(1.0, abs=1e-5)
+    mixed = metric_nodes.StyleAlignedDinoSetConsistency().score(_images(4, channels=4), "tiny-dino", "", 3)
+    score, report = _check_outputs(mixed, metric_nodes.StyleAlignedDinoSetConsistency)
+    assert score < 1.0 - 1e-4 and "4 images, 6 pairs" in report
+
+
+def test_clip_alignment_node_strips_or_includes_style(model_root):
+    images = _images(2, seed=5)
+    node = metric_nodes.StyleAlignedClipTextAlignment()
+    stripped = node.score(images, "a cat, oil painting\na dog, oil painting", "oil painting",
+                          metric_nodes.STYLE_MODES[0], "tiny-clip", "", 1)
+    score, report = _check_outputs(stripped, metric_nodes.StyleAlignedClipTextAlignment)
+    assert "'a cat'" in report and "'a dog'" in report and "oil painting" not in report
+    plain = node.score(images, "a cat\na dog", "", metric_nodes.STYLE_MODES[0], "tiny-clip", "", 2)
+    assert plain["result"][0] == pytest.approx(score, abs=1e-5)  # same texts once the style is removed
+    included = node.score(images, "a cat", "oil painting", metric_nodes.STYLE_MODES[1], "tiny-clip", "", 2)
+    assert included["result"][1].count("'a cat, oil painting'") == 2  # one line serves every image
+
+
+def test_bad_input_names_the_input(model_root):
+    weighted = metric_nodes.StyleAlignedWeightedDinoScore()
+    with pytest.raises(ValueError, match="images: the batch is empty"):
+        weighted.score(torch.zeros(0, 8, 8, 3), _images(2), "", "tiny-dino", "", 8)
+    with pytest.raises(ValueError, match="weights: 3 weight.*for 2 reference"):
+        weighted.score(_images(2), _images(2), "0.5, 0.3, 0.2", "tiny-dino", "", 8)
+    with pytest.raises(ValueError, match="weights: NaN or infinite"):
+        weighted.score(_images(2), _images(2), "nan, 1", "tiny-dino", "", 8)
+    with pytest.raises(ValueError, match="weights: 'x' is not a number"):
+        weighted.score(_images(2), _images(2), "1, x", "tiny-dino", "", 8)
+    with pytest.raises(ValueError, match="images: .*two are needed; got 1"):
+        metric_nodes.StyleAlignedDinoSetConsistency().score(_images(1), "tiny-dino", "", 8)
+    with pytest.raises(ValueError, match="prompts: 2 prompt lines for 3 images"):
+        metric_nodes.StyleAlignedClipTextAlignment().score(_images(3), "a\nb", "", metric_nodes.STYLE_MODES[0],
+                                                           "tiny-clip", "", 8)
+    # all of these fail before any model is loaded
+    assert pretrained.cached_keys() == []
+    with pytest.raises(RuntimeError, match="not found in .* could not be downloaded"):
+        metric_nodes.StyleAlignedDinoSetConsistency().score(_images(2), "tiny-dino", "nobody/absent-dino", 8)
