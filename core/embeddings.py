@@ -4,17 +4,23 @@ Pure: takes already-loaded transformers models and processors (or loads them fro
 folder / hub id with `load_dino` / `load_clip`); no host import. transformers and PIL are
 imported lazily so the pack loads without them.
 
-Script use (the evaluation runner):
+Script use (the evaluation runner); images are an IMAGE tensor, PIL images or a list of either:
 
-    dino = load_dino("facebook/dino-vitb8")            # or a local folder
-    emb = dino_embeddings(dino, images)                # images: IMAGE tensor or PIL list
-    metrics.set_consistency(emb)
+    dino = load_dino("facebook/dino-vitb8")            # or a local folder; load once, reuse
+    dino_set_consistency(dino, images).score
+    weighted_dino_score(dino, images, references, "0.7, 0.3").score
+    result, prompts = clip_text_alignment(load_clip(CLIP_DEFAULT), images, ["a cat", "a dog"], style="...")
+
+A name or path instead of a loaded bundle is loaded on each call (search_dirs: folders to look in).
 """
 
 import re
 
 import numpy as np
 import torch
+
+from . import metrics
+from .pretrained import load_pretrained
 
 DINO_DEFAULT = "facebook/dino-vitb8"
 CLIP_DEFAULT = "openai/clip-vit-large-patch14"
@@ -210,3 +216,67 @@ def split_prompts(text, count, style="", include_style=False, name="prompts"):
             raise ValueError(f"{name}: line {number} ('{line}') is empty once the style text is removed; "
                              "write the object in the prompt or include the style")
     return prompts
+
+
+# Scores from images in one call: what the nodes and the evaluation runner use. `dino` / `clip`
+# is a loaded (model, processor) bundle, or a local folder / hub id loaded here (pass
+# search_dirs to look for folder names, e.g. the host's models/dino).
+
+def bundle_for(model, load_fn, kind, search_dirs=()):
+    """A (model, processor) bundle, loading it when `model` is a name or path."""
+    if isinstance(model, (tuple, list)):
+        return model
+    return load_pretrained(load_fn, str(model), list(search_dirs), kind)
+
+
+def _phases(progress, counts):
+    """One progress(done, total) over several encodings: a callback per encoding, offset by the ones before."""
+    if progress is None:
+        return [None] * len(counts)
+    total, offsets = sum(counts), [sum(counts[:i]) for i in range(len(counts))]
+    return [lambda done, _count, offset=offset: progress(offset + done, total) for offset in offsets]
+
+
+def _pil_batch(images, name):
+    pils = to_pil_images(images, name)
+    _require_images(pils, name)
+    return pils
+
+
+def weighted_dino_score(dino, images, references, weights=None, batch_size=DEFAULT_BATCH_SIZE, progress=None,
+                        search_dirs=()):
+    """Weighted multi-style DINO score of `images` against K `references` (weights: list, '0.7, 0.3' or None)."""
+    images, references = _pil_batch(images, "images"), _pil_batch(references, "references")
+    if isinstance(weights, str):
+        weights = metrics.parse_weights(weights)
+    weights = metrics.normalize_weights(weights, len(references))  # fail before loading a model
+    bundle = bundle_for(dino, load_dino, "dino", search_dirs)
+    first, second = _phases(progress, [len(images), len(references)])
+    generated = dino_embeddings(bundle, images, batch_size, first, "images")
+    refs = dino_embeddings(bundle, references, batch_size, second, "references")
+    return metrics.weighted_style_score(generated, refs, weights)
+
+
+def dino_set_consistency(dino, images, batch_size=DEFAULT_BATCH_SIZE, progress=None, search_dirs=()):
+    """Mean pairwise cosine of the DINO embeddings of `images` (at least two)."""
+    images = _pil_batch(images, "images")
+    metrics.check_batch(len(images), "images", minimum=2)
+    bundle = bundle_for(dino, load_dino, "dino", search_dirs)
+    return metrics.set_consistency(dino_embeddings(bundle, images, batch_size, progress, "images"))
+
+
+def clip_text_alignment(clip, images, prompts, style="", include_style=False, batch_size=DEFAULT_BATCH_SIZE,
+                        progress=None, search_dirs=()):
+    """CLIP cosine of each image with its own prompt; returns (TextAlignment, the prompts compared).
+
+    `prompts`: a list (one per image, or one for all) or text with one prompt per line. The style
+    text is removed from each prompt unless include_style (see `alignment_prompt`).
+    """
+    images = _pil_batch(images, "images")
+    text = prompts if isinstance(prompts, str) else "\n".join(prompts)
+    texts = split_prompts(text, len(images), style, include_style)
+    bundle = bundle_for(clip, load_clip, "clip", search_dirs)
+    first, second = _phases(progress, [len(images), len(texts)])
+    image_emb = clip_image_embeddings(bundle, images, batch_size, first, "images")
+    text_emb = clip_text_embeddings(bundle, texts, batch_size, second, "prompts")
+    return metrics.text_alignment(image_emb, text_emb), texts

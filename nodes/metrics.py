@@ -6,7 +6,7 @@ and cached by `nodes.pretrained` under the kinds "dino" and "clip".
 """
 
 from ..core import charts, embeddings, metrics
-from .multimodal import chosen, model_inputs, shown
+from .multimodal import chosen, model_inputs, progress_bar, shown
 from .pretrained import get_model, on_device
 
 CATEGORY = "style_aligned/metrics"
@@ -22,23 +22,11 @@ def _batch_size_input():
                                               "the scores do not depend on it."})}
 
 
-def _progress(total):
-    """progress(offset) -> callback(done, count) that drives one host bar across several encodings."""
-    import comfy.utils
-
-    bar = comfy.utils.ProgressBar(max(1, total))
-    return lambda offset: lambda done, _count: bar.update_absolute(offset + done, total)
-
-
-def _encode(kind, name, load_fn, jobs):
-    """Load (cached) the model for `kind` and run each job(bundle, progress) on the host's device."""
+def _scored(kind, name, load_fn, total, score_fn):
+    """score_fn(bundle, progress) with the cached model on the host's device and a host progress bar."""
     bundle = get_model(kind, name, load_fn)
-    progress, offset, results = _progress(sum(count for _, count in jobs)), 0, []
     with on_device(bundle[0]):
-        for job, count in jobs:
-            results.append(job(bundle, progress(offset)))
-            offset += count
-    return results
+        return score_fn(bundle, progress_bar(total))
 
 
 def _numbers(values):
@@ -81,11 +69,9 @@ class StyleAlignedWeightedDinoScore:
         count = int(references.shape[0])
         weight_values = metrics.normalize_weights(metrics.parse_weights(weights), count)  # fail before loading
         n = int(images.shape[0])
-        generated, refs = _encode("dino", chosen(model, hub_id), embeddings.load_dino, [
-            (lambda b, p: embeddings.dino_embeddings(b, images, batch_size, p, "images"), n),
-            (lambda b, p: embeddings.dino_embeddings(b, references, batch_size, p, "references"), count),
-        ])
-        result = metrics.weighted_style_score(generated, refs, weight_values)
+        result = _scored("dino", chosen(model, hub_id), embeddings.load_dino, n + count, lambda bundle, progress:
+                         embeddings.weighted_dino_score(bundle, images, references, weight_values, batch_size,
+                                                        progress))
         lines = [
             f"Weighted DINO style score: {result.score:.4f} ({n} images, {count} references)",
             "weights: " + ", ".join(f"{float(w):.3f}" for w in result.weights),
@@ -119,9 +105,8 @@ class StyleAlignedDinoSetConsistency:
     def score(self, images, model, hub_id, batch_size):
         _check_images(images, "images", minimum=2)
         n = int(images.shape[0])
-        (emb,) = _encode("dino", chosen(model, hub_id), embeddings.load_dino, [
-            (lambda b, p: embeddings.dino_embeddings(b, images, batch_size, p, "images"), n)])
-        result = metrics.set_consistency(emb)
+        result = _scored("dino", chosen(model, hub_id), embeddings.load_dino, n, lambda bundle, progress:
+                         embeddings.dino_set_consistency(bundle, images, batch_size, progress))
         lines = [f"DINO set consistency: {result.score:.4f} ({n} images, {n * (n - 1) // 2} pairs)",
                  "mean cosine to the others per image: " + _numbers(result.per_image)]
         chart = charts.score_bar_chart(result.per_image, title="DINO similarity to the rest of the set",
@@ -163,12 +148,11 @@ class StyleAlignedClipTextAlignment:
     def score(self, images, prompts, style, style_mode, model, hub_id, batch_size):
         _check_images(images, "images")
         n = int(images.shape[0])
-        texts = embeddings.split_prompts(prompts, n, style, style_mode == STYLE_MODES[1])
-        image_emb, text_emb = _encode("clip", chosen(model, hub_id), embeddings.load_clip, [
-            (lambda b, p: embeddings.clip_image_embeddings(b, images, batch_size, p, "images"), n),
-            (lambda b, p: embeddings.clip_text_embeddings(b, texts, batch_size, p, "prompts"), n),
-        ])
-        result = metrics.text_alignment(image_emb, text_emb)
+        include = style_mode == STYLE_MODES[1]
+        embeddings.split_prompts(prompts, n, style, include)  # fail before loading
+        result, texts = _scored("clip", chosen(model, hub_id), embeddings.load_clip, 2 * n, lambda bundle, progress:
+                                embeddings.clip_text_alignment(bundle, images, prompts, style, include, batch_size,
+                                                               progress))
         lines = [f"CLIP text alignment: {result.score:.4f} ({n} images)"]
         lines += [f"{i + 1}: {float(s):.4f}  '{t}'" for i, (s, t) in enumerate(zip(result.per_image, texts,
                                                                                      strict=True))]

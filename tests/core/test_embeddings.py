@@ -136,3 +136,23 @@ def test_bad_inputs_name_the_input(dino, clip):
 def test_missing_model_folder_says_where_to_put_it(tmp_path):
     with pytest.raises(RuntimeError, match="not found in"):
         load_pretrained(embeddings.load_dino, "nobody/missing-dino", [str(tmp_path)], "dino")
+
+
+def test_script_functions_take_a_bundle_or_a_model_name(model_dir, dino, clip):
+    images, refs = _images(3, seed=6), _images(2, seed=7)
+    by_bundle = embeddings.weighted_dino_score(dino, images, refs, "3, 1")
+    by_name = embeddings.weighted_dino_score("tiny-dino", images, refs, [0.75, 0.25], search_dirs=[str(model_dir)])
+    by_path = embeddings.weighted_dino_score(str(model_dir / "tiny-dino"), images, refs, [3, 1])
+    assert by_bundle.score == pytest.approx(by_name.score, abs=1e-6) == pytest.approx(by_path.score, abs=1e-6)
+    # one progress over both encodings: the references continue where the images stopped
+    seen = []
+    embeddings.weighted_dino_score(dino, images, refs, progress=lambda done, total: seen.append((done, total)),
+                                   batch_size=2)
+    assert seen == [(2, 5), (3, 5), (5, 5)]
+    pils = embeddings.to_pil_images(images)
+    assert embeddings.dino_set_consistency(dino, pils).score == pytest.approx(
+        embeddings.dino_set_consistency(dino, images).score, abs=1e-6)
+    result, prompts = embeddings.clip_text_alignment(clip, images, ["a cat, ink", "a dog, ink", "a cat"], style="ink")
+    assert prompts == ["a cat", "a dog", "a cat"] and result.per_image.shape == (3,)
+    same_text = embeddings.clip_text_alignment(clip, images[[0, 0]], ["a cat", "a cat, ink"], style="ink")[0]
+    assert same_text.per_image[0] == pytest.approx(float(same_text.per_image[1]), abs=1e-6)
