@@ -27,7 +27,7 @@ def init_weights(module, seed=0):
                 m.bias.data.zero_()
 
 
-def unet_config(kind):
+def unet_config(kind, **overrides):
     config = dict(
         model_channels=32, channel_mult=[1, 2], num_res_blocks=[1, 1], transformer_depth=[1, 1],
         transformer_depth_output=[1, 1, 1, 1], transformer_depth_middle=1, context_dim=CONTEXT_DIM,
@@ -37,29 +37,40 @@ def unet_config(kind):
     )
     if kind == "sdxl":
         config.update(adm_in_channels=POOLED_DIM + SDXL_SIZE_EMBEDDING, num_classes="sequential")
+    config.update(overrides)
     return config
 
 
-def tiny_model(kind="sd15", seed=0):
+def tiny_model(kind="sd15", seed=0, **overrides):
     """A ModelPatcher around a tiny SD1.5- or SDXL-shaped UNet with random weights."""
     if kind == "sdxl":
-        family = supported_models.SDXL(unet_config(kind))
+        family = supported_models.SDXL(unet_config(kind, **overrides))
         family.unet_config["num_head_channels"] = 16  # SDXL's 64-wide heads do not fit 32 channels
     else:
-        family = supported_models.SD15(unet_config(kind))
+        family = supported_models.SD15(unet_config(kind, **overrides))
     model = family.get_model({})
     init_weights(model, seed)
     model.eval()
     return comfy.model_patcher.ModelPatcher(model, CPU, CPU)
 
 
-def conditioning(kind, rows, seed=1, tokens=77):
+NARROW_SD15 = dict(model_channels=320, channel_mult=[1], num_res_blocks=[1], transformer_depth=[1],
+                   transformer_depth_output=[1, 1], transformer_depth_middle=1, context_dim=768, num_heads=8)
+
+
+def narrow_sd15(seed=0):
+    """The 25.8M-parameter 'narrow SD1.5': real SD1.5 width (320 channels, 8 heads, context 768),
+    one level, for benchmarks at real attention sizes."""
+    return tiny_model("sd15", seed, **NARROW_SD15)
+
+
+def conditioning(kind, rows, seed=1, tokens=77, width=CONTEXT_DIM):
     """CONDITIONING with `rows` prompt rows (one per latent row when rows == batch)."""
     gen = torch.Generator().manual_seed(seed)
     extra = {}
     if kind == "sdxl":
         extra["pooled_output"] = torch.randn(rows, POOLED_DIM, generator=gen)
-    return [[torch.randn(rows, tokens, CONTEXT_DIM, generator=gen), extra]]
+    return [[torch.randn(rows, tokens, width, generator=gen), extra]]
 
 
 def sample(model_patcher, kind, batch, steps=3, cfg=5.0, sampler="euler", seed=0, positive=None,

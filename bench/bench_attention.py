@@ -1,0 +1,160 @@
+"""Cost of StyleAligned attention, measured in one run on one model and seed (run by hand):
+
+    ./run bench [--size 64] [--steps 3] [--targets 4]
+
+On the 320-channel "narrow SD1.5" UNet (real SD1.5 attention width) it samples a batch of one
+reference + N targets with cfg > 1 (cond and uncond in one UNet call) unpatched and patched (score
+shift 0 and log 2), and prints per configuration: seconds per sampling step, peak tensor memory
+allocated during the step (torch profiler, CPU) or CUDA peak, and FLOPs per step (torch's FLOP
+counter). The extra-FLOP fraction gives the bound the time ratio should stay near:
+time ratio <= (1 + extra FLOP fraction) * 1.05.
+"""
+
+import argparse
+import importlib.util
+import math
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start_host():
+    """Start the in-process test host and load the pack exactly as the tests do."""
+    spec = importlib.util.spec_from_file_location("sa_conftest", ROOT / "tests" / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return sys.modules["sa_support"], sys.modules["style_aligned"]
+
+
+def sample_steps(hs, model, batch, size, steps, seed=0):
+    positive = hs.conditioning("sd15", batch, seed=1, width=768)
+    negative = hs.conditioning("sd15", 1, seed=2, width=768)
+    return hs.sample(model, "sd15", batch, steps=steps, cfg=5.0, seed=seed, positive=positive,
+                     negative=negative, size=size)
+
+
+def peak_step_memory(config, size, targets):
+    """Peak memory one sampling step adds, in a fresh process per configuration: CUDA's peak
+    allocation on a GPU; on the CPU the rise of the peak resident set over what the process held
+    before the step (large tensors are mmapped and returned on free, so RSS tracks live tensors)."""
+    out = subprocess.run([sys.executable, __file__, "--memory-of", config, "--size", str(size),
+                          "--targets", str(targets)], capture_output=True, text=True, check=True)
+    return int(out.stdout.strip().splitlines()[-1])
+
+
+def _memory_child(config, size, targets):
+    hs, _ = start_host()
+    batch = 1 + targets
+    model = build_configs(hs)[config]
+    sample_steps(hs, model, batch, 8, 1)  # loads the model and pays one-off costs at a tiny size
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+        base = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        sample_steps(hs, model, batch, size, 1)
+        torch.cuda.synchronize()
+        print(torch.cuda.max_memory_allocated() - base)
+        return
+    before = _rss_now()
+    sample_steps(hs, model, batch, size, 1)
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before)
+
+
+def _rss_now():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize()
+
+
+def step_flops(fn):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def extra_attention_flops(hs, model, batch, size):
+    """FLOPs the shared layers add per step: each target (in cond and uncond) also attends to the
+    reference's tokens, in every self-attention layer. Token counts are read from one real step."""
+    from comfy.ldm.modules.attention import optimized_attention
+    from style_aligned.core.attention import attention_flops
+    from style_aligned.core.layers import find_self_attention_layers
+
+    shapes = []
+
+    def record(q, k, v, extra_options):
+        shapes.append((q.shape[0] // len(extra_options["cond_or_uncond"]), len(extra_options["cond_or_uncond"]),
+                       q.shape[1], q.shape[2]))
+        return optimized_attention(q, k, v, extra_options["n_heads"])
+
+    probe = model.clone()
+    for block, number, index in find_self_attention_layers(model.model.diffusion_model)[0]:
+        probe.set_model_attn1_replace(record, block, number, index)
+    sample_steps(hs, probe, batch, size, 1)
+    return sum(attention_flops(chunks * (rows - 1), tokens, channels) for rows, chunks, tokens, channels in shapes)
+
+
+def measure_all(hs, configs, batch, size, steps, repeats):
+    runs = {name: (lambda n, m=m: sample_steps(hs, m, batch, size, n)) for name, m in configs.items()}
+    for run in runs.values():
+        run(1)  # warm-up: loads the model, picks kernels
+    times = {name: [] for name in runs}
+    for _ in range(repeats):  # round-robin, so load from other processes hits every configuration alike
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run(steps)
+            times[name].append((time.perf_counter() - start) / steps)
+    return {name: {"seconds": min(times[name]), "peak": peak_step_memory(name, size, batch - 1),
+                   "flops": step_flops(lambda run=run: run(1))} for name, run in runs.items()}
+
+
+def build_configs(hs):
+    from style_aligned.nodes.patch import StyleAlignedPatchModel
+
+    torch.manual_seed(0)
+    model = hs.narrow_sd15()
+    return {
+        "unpatched": model,
+        "patched, shift 0": hs.run_node(StyleAlignedPatchModel, model=model)[0],
+        "patched, shift log 2": hs.run_node(StyleAlignedPatchModel, model=model, score_shift=math.log(2))[0],
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=64, help="latent side (64 = 512 px)")
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--targets", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--memory-of", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_of:
+        return _memory_child(args.memory_of, args.size, args.targets)
+
+    hs, _ = start_host()
+    configs = build_configs(hs)
+    model = configs["unpatched"]
+    params = sum(p.numel() for p in model.model.diffusion_model.parameters()) / 1e6
+    batch = 1 + args.targets
+    print(f"narrow SD1.5 UNet ({params:.1f}M parameters), latent {args.size}x{args.size}, batch {batch} "
+          f"(1 reference + {args.targets} targets), cfg 5 (cond+uncond in one call), euler, "
+          f"{torch.get_num_threads()} threads, device {'cuda' if torch.cuda.is_available() else 'cpu'}")
+    results = measure_all(hs, configs, batch, args.size, args.steps, args.repeats)
+    base = results["unpatched"]
+    extra = extra_attention_flops(hs, model, batch, args.size) / base["flops"]
+    print(f"unpatched step: {base['flops'] / 1e9:.1f} GFLOP (torch FLOP counter); shared attention adds "
+          f"{extra:.3f} of that (analytic), so the time ratio should stay below {(1 + extra) * 1.05:.3f}")
+    print(f"{'configuration':<22}{'s/step':>9}{'time x':>8}{'peak MiB':>10}{'memory x':>10}")
+    for name, r in results.items():
+        print(f"{name:<22}{r['seconds']:>9.3f}{r['seconds'] / base['seconds']:>8.3f}{r['peak'] / 2**20:>10.1f}"
+              f"{r['peak'] / base['peak']:>10.3f}")
+
+
+if __name__ == "__main__":
+    main()
