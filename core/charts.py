@@ -38,7 +38,7 @@ def score_bar_chart(values, labels=None, title="", ylabel="cosine similarity", m
     axes.set_title(title, fontsize=10)
     axes.set_ylabel(ylabel, fontsize=8)
     axes.tick_params(labelsize=7)
-    axes.legend(fontsize=7, loc="lower right")
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # outside: never over a bar
     canvas.draw()
     rgba = np.asarray(canvas.buffer_rgba())
     return torch.from_numpy(rgba[..., :3].astype(np.float32) / 255.0).unsqueeze(0)

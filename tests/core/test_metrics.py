@@ -1,6 +1,7 @@
 """Metric math on embeddings: set consistency, weighted multi-style score, text alignment."""
 
 import math
+import sys
 
 import pytest
 import torch
@@ -119,3 +120,21 @@ def test_bad_batches_name_the_input():
         metrics.text_alignment(_random(3), _random(2))
     with pytest.raises(ValueError, match="references: embedding width"):
         metrics.weighted_style_score(_random(2), _random(2, d=8))
+
+
+def test_score_chart_is_an_image_and_leaves_pyplot_alone():
+    import matplotlib
+    from style_aligned.core import charts
+
+    backend = matplotlib.get_backend()
+    few = charts.score_bar_chart([0.5, 0.9, -0.1], title="t")
+    many = charts.score_bar_chart(torch.linspace(0, 1, 40))
+    assert few.shape == (1, 300, 500, 3) and few.dtype == torch.float32
+    assert 0.0 <= float(few.min()) and float(few.max()) <= 1.0
+    assert many.shape[2] > few.shape[2]  # long batches get a wider chart
+    # the bars are drawn in their colour (#4c72b0)
+    bar = torch.tensor([0x4C, 0x72, 0xB0]) / 255.0
+    assert ((few[0] - bar).abs().max(dim=-1).values < 0.02).float().mean() > 0.05
+    assert matplotlib.get_backend() == backend
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    assert pyplot is None or not pyplot.get_fignums()  # no figure left in pyplot's registry
