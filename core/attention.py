@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .weights import normalise_weights
+
 EPS = 1e-5
 
 
@@ -82,12 +84,7 @@ def attention(q, k, v, heads, key_bias=None, bias_channels=None):
 
 def reference_weights(refs, weights=None, device=None):
     """Per-reference weights renormalised to sum 1 (equal when not given)."""
-    if weights is None:
-        return torch.full((refs,), 1.0 / refs, device=device)
-    w = torch.as_tensor(weights, dtype=torch.float32, device=device)
-    if w.shape != (refs,) or not torch.isfinite(w).all() or (w <= 0).any():
-        raise ValueError(f"reference weights must be {refs} positive finite numbers, got {weights}")
-    return w / w.sum()
+    return normalise_weights(weights, refs, name="reference weights").to(device=device, dtype=torch.float32)
 
 
 def _reference_stats(ref, weights):
@@ -109,7 +106,8 @@ def _reference_key_bias(opts, weights, tokens, own_tokens, device, dtype):
 
     Returns None when every bias is zero (plain fused attention, nothing extra to carry).
     """
-    shifts = opts.score_shift + torch.log(weights.to(device=device, dtype=torch.float64) * len(weights))
+    # a zero weight leaves that reference out: a large finite negative shift, never -inf
+    shifts = opts.score_shift + torch.log((weights.to(device=device, dtype=torch.float64) * len(weights)).clamp_min(1e-12))
     if not torch.any(shifts != 0):
         return None
     ref_bias = shifts.to(dtype).repeat_interleave(tokens)

@@ -2,8 +2,9 @@
 
 Host glue only; the method lives in core/. Patches go on the clone: `attn1_replace` per selected
 self-attention layer (q, k, v already projected), reversible object patches on GroupNorm, and a
-model wrapper that tells the norms how the batch is chunked. Anything another pack registered
-first is chained, not dropped.
+model wrapper that keeps inverted references on their trajectory, keeps ControlNet residuals off
+the reference rows and tells the norms how the batch is chunked. Anything another pack
+registered first is chained, not dropped.
 """
 
 import math
@@ -13,6 +14,9 @@ import torch.nn.functional as F
 from ..core.attention import SharingOptions, attention, shared_attention
 from ..core.group_norm import shared_group_norm
 from ..core.layers import LAYER_MODES, find_self_attention_layers, select_layers
+from ..core.reference_rows import replace_reference_rows, zero_reference_rows
+from ..core.weights import normalise_weights, parse_weights
+from .reference import STYLE_REFERENCE, check_reference_for_model
 
 CATEGORY = "style_aligned"
 
@@ -69,12 +73,18 @@ def host_attend(previous, extra_options):
 
 
 class SharedAttentionPatch:
-    """`attn1_replace` callable: StyleAligned attention inside the active range, plain outside."""
+    """`attn1_replace` callable: StyleAligned attention inside the active range, plain outside.
 
-    def __init__(self, opts, sigma_range, previous=None):
+    With K inverted references, rows 0..K-1 of every chunk are references and their weights
+    enter as score shifts and as the mixture of AdaIN statistics.
+    """
+
+    def __init__(self, opts, sigma_range, previous=None, refs=1, weights=None):
         self.opts = opts
         self.sigma_range = sigma_range
         self.previous = previous
+        self.refs = refs
+        self.weights = weights
 
     def __call__(self, q, k, v, extra_options):
         heads = extra_options["n_heads"]
@@ -82,16 +92,17 @@ class SharedAttentionPatch:
         if not self.sigma_range.contains(_sigma_of(extra_options)):
             return attend(q, k, v, heads)
         chunks = len(extra_options.get("cond_or_uncond") or [0])
-        return shared_attention(q, k, v, heads, chunks, opts=self.opts, attend=attend)
+        return shared_attention(q, k, v, heads, chunks, self.refs, self.opts, self.weights, attend)
 
 
 class SharedGroupNormForward:
     """Object patch for one GroupNorm's `forward`; reverted by the host when the clone unloads."""
 
-    def __init__(self, norm, state, sigma_range):
+    def __init__(self, norm, state, sigma_range, refs=1):
         self.norm = norm
         self.state = state
         self.sigma_range = sigma_range
+        self.refs = refs
 
     def __call__(self, x):
         import comfy.ops
@@ -100,22 +111,49 @@ class SharedGroupNormForward:
         weight, bias = (None, None) if norm.weight is None else comfy.ops.cast_bias_weight(norm, x)
         if not self.sigma_range.contains(self.state.sigma):
             return F.group_norm(x, norm.num_groups, weight, bias, norm.eps)
-        return shared_group_norm(x, norm.num_groups, weight, bias, norm.eps, self.state.chunks)
+        return shared_group_norm(x, norm.num_groups, weight, bias, norm.eps, self.state.chunks, self.refs)
 
 
-class ChunkingWrapper:
-    """Model wrapper: records the chunk count and sigma of each UNet call, then calls on."""
+class StyleAlignedWrapper:
+    """Model wrapper around every UNet call.
 
-    def __init__(self, state, previous=None):
+    - records the chunk count and sigma for the GroupNorm patches;
+    - with an inverted reference, sets rows 0..K-1 of every chunk to the trajectory at this sigma
+      (here, keyed by sigma, not in the sampler callback that runs one step late) and returns the
+      clean reference as their denoised output, so the reference rows end as the reference;
+    - zeroes the ControlNet residual of the reference rows when the chunk has targets, as the
+      original does: control shapes the targets, not the style source.
+    """
+
+    def __init__(self, state, previous=None, reference=None, refs=1):
         self.state = state
         self.previous = previous
+        self.reference = reference
+        self.refs = refs
 
     def __call__(self, apply_model, args):
-        self.state.chunks = len(args.get("cond_or_uncond") or [0])
-        self.state.sigma = float(args["timestep"].max())
+        chunks = len(args.get("cond_or_uncond") or [0])
+        x, sigma = args["input"], args["timestep"]
+        self.state.chunks, self.state.sigma = chunks, float(sigma.max())
+        c = dict(args["c"])
+        if c.get("control") is not None and x.shape[0] // chunks > self.refs:
+            c["control"] = _without_reference_control(c["control"], chunks, self.refs)
+        if self.reference is not None:
+            x = replace_reference_rows(x, self.reference.latent_at(sigma), chunks)
+        args = {**args, "input": x, "c": c}
         if self.previous is not None:
-            return self.previous(apply_model, args)
-        return apply_model(args["input"], args["timestep"], **args["c"])
+            out = self.previous(apply_model, args)
+        else:
+            out = apply_model(x, sigma, **c)
+        if self.reference is not None:
+            out = replace_reference_rows(out, self.reference.clean, chunks)
+        return out
+
+
+def _without_reference_control(control, chunks, refs):
+    """ControlNet residuals ({"input": [...], "middle": [...], "output": [...]}) minus the reference rows."""
+    return {key: [None if r is None else zero_reference_rows(r, chunks, refs) for r in residuals]
+            for key, residuals in control.items()}
 
 
 def existing_attn1_replace(model_options, block, number, index):
@@ -140,18 +178,26 @@ def validate_knobs(score_scale, score_shift, share_fraction, start_percent, end_
         raise ValueError(f"start_percent ({start_percent}) must not be after end_percent ({end_percent})")
 
 
-def _patch_group_norms(model, state, sigma_range):
+def _patch_group_norms(model, state, sigma_range, refs):
     import torch
 
     unet = model.get_model_object("diffusion_model")
     for path, module in unet.named_modules():
         if isinstance(module, torch.nn.GroupNorm):
-            model.add_object_patch(f"diffusion_model.{path}.forward", SharedGroupNormForward(module, state, sigma_range))
+            forward = SharedGroupNormForward(module, state, sigma_range, refs)
+            model.add_object_patch(f"diffusion_model.{path}.forward", forward)
 
 
-def _install_wrapper(model, state):
-    previous = model.model_options.get("model_function_wrapper")
-    model.set_model_unet_function_wrapper(ChunkingWrapper(state, previous))
+def _reference_setup(model, style_reference, reference_weights):
+    """(trajectory or None, K, weights or None) after checking them against the model."""
+    if style_reference is None:
+        if parse_weights(reference_weights, "reference_weights") is not None:
+            raise ValueError("reference_weights: set, but no style_reference is connected; connect one or clear it")
+        return None, 1, None
+    check_reference_for_model(style_reference, model)
+    refs = style_reference.ref_count
+    weights = normalise_weights(parse_weights(reference_weights, "reference_weights"), refs, "reference_weights")
+    return style_reference, refs, weights.tolist()
 
 
 class StyleAlignedPatchModel:
@@ -186,11 +232,17 @@ class StyleAlignedPatchModel:
                 "start_percent": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip": "Share from this point of the denoising schedule (0 = first step)."}),
                 "end_percent": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip": "Share until this point of the schedule (1 = last step). Plain attention outside the range."}),
             },
+            "optional": {
+                "style_reference": (STYLE_REFERENCE, {"tooltip": "Inverted reference image(s) from DDIM Invert Reference or Load Style Reference. Rows 0..K-1 of the batch then follow the reference's trajectory and every other row takes its style."}),
+                "reference_weights": ("STRING", {"default": "", "tooltip": "With K references: one weight each, e.g. '0.7, 0.3' (renormalised). Each target attends to all K references with these weights; empty = equal."}),
+            },
         }
 
     def patch(self, model, share_attention, adain_queries, adain_keys, adain_values, score_scale, score_shift,
-              share_group_norm, full_attention_share, layers, share_fraction, custom_layers, start_percent, end_percent):
+              share_group_norm, full_attention_share, layers, share_fraction, custom_layers, start_percent, end_percent,
+              style_reference=None, reference_weights=""):
         validate_knobs(score_scale, score_shift, share_fraction, start_percent, end_percent)
+        reference, refs, weights = _reference_setup(model, style_reference, reference_weights)
         all_layers, output_levels = find_self_attention_layers(model.get_model_object("diffusion_model"))
         selected = select_layers(all_layers, output_levels, layers, share_fraction, custom_layers)
         opts = SharingOptions(adain_queries, adain_keys, adain_values, score_scale, score_shift, full_attention_share)
@@ -200,11 +252,13 @@ class StyleAlignedPatchModel:
         if share_attention:
             for block, number, index in selected:
                 previous = existing_attn1_replace(patched.model_options, block, number, index)
-                patched.set_model_attn1_replace(SharedAttentionPatch(opts, sigma_range, previous), block, number, index)
+                patch = SharedAttentionPatch(opts, sigma_range, previous, refs, weights)
+                patched.set_model_attn1_replace(patch, block, number, index)
+        state = CallState()
         if share_group_norm:
-            state = CallState()
-            _patch_group_norms(patched, state, sigma_range)
-            _install_wrapper(patched, state)
+            _patch_group_norms(patched, state, sigma_range, refs)
+        previous_wrapper = patched.model_options.get("model_function_wrapper")
+        patched.set_model_unet_function_wrapper(StyleAlignedWrapper(state, previous_wrapper, reference, refs))
         return (patched,)
 
 

@@ -183,3 +183,24 @@ def tiny_clip(kind="sd15", seed=0):
         clip = comfy.sd.CLIP(target=target)
     init_weights(clip.cond_stage_model, seed)
     return clip
+
+
+def tiny_controlnet(kind="sd15", seed=3):
+    """A real host ControlNet with the tiny UNet's layout (random, non-zero residuals)."""
+    import comfy.cldm.cldm
+    import comfy.controlnet
+
+    config = unet_config(kind)
+    if kind == "sdxl":
+        config["num_head_channels"] = 16
+    control_model = comfy.cldm.cldm.ControlNet(hint_channels=3, **config)
+    init_weights(control_model, seed)
+    return comfy.controlnet.ControlNet(control_model, load_device=CPU, manual_cast_dtype=None)
+
+
+def with_control(conditioning, control_net, size=8, strength=1.0, seed=4):
+    """Apply a ControlNet to a CONDITIONING with the stock node, on a random hint image."""
+    import nodes
+
+    hint = torch.rand(1, size * 8, size * 8, 3, generator=torch.Generator().manual_seed(seed))
+    return nodes.ControlNetApply().apply_controlnet(conditioning, control_net, hint, strength)[0]

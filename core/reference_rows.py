@@ -1,0 +1,37 @@
+"""The reference rows of a chunked batch: rows 0..K-1 of every conditioning chunk."""
+
+
+
+def reference_rows(batch, chunks, refs):
+    """Batch indices of the reference rows, chunk by chunk."""
+    if chunks < 1 or batch % chunks:
+        raise ValueError(f"batch of {batch} rows does not split into {chunks} conditioning chunks")
+    rows = batch // chunks
+    return [chunk * rows + r for chunk in range(chunks) for r in range(min(refs, rows))]
+
+
+def replace_reference_rows(x, references, chunks):
+    """x (B, ...) with rows 0..K-1 of every chunk set to `references` (K, ...)."""
+    rows = reference_rows(x.shape[0], chunks, references.shape[0])
+    if references.shape[1:] != x.shape[1:]:
+        raise ValueError(f"style_reference: the reference latent is {_size(references)} but the images being "
+                         f"generated are {_size(x)}; generate at the reference's size, or encode and invert the "
+                         "reference at the generation size")
+    out = x.clone()
+    per_chunk = len(rows) // chunks
+    out[rows] = references[:per_chunk].to(x).repeat(chunks, *([1] * (x.dim() - 1)))
+    return out
+
+
+def zero_reference_rows(x, chunks, refs):
+    """x (B, ...) with the reference rows zeroed (a ControlNet residual the references must not get)."""
+    out = x.clone()
+    out[reference_rows(x.shape[0], chunks, refs)] = 0
+    return out
+
+
+def _size(latent):
+    shape = tuple(latent.shape[1:])
+    if len(shape) == 3:
+        return f"{shape[0]} channels x {shape[1]}x{shape[2]} (latent)"
+    return str(shape)

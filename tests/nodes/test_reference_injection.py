@@ -1,0 +1,99 @@
+"""Inverted references inside StyleAlignedPatchModel, in the real host (tiny UNet)."""
+
+import pytest
+import sa_support as hs
+import torch
+from style_aligned.nodes.patch import StyleAlignedPatchModel
+from style_aligned.nodes.reference import DDIMInvertReference
+
+SAMPLERS = ["euler", "euler_ancestral", "dpmpp_2m", "ddim"]
+
+
+@pytest.fixture(scope="module")
+def setup():
+    model = hs.tiny_model("sd15")
+    gen = torch.Generator().manual_seed(11)
+    references = torch.randn(2, 4, 8, 8, generator=gen)
+    trajectories = {k: hs.run_node(DDIMInvertReference, model=model, latent={"samples": references[:k]},
+                                   positive=hs.conditioning("sd15", 1, seed=12), steps=8)[0] for k in (1, 2)}
+    return model, references, trajectories
+
+
+def _recorded_run(model, trajectory, batch, sampler="euler", split=False, weights="", positive=None, **knobs):
+    inner = model.clone()
+    recorder = hs.CallRecorder.install(inner)  # inside our wrapper: sees what the UNet sees
+    style = hs.run_node(StyleAlignedPatchModel, model=inner, style_reference=trajectory,
+                        reference_weights=weights, **knobs)[0]
+    if split:
+        with hs.forced_split(model):
+            out = hs.sample(style, "sd15", batch, sampler=sampler, steps=4, positive=positive)
+    else:
+        out = hs.sample(style, "sd15", batch, sampler=sampler, steps=4, positive=positive)
+    return out, recorder.calls
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["batched", "split"])
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_reference_rows_follow_the_trajectory_at_every_call(setup, sampler, split):
+    model, references, trajectories = setup
+    for k in (1, 2):
+        trajectory = trajectories[k]
+        out, calls = _recorded_run(model, trajectory, 4, sampler, split)
+        assert calls and {len(c["cond_or_uncond"]) for c in calls} == ({1} if split else {2})
+        for call in calls:
+            rows = call["input"].shape[0] // len(call["cond_or_uncond"])
+            expected = trajectory.latent_at(call["timestep"])
+            for chunk in range(len(call["cond_or_uncond"])):
+                got = call["input"][chunk * rows:chunk * rows + k]
+                torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
+        # the reference rows end as the references themselves (back in VAE latent space)
+        torch.testing.assert_close(out[:k], references[:k], rtol=1e-5, atol=1e-5)
+
+
+def test_targets_take_the_reference(setup):
+    model, _, trajectories = setup
+    with_reference, _ = _recorded_run(model, trajectories[1], 4)
+    plain_sharing = hs.sample(hs.run_node(StyleAlignedPatchModel, model=model)[0], "sd15", 4, steps=4)
+    assert (with_reference[1:] - plain_sharing[1:]).abs().amax() > 1e-3
+
+
+def test_reference_weights_change_the_targets(setup):
+    model, _, trajectories = setup
+    even, _ = _recorded_run(model, trajectories[2], 4, weights="1, 1")
+    equal_default, _ = _recorded_run(model, trajectories[2], 4)
+    skewed, _ = _recorded_run(model, trajectories[2], 4, weights="0.9, 0.1")
+    torch.testing.assert_close(even, equal_default)
+    assert (skewed[2:] - even[2:]).abs().amax() > 1e-4
+
+
+@pytest.mark.parametrize("use_reference", [False, True], ids=["prompt reference", "inverted reference"])
+def test_reference_rows_get_no_controlnet_residual(setup, use_reference):
+    model, _, trajectories = setup
+    trajectory = trajectories[1] if use_reference else None
+    positive = hs.conditioning("sd15", 3, seed=1)
+    controlled = hs.with_control(positive, hs.tiny_controlnet())
+    _, plain_calls = _recorded_run(model, trajectory, 3, positive=positive)
+    out_controlled, control_calls = _recorded_run(model, trajectory, 3, positive=controlled)
+    assert len(plain_calls) == len(control_calls)
+    target_changed = 0.0
+    for plain, control in zip(plain_calls, control_calls, strict=True):
+        rows = plain["output"].shape[0] // len(plain["cond_or_uncond"])
+        for chunk in range(len(plain["cond_or_uncond"])):
+            ref = chunk * rows
+            torch.testing.assert_close(control["output"][ref], plain["output"][ref], rtol=1e-5, atol=1e-5)
+            target_changed = max(target_changed, (control["output"][ref + 1:ref + rows]
+                                                  - plain["output"][ref + 1:ref + rows]).abs().amax().item())
+    assert target_changed > 1e-4, "the ControlNet should still steer the targets"
+
+
+def test_reference_of_another_size_or_model_is_rejected(setup):
+    model, _, trajectories = setup
+    style = hs.run_node(StyleAlignedPatchModel, model=model, style_reference=trajectories[1])[0]
+    with pytest.raises(ValueError, match="style_reference: the reference latent is 4 channels x 8x8"):
+        hs.sample(style, "sd15", 3, size=16)
+    with pytest.raises(ValueError, match="style_reference: was inverted with a SD15 model but is used with a SDXL"):
+        hs.run_node(StyleAlignedPatchModel, model=hs.tiny_model("sdxl"), style_reference=trajectories[1])
+    with pytest.raises(ValueError, match="reference_weights: 3 weight"):
+        hs.run_node(StyleAlignedPatchModel, model=model, style_reference=trajectories[2], reference_weights="1,2,3")
+    with pytest.raises(ValueError, match="reference_weights: set, but no style_reference"):
+        hs.run_node(StyleAlignedPatchModel, model=model, reference_weights="1,2")
