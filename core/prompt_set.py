@@ -36,3 +36,13 @@ def window_rows(count, start=0, size=0):
                          f"after the reference, so use 0..{targets - 1}")
     stop = targets if size == 0 else min(targets, start + size)
     return [0] + list(range(start + 1, stop + 1))
+
+
+def batch_rows(count, start=0, size=0, refs=1):
+    """(prompt index, noise index) of every row of one batch: K reference rows, all with the
+    reference prompt (line 0), then the window's targets. Noise indices depend only on a row's
+    place in the whole set, so every window of a long list reproduces the same images."""
+    targets = window_rows(count, start, size)[1:]
+    prompt_rows = [0] * refs + targets
+    noise_rows = list(range(refs)) + [refs - 1 + j for j in targets]
+    return prompt_rows, noise_rows

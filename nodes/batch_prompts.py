@@ -4,7 +4,8 @@ import math
 
 import torch
 
-from ..core.prompt_set import apply_style, parse_prompt_lines, window_rows
+from ..core.prompt_set import apply_style, batch_rows, parse_prompt_lines
+from .reference import STYLE_REFERENCE
 
 MAX_RESOLUTION = 16384
 
@@ -64,26 +65,32 @@ class StyleAlignedBatchPrompts:
             },
             "optional": {
                 "latent": ("LATENT", {"tooltip": "Use this latent instead of an empty one (e.g. VAE-encoded images); it needs one row per prompt of this batch. Width and height are then taken from it."}),
+                "style_reference": (STYLE_REFERENCE, {"tooltip": "An inverted reference of K images: the batch then starts with K reference rows (all with the first prompt, which should describe the reference) and takes the reference's size."}),
             },
         }
 
-    def encode(self, clip, prompts, style, width, height, window_start, window_size, latent=None):
+    def encode(self, clip, prompts, style, width, height, window_start, window_size, latent=None,
+               style_reference=None):
         if clip is None:
             raise ValueError("clip is missing: connect the CLIP output of your checkpoint loader")
         lines = parse_prompt_lines(prompts)
-        rows = window_rows(len(lines), window_start, window_size)
-        encoded = [_encode(clip, apply_style(lines[i], style)) for i in rows]
-        cond = stack_rows([c for c, _ in encoded])
+        refs = 1 if style_reference is None else style_reference.ref_count
+        prompt_rows, noise_rows = batch_rows(len(lines), window_start, window_size, refs)
+        encoded = {i: _encode(clip, apply_style(lines[i], style)) for i in sorted(set(prompt_rows))}
+        cond = stack_rows([encoded[i][0] for i in prompt_rows])
         if latent is not None:
-            latent = _checked_latent(latent, len(rows))
+            latent = _checked_latent(latent, len(prompt_rows))
             height, width = (8 * n for n in latent["samples"].shape[-2:])
+        elif style_reference is not None:
+            channels, h, w = style_reference.latent_shape
+            height, width = 8 * h, 8 * w
         extra = {"width": width, "height": height, "target_width": width, "target_height": height,
                  "crop_w": 0, "crop_h": 0}
-        if all(p is not None for _, p in encoded):
-            extra["pooled_output"] = torch.cat([p for _, p in encoded])
+        if all(p is not None for _, p in encoded.values()):
+            extra["pooled_output"] = torch.cat([encoded[i][1] for i in prompt_rows])
         if latent is None:
-            latent = {"samples": torch.zeros(len(rows), 4, height // 8, width // 8), "batch_index": rows}
-        return ([[cond, extra]], latent, "\n".join(lines[i] for i in rows))
+            latent = {"samples": torch.zeros(len(prompt_rows), 4, height // 8, width // 8), "batch_index": noise_rows}
+        return ([[cond, extra]], latent, "\n".join(lines[i] for i in prompt_rows))
 
 
 NODE_CLASS_MAPPINGS = {"StyleAlignedBatchPrompts": StyleAlignedBatchPrompts}

@@ -1,5 +1,5 @@
 import pytest
-from style_aligned.core.prompt_set import apply_style, parse_prompt_lines, window_rows
+from style_aligned.core.prompt_set import apply_style, batch_rows, parse_prompt_lines, window_rows
 
 
 def test_lines_are_stripped_and_blank_lines_dropped():
@@ -29,3 +29,9 @@ def test_windows_always_start_with_the_reference():
 def test_window_past_the_end_is_an_error():
     with pytest.raises(ValueError, match="window_start 5 is past the last target"):
         window_rows(6, 5, 1)
+
+
+def test_batch_rows_put_k_reference_rows_first_with_stable_noise():
+    assert batch_rows(5) == ([0, 1, 2, 3, 4], [0, 1, 2, 3, 4])
+    assert batch_rows(5, 2, 2, refs=2) == ([0, 0, 3, 4], [0, 1, 4, 5])
+    assert batch_rows(5, 0, 0, refs=3) == ([0, 0, 0, 1, 2, 3, 4], [0, 1, 2, 3, 4, 5, 6])

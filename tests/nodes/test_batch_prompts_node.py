@@ -87,3 +87,22 @@ def test_empty_prompts_and_bad_window_name_the_input():
         hs.run_node(StyleAlignedBatchPrompts, clip=clip, prompts="\n \n")
     with pytest.raises(ValueError, match="window_start"):
         batch(clip, window_start=9)
+
+
+def test_inverted_reference_rows_come_first_and_stay_the_reference():
+    from style_aligned.nodes.reference import DDIMInvertReference
+
+    clip, model = hs.tiny_clip("sd15"), hs.tiny_model("sd15")
+    references = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(5))
+    reference_prompt = batch(clip, SHORT_PROMPTS, window_size=0)[0]
+    trajectory = hs.run_node(DDIMInvertReference, model=model, latent={"samples": references},
+                             positive=[[reference_prompt[0][0][:1], {}]], steps=6)[0]
+    positive, latent, prompts = hs.run_node(StyleAlignedBatchPrompts, clip=clip, prompts=SHORT_PROMPTS, width=512,
+                                            height=512, window_start=1, window_size=2, style_reference=trajectory)
+    assert latent["samples"].shape == (4, 4, 8, 8)  # size from the reference, not width/height
+    assert latent["batch_index"] == [0, 1, 3, 4]
+    assert prompts.splitlines() == ["a house", "a house", "a bicycle", "a mountain lake"]
+    torch.testing.assert_close(positive[0][0][0], positive[0][0][1])
+    style = hs.run_node(StyleAlignedPatchModel, model=model, style_reference=trajectory)[0]
+    out = _ksample(style, positive, latent)
+    torch.testing.assert_close(out[:2], references, rtol=1e-5, atol=1e-5)
