@@ -21,6 +21,7 @@ import torch
 
 from . import metrics
 from .pretrained import load_pretrained
+from .weights import normalise_weights, parse_weights
 
 DINO_DEFAULT = "facebook/dino-vitb8"
 CLIP_DEFAULT = "openai/clip-vit-large-patch14"
@@ -248,8 +249,8 @@ def weighted_dino_score(dino, images, references, weights=None, batch_size=DEFAU
     """Weighted multi-style DINO score of `images` against K `references` (weights: list, '0.7, 0.3' or None)."""
     images, references = _pil_batch(images, "images"), _pil_batch(references, "references")
     if isinstance(weights, str):
-        weights = metrics.parse_weights(weights)
-    weights = metrics.normalize_weights(weights, len(references))  # fail before loading a model
+        weights = parse_weights(weights)
+    weights = normalise_weights(weights, len(references))  # fail before loading a model
     bundle = bundle_for(dino, load_dino, "dino", search_dirs)
     first, second = _phases(progress, [len(images), len(references)])
     generated = dino_embeddings(bundle, images, batch_size, first, "images")

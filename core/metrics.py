@@ -6,10 +6,11 @@ Argument names match the node inputs ("images", "references", "weights", "prompt
 error raised here already names the input the user has to change.
 """
 
-import math
 from dataclasses import dataclass
 
 import torch
+
+from .weights import normalise_weights
 
 
 @dataclass
@@ -82,41 +83,6 @@ def set_consistency(images) -> SetConsistency:
     return SetConsistency(float(score), per_image.float(), sim.float())
 
 
-def parse_weights(text):
-    """'0.7, 0.3' -> [0.7, 0.3]; empty or blank -> None (equal weights)."""
-    if text is None or not str(text).strip():
-        return None
-    values = []
-    for part in str(text).replace(";", ",").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            values.append(float(part))
-        except ValueError:
-            raise ValueError(f"weights: '{part}' is not a number; write numbers separated by commas, "
-                             "e.g. '0.7, 0.3', or leave it empty for equal weights") from None
-    return values or None
-
-
-def normalize_weights(weights, count):
-    """Weights for `count` references, renormalised to sum 1; None means equal weights."""
-    if weights is None:
-        return torch.full((count,), 1.0 / count, dtype=torch.float64)
-    w = torch.as_tensor(weights, dtype=torch.float64).flatten()
-    if w.numel() != count:
-        raise ValueError(f"weights: {w.numel()} weight(s) given for {count} reference image(s); "
-                         "give one weight per reference image, or leave it empty for equal weights")
-    if not torch.isfinite(w).all():
-        raise ValueError("weights: NaN or infinite values are not allowed; use finite numbers such as 0.7, 0.3")
-    if (w < 0).any():
-        raise ValueError("weights: negative weights are not allowed; use values >= 0")
-    total = float(w.sum())
-    if total <= 0 or not math.isfinite(total):
-        raise ValueError("weights: the weights sum to zero; give at least one positive weight")
-    return w / total
-
-
 def weighted_style_score(images, references, weights=None) -> WeightedStyleScore:
     """Weighted multi-style score `sum_k w_k * mean_g cos(g, r_k)` for K references.
 
@@ -128,7 +94,7 @@ def weighted_style_score(images, references, weights=None) -> WeightedStyleScore
     if g.shape[1] != r.shape[1]:
         raise ValueError(f"references: embedding width {r.shape[1]} differs from the images' {g.shape[1]}; "
                          "embed both with the same model")
-    w = normalize_weights(weights, r.shape[0])
+    w = normalise_weights(weights, r.shape[0])
     cos = g @ r.T  # (G, K)
     per_image = cos @ w
     return WeightedStyleScore(float(per_image.mean()), per_image.float(), cos.mean(dim=0).float(), w.float(),

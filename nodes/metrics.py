@@ -6,6 +6,7 @@ and cached by `nodes.pretrained` under the kinds "dino" and "clip".
 """
 
 from ..core import charts, embeddings, metrics
+from ..core.weights import normalise_weights, parse_weights
 from .multimodal import chosen, model_inputs, progress_bar, shown
 from .pretrained import get_model, on_device
 
@@ -67,7 +68,7 @@ class StyleAlignedWeightedDinoScore:
         _check_images(images, "images")
         _check_images(references, "references")
         count = int(references.shape[0])
-        weight_values = metrics.normalize_weights(metrics.parse_weights(weights), count)  # fail before loading
+        weight_values = normalise_weights(parse_weights(weights), count)  # fail before loading
         n = int(images.shape[0])
         result = _scored("dino", chosen(model, hub_id), embeddings.load_dino, n + count, lambda bundle, progress:
                          embeddings.weighted_dino_score(bundle, images, references, weight_values, batch_size,

@@ -87,15 +87,6 @@ def test_text_alignment_pairs_each_image_with_its_own_prompt():
     assert torch.allclose(one.per_image, torch.tensor([1.0, 0.0, 0.0]))
 
 
-def test_parse_weights():
-    assert metrics.parse_weights("") is None
-    assert metrics.parse_weights("  ") is None
-    assert metrics.parse_weights("0.7, 0.3") == [0.7, 0.3]
-    assert metrics.parse_weights("1;2,") == [1.0, 2.0]
-    with pytest.raises(ValueError, match="weights: 'abc' is not a number"):
-        metrics.parse_weights("1, abc")
-
-
 @pytest.mark.parametrize("weights, message", [
     ([0.5, 0.3, 0.2], "3 weight.*for 2 reference"),
     ([1.0], "1 weight.*for 2 reference"),
