@@ -204,3 +204,14 @@ def with_control(conditioning, control_net, size=8, strength=1.0, seed=4):
 
     hint = torch.rand(1, size * 8, size * 8, 3, generator=torch.Generator().manual_seed(seed))
     return nodes.ControlNetApply().apply_controlnet(conditioning, control_net, hint, strength)[0]
+
+
+def tiny_vae(seed=5):
+    """A real host VAE (AutoencoderKL, 8x down-sampling, 4 latent channels) a few channels wide."""
+    import comfy.sd
+
+    ddconfig = {"double_z": True, "z_channels": 4, "resolution": 64, "in_channels": 3, "out_ch": 3, "ch": 32,
+                "ch_mult": [1, 1, 1, 1], "num_res_blocks": 1, "attn_resolutions": [], "dropout": 0.0}
+    vae = comfy.sd.VAE(sd={}, config={"params": {"ddconfig": ddconfig, "embed_dim": 4}})
+    init_weights(vae.first_stage_model, seed)
+    return vae
