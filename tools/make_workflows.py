@@ -1,0 +1,435 @@
+"""Writes the shipped UI-format workflows in workflows/ from the node classes' INPUT_TYPES.
+
+    source /root/.cache/sa-venv/bin/activate && python tools/make_workflows.py
+
+Every widget value is named here and put in INPUT_TYPES order by `workflow_api.ui_widget_values`,
+so a renamed or reordered input fails loudly instead of shipping a workflow that loads wrong.
+The workflows in workflows/ are the product; this script is how they were made.
+"""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "workflows"
+
+
+def _load(name, path, package_dir=None):
+    spec = importlib.util.spec_from_file_location(
+        name, path, submodule_search_locations=[str(package_dir)] if package_dir else None)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+wf = _load("sa_workflow_api", ROOT / "tools" / "workflow_api.py")
+
+SDXL_CKPT = "sd_xl_base_1.0.safetensors"
+SD15_CKPT = "v1-5-pruned-emaonly.safetensors"
+DEPTH_CONTROLNET = "control_v11f1p_sd15_depth_fp16.safetensors"
+NEGATIVE = "blurry, low quality, watermark, text, deformed"
+PROMPTS = "a house\na cat\na bicycle\na mountain lake"
+STYLE = "minimal flat illustration, pastel colours"
+COL = 380  # column width on the canvas
+
+
+def host_specs():
+    """Specs of the host's stock nodes and ours, in process (the same rules the server applies)."""
+    from comfy.cli_args import args
+
+    args.cpu = True
+    import comfy.model_management  # noqa: F401
+    from comfy import node_helpers
+    from comfy.cmd import folder_paths, latent_preview
+    from comfy.nodes import base_nodes
+    from comfy.nodes.package import import_all_nodes_in_workspace
+
+    for short, module in {"folder_paths": folder_paths, "latent_preview": latent_preview,
+                          "node_helpers": node_helpers, "nodes": base_nodes}.items():
+        sys.modules.setdefault(short, module)
+    pack = sys.modules.get("style_aligned") or _load("style_aligned", ROOT / "__init__.py", ROOT)
+    exported = import_all_nodes_in_workspace(vanilla_custom_nodes=False)
+    specs = wf.specs_from_classes(dict(exported.NODE_CLASS_MAPPINGS))
+    specs.update(wf.specs_from_classes(pack.NODE_CLASS_MAPPINGS))
+    specs.update(wf.UPSTREAM_ONLY)
+    return specs
+
+
+def defaults(spec):
+    values = {}
+    for name, entry in wf.widget_inputs(spec):
+        options = wf.input_options(entry)
+        if "default" in options:
+            values[name] = options["default"]
+        elif wf.input_type(entry) == "COMBO":
+            values[name] = entry[0][0] if entry[0] else ""
+        else:
+            values[name] = {"INT": 0, "FLOAT": 0.0, "STRING": "", "BOOLEAN": False}[wf.input_type(entry)]
+    return values
+
+
+class Builder:
+    def __init__(self, specs):
+        self.specs = specs
+        self.nodes = []
+        self.links = []
+
+    def add(self, kind, col, y, title=None, width=340, **widgets):
+        spec = self.specs[kind]
+        values = defaults(spec)
+        unknown = set(widgets) - set(values)
+        if unknown:
+            raise KeyError(f"{kind} has no widget(s) {sorted(unknown)}")
+        values.update(widgets)
+        inputs = [{"name": name, "type": entry[0], "link": None}
+                  for name, entry, _req in wf.all_inputs(spec) if not wf.is_widget(entry)]
+        outputs = [{"name": name, "type": kind_, "links": [], "slot_index": i}
+                   for i, (name, kind_) in enumerate(zip(spec.get("output_name") or spec["output"], spec["output"],
+                                                         strict=True))]
+        n_widgets = len(wf.widget_inputs(spec))
+        node = {
+            "id": len(self.nodes) + 1, "type": kind, "pos": [40 + col * COL, y],
+            "size": [width, 46 + 22 * max(len(inputs), len(outputs)) + 26 * n_widgets],
+            "flags": {}, "order": 0, "mode": 0, "inputs": inputs, "outputs": outputs,
+            "properties": {"Node name for S&R": kind},
+            "widgets_values": wf.ui_widget_values(spec, values),
+        }
+        if title:
+            node["title"] = title
+        self.nodes.append(node)
+        return node
+
+    def note(self, text, col, y, width=420, height=260):
+        node = {"id": len(self.nodes) + 1, "type": "Note", "pos": [40 + col * COL, y], "size": [width, height],
+                "flags": {}, "order": 0, "mode": 0, "inputs": [], "outputs": [], "properties": {"text": ""},
+                "widgets_values": [text], "color": "#432", "bgcolor": "#653"}
+        self.nodes.append(node)
+        return node
+
+    def connect(self, src, output, dst, input_name):
+        outs = src["outputs"]
+        slot = output if isinstance(output, int) else next(
+            (i for i, o in enumerate(outs) if o["name"] == output or o["type"] == output), None)
+        if slot is None:
+            raise KeyError(f"{src['type']} has no output {output!r}")
+        spec = self.specs[dst["type"]]
+        entry = dict((n, e) for n, e, _ in wf.all_inputs(spec)).get(input_name)
+        if entry is None:
+            raise KeyError(f"{dst['type']} has no input {input_name!r}")
+        index = next((i for i, inp in enumerate(dst["inputs"]) if inp["name"] == input_name), None)
+        if index is None:  # a widget converted to an input
+            dst["inputs"].append({"name": input_name, "type": wf.input_type(entry), "link": None,
+                                  "widget": {"name": input_name}})
+            index = len(dst["inputs"]) - 1
+        link_id = len(self.links) + 1
+        kind = outs[slot]["type"]
+        self.links.append([link_id, src["id"], slot, dst["id"], index, kind])
+        outs[slot]["links"].append(link_id)
+        dst["inputs"][index]["link"] = link_id
+
+    def ui(self):
+        # execution order: a topological order of the graph, as the frontend stores it
+        deps = {n["id"]: {link[1] for link in self.links if link[3] == n["id"]} for n in self.nodes}
+        done, order = set(), []
+        while len(order) < len(self.nodes):
+            ready = sorted(i for i in deps if i not in done and deps[i] <= done)
+            if not ready:
+                raise ValueError("cycle in workflow")
+            for i in ready:
+                done.add(i)
+                order.append(i)
+        for node in self.nodes:
+            node["order"] = order.index(node["id"])
+        return {"last_node_id": len(self.nodes), "last_link_id": len(self.links), "nodes": self.nodes,
+                "links": self.links, "groups": [], "config": {},
+                "extra": {"ds": {"scale": 0.75, "offset": [0, 0]}}, "version": 0.4}
+
+
+# ---------------------------------------------------------------- shared pieces
+
+PATCH_NOTE = (
+    "Style Aligned Patch Model knobs: share_attention is the method (targets attend to the reference's "
+    "keys/values); adain_queries/keys normalise targets to the reference's statistics; adain_values is "
+    "stronger but leaks content. score_shift = 0.693 (log 2) doubles the weight of the reference. "
+    "layers = 'style blocks' (InstantStyle) shares only the style block: less content leakage, faster. "
+    "start/end_percent limit sharing to part of the schedule.")
+
+
+def checkpoint(b, name, y=60):
+    return b.add("CheckpointLoaderSimple", 0, y, ckpt_name=name)
+
+
+def sampler_chain(b, model, positive, negative, latent, col, y, prefix, steps=30, cfg=7.0, seed=42):
+    ks = b.add("KSampler", col, y, seed=seed, steps=steps, cfg=cfg, sampler_name="euler", scheduler="normal",
+               denoise=1.0)
+    b.connect(model, "MODEL", ks, "model")
+    b.connect(positive, "CONDITIONING", ks, "positive")
+    b.connect(negative, "CONDITIONING", ks, "negative")
+    b.connect(latent[0], latent[1], ks, "latent_image")
+    return ks
+
+
+def decode_save(b, ks, vae_src, col, y, prefix):
+    dec = b.add("VAEDecode", col, y)
+    b.connect(ks, "LATENT", dec, "samples")
+    b.connect(vae_src, "VAE", dec, "vae")
+    save = b.add("SaveImage", col, y + 100, width=420, filename_prefix=prefix)
+    b.connect(dec, "IMAGE", save, "images")
+    return dec, save
+
+
+def negative_encoder(b, ckpt, col, y):
+    neg = b.add("CLIPTextEncode", col, y, title="Negative prompt", text=NEGATIVE)
+    b.connect(ckpt, "CLIP", neg, "clip")
+    return neg
+
+
+def prompts_only(specs, ckpt_name, size, steps, cfg, prefix, family):
+    b = Builder(specs)
+    ckpt = checkpoint(b, ckpt_name)
+    patch = b.add("StyleAlignedPatchModel", 1, 60)
+    b.connect(ckpt, "MODEL", patch, "model")
+    prompts = b.add("StyleAlignedBatchPrompts", 1, 520, prompts=PROMPTS, style=STYLE, width=size, height=size)
+    b.connect(ckpt, "CLIP", prompts, "clip")
+    neg = negative_encoder(b, ckpt, 0, 320)
+    ks = sampler_chain(b, patch, prompts, neg, (prompts, "LATENT"), 2, 60, prefix, steps, cfg)
+    decode_save(b, ks, ckpt, 3, 60, prefix)
+    b.note(
+        f"StyleAligned, prompts only ({family}, {size} px). One batch, one style: the FIRST prompt line is the "
+        "reference, every other line takes its style. The style text is added to every line (or use a template "
+        "with {prompt}). Width/height: the batch size in pixels. window_start/window_size: for long lists, queue "
+        "several windows; each keeps the reference as row 0 with the same noise so all batches match.\n\n"
+        + PATCH_NOTE + f"\n\nPoint Load Checkpoint at your {family} checkpoint ({ckpt_name} by default).",
+        0, 560, height=380)
+    return b.ui()
+
+
+def reference_image(specs):
+    b = Builder(specs)
+    ckpt = checkpoint(b, SDXL_CKPT)
+    load = b.add("LoadImage", 0, 320, image="style_reference.png")
+    scale = b.add("ImageScale", 0, 720, upscale_method="lanczos", width=1024, height=1024, crop="center")
+    b.connect(load, "IMAGE", scale, "image")
+    enc = b.add("VAEEncode", 1, 60)
+    b.connect(scale, "IMAGE", enc, "pixels")
+    b.connect(ckpt, "VAE", enc, "vae")
+    ref_prompt = b.add("CLIPTextEncode", 1, 180, title="Describe the reference",
+                       text="a lighthouse on a cliff, watercolor painting")
+    b.connect(ckpt, "CLIP", ref_prompt, "clip")
+    invert = b.add("DDIMInvertReference", 1, 420, steps=50, cfg=1.0, scheduler="normal")
+    b.connect(ckpt, "MODEL", invert, "model")
+    b.connect(enc, "LATENT", invert, "latent")
+    b.connect(ref_prompt, "CONDITIONING", invert, "positive")
+    patch = b.add("StyleAlignedPatchModel", 2, 60)
+    b.connect(ckpt, "MODEL", patch, "model")
+    b.connect(invert, "STYLE_REFERENCE", patch, "style_reference")
+    prompts = b.add("StyleAlignedBatchPrompts", 2, 560,
+                    prompts="a lighthouse on a cliff\na cat\na bicycle\na mountain lake",
+                    style="watercolor painting", width=1024, height=1024)
+    b.connect(ckpt, "CLIP", prompts, "clip")
+    b.connect(invert, "STYLE_REFERENCE", prompts, "style_reference")
+    neg = negative_encoder(b, ckpt, 0, 820)
+    ks = sampler_chain(b, patch, prompts, neg, (prompts, "LATENT"), 3, 60, "style_aligned/reference")
+    decode_save(b, ks, ckpt, 4, 60, "style_aligned/reference")
+    b.note(
+        "StyleAligned from a reference IMAGE (SDXL). Load Image -> scale -> VAE Encode -> DDIM Invert Reference "
+        "keeps the reference's whole noise trajectory; the patch puts the reference back on that trajectory at "
+        "every step, so row 0 of the output is your image and every other row takes its style.\n\n"
+        "Describe the reference in 'Describe the reference' AND as the first prompt line. Inversion: 50 steps, "
+        "cfg 1 (no guidance) as in the paper; 'refinement' > 0 makes the inversion retrace exactly at extra cost. "
+        "The batch takes the reference's size (the width/height widgets are then ignored).\n\n" + PATCH_NOTE,
+        4, 520, height=420)
+    return b.ui()
+
+
+def multi_reference(specs):
+    b = Builder(specs)
+    ckpt = checkpoint(b, SD15_CKPT)
+    latents = []
+    for i, name in enumerate(("style_a.png", "style_b.png")):
+        load = b.add("LoadImage", 0, 320 + 380 * i, title=f"Style reference {'AB'[i]}", image=name)
+        scale = b.add("ImageScale", 1, 320 + 380 * i, upscale_method="lanczos", width=512, height=512,
+                      crop="center")
+        b.connect(load, "IMAGE", scale, "image")
+        enc = b.add("VAEEncode", 1, 520 + 380 * i)
+        b.connect(scale, "IMAGE", enc, "pixels")
+        b.connect(ckpt, "VAE", enc, "vae")
+        latents.append(enc)
+    ref_prompt = b.add("CLIPTextEncode", 0, 1100, title="Describe the references", text="a painting")
+    b.connect(ckpt, "CLIP", ref_prompt, "clip")
+    neg = negative_encoder(b, ckpt, 0, 1340)
+
+    sources = []
+    for i, method in enumerate(("Linear", "SLERP")):
+        blend = b.add("MultiRefBlend", 2, 60 + 420 * i, title=f"Z-SAMB blend ({method})", method=method,
+                      weights="0.5, 0.5", keep_norm=True)
+        b.connect(latents[0], "LATENT", blend, "latent_1")
+        b.connect(latents[1], "LATENT", blend, "latent_2")
+        sources.append((method.lower(), blend, ""))
+    both = b.add("LatentBatch", 2, 900, title="Both references (K = 2)")
+    b.connect(latents[0], "LATENT", both, "samples1")
+    b.connect(latents[1], "LATENT", both, "samples2")
+    sources.append(("attention", both, "0.5, 0.5"))
+
+    for row, (name, source, weights) in enumerate(sources):
+        y = 60 + 760 * row
+        invert = b.add("DDIMInvertReference", 3, y, title=f"Invert ({name})", steps=50, cfg=1.0, scheduler="normal")
+        b.connect(ckpt, "MODEL", invert, "model")
+        b.connect(source, "LATENT", invert, "latent")
+        b.connect(ref_prompt, "CONDITIONING", invert, "positive")
+        patch = b.add("StyleAlignedPatchModel", 4, y, title=f"Patch ({name})", reference_weights=weights)
+        b.connect(ckpt, "MODEL", patch, "model")
+        b.connect(invert, "STYLE_REFERENCE", patch, "style_reference")
+        prompts = b.add("StyleAlignedBatchPrompts", 3, y + 300, title=f"Prompts ({name})",
+                        prompts="a painting\na cat\na bicycle\na mountain lake", style="", width=512, height=512)
+        b.connect(ckpt, "CLIP", prompts, "clip")
+        b.connect(invert, "STYLE_REFERENCE", prompts, "style_reference")
+        ks = sampler_chain(b, patch, prompts, neg, (prompts, "LATENT"), 5, y, name)
+        decode_save(b, ks, ckpt, 6, y, f"style_aligned/multiref_{name}")
+    b.note(
+        "Several style references, three ways side by side (SD1.5, 512 px), same prompts and seed:\n"
+        "1. Linear: Z-SAMB weighted sum of the two latents, then inverted as ONE reference. keep_norm avoids the "
+        "washed-out look of plain averages.\n2. SLERP: weighted spherical blend (one angle over the whole latent), "
+        "then inverted as one reference.\n3. Weighted multi-reference attention: both images inverted together "
+        "(K = 2 reference rows); every target attends to both with reference_weights (e.g. '0.7, 0.3').\n\n"
+        "Weights are renormalised to sum 1. The first prompt line describes the references; the first K output "
+        "images are the references themselves.", 0, 1560, height=340)
+    return b.ui()
+
+
+def multimodal(specs):
+    b = Builder(specs)
+    ckpt = checkpoint(b, SDXL_CKPT)
+    image = b.add("LoadImage", 0, 320, title="Content image", image="content.png")
+    caption = b.add("StyleAlignedImageCaption", 1, 60)
+    b.connect(image, "IMAGE", caption, "images")
+    speech_audio = b.add("LoadAudio", 0, 700, title="Speech", audio="speech.wav")
+    speech = b.add("StyleAlignedSpeechTranscript", 1, 320)
+    b.connect(speech_audio, "AUDIO", speech, "audio")
+    weather = b.add("StyleAlignedWeatherPhrase", 1, 560, location="Paris,FR", on_error="empty result with note")
+    music_audio = b.add("LoadAudio", 0, 900, title="Music", audio="music.mp3")
+    music = b.add("StyleAlignedMusicMood", 1, 820)
+    b.connect(music_audio, "AUDIO", music, "audio")
+    fusion = b.add("StyleAlignedPromptFusionList", 2, 60, prompt="a lighthouse\na cat\na bicycle")
+    b.connect(caption, "STRING", fusion, "caption")
+    b.connect(speech, "STRING", fusion, "transcript")
+    b.connect(weather, "STRING", fusion, "weather")
+    b.connect(music, 0, fusion, "music")
+    patch = b.add("StyleAlignedPatchModel", 2, 420)
+    b.connect(ckpt, "MODEL", patch, "model")
+    prompts = b.add("StyleAlignedBatchPrompts", 3, 60, prompts="", style=STYLE, width=1024, height=1024)
+    b.connect(ckpt, "CLIP", prompts, "clip")
+    b.connect(fusion, "STRING", prompts, "prompts")
+    neg = negative_encoder(b, ckpt, 3, 520)
+    ks = sampler_chain(b, patch, prompts, neg, (prompts, "LATENT"), 4, 60, "style_aligned/multimodal")
+    decode_save(b, ks, ckpt, 5, 60, "style_aligned/multimodal")
+    b.note(
+        "Multi-modal prompts (Z-SAMB, SDXL): a BLIP caption of an image, a Whisper transcript of speech, the "
+        "current weather and the CLAP genre/mood of music fill the template {prompt}, {caption}, {transcript}, "
+        "{weather}, {music}; one fused prompt per line, line 1 is the style reference. Empty sources vanish; "
+        "max_words keeps each line inside CLIP's 77 tokens.\n\nWeather: set the environment variable "
+        "OPENWEATHERMAP_API_KEY before starting ComfyUI (the key is never saved in the workflow); with no key "
+        "the slot stays empty and the node says why. Load Audio is a stock node of current ComfyUI. Models "
+        "(BLIP, Whisper, CLAP) download on first use or are picked from models/blip, models/whisper, "
+        "models/clap.", 0, 1100, height=360)
+    return b.ui()
+
+
+def controlnet(specs):
+    b = Builder(specs)
+    ckpt = checkpoint(b, SD15_CKPT)
+    cn = b.add("ControlNetLoader", 0, 320, control_net_name=DEPTH_CONTROLNET)
+    image = b.add("LoadImage", 0, 460, title="Control image", image="control.png")
+    depth = b.add("StyleAlignedDepthMap", 1, 460)
+    b.connect(image, "IMAGE", depth, "images")
+    preview = b.add("PreviewImage", 2, 700, title="Depth map")
+    b.connect(depth, "IMAGE", preview, "images")
+    canny = b.add("Canny", 1, 760, low_threshold=0.4, high_threshold=0.8)
+    b.connect(image, "IMAGE", canny, "image")
+    canny_preview = b.add("PreviewImage", 2, 1000, title="Canny edges (alternative hint)")
+    b.connect(canny, "IMAGE", canny_preview, "images")
+    patch = b.add("StyleAlignedPatchModel", 1, 60)
+    b.connect(ckpt, "MODEL", patch, "model")
+    prompts = b.add("StyleAlignedBatchPrompts", 2, 60, prompts="a house\na castle\na lighthouse\na robot",
+                    style="watercolor painting", width=512, height=512)
+    b.connect(ckpt, "CLIP", prompts, "clip")
+    apply = b.add("ControlNetApply", 2, 440, strength=0.8)
+    b.connect(prompts, "CONDITIONING", apply, "conditioning")
+    b.connect(cn, "CONTROL_NET", apply, "control_net")
+    b.connect(depth, "IMAGE", apply, "image")
+    neg = negative_encoder(b, ckpt, 0, 1000)
+    ks = sampler_chain(b, patch, apply, neg, (prompts, "LATENT"), 3, 60, "style_aligned/controlnet")
+    decode_save(b, ks, ckpt, 4, 60, "style_aligned/controlnet")
+    b.note(
+        "StyleAligned with ControlNet (SD1.5, 512 px). Depth Map (DPT) turns the control image into a depth hint "
+        "for a depth ControlNet; Apply ControlNet shapes the TARGET images only: the patch keeps the control "
+        "residual off the reference row (row 0), as in the original, so the reference stays a clean style "
+        "source.\n\nFor edges instead of depth: load a canny ControlNet (e.g. control_v11p_sd15_canny_fp16) and "
+        "connect the Canny node's IMAGE to Apply ControlNet's image. strength 0.6-1.0 works well.",
+        3, 520, height=300)
+    return b.ui()
+
+
+def metrics(specs):
+    b = Builder(specs)
+    ckpt = checkpoint(b, SD15_CKPT)
+    patch = b.add("StyleAlignedPatchModel", 1, 60)
+    b.connect(ckpt, "MODEL", patch, "model")
+    prompts = b.add("StyleAlignedBatchPrompts", 1, 520, prompts=PROMPTS, style=STYLE, width=512, height=512)
+    b.connect(ckpt, "CLIP", prompts, "clip")
+    neg = negative_encoder(b, ckpt, 0, 320)
+    ks = sampler_chain(b, patch, prompts, neg, (prompts, "LATENT"), 2, 60, "style_aligned/metrics", cfg=7.5)
+    dec, _save = decode_save(b, ks, ckpt, 3, 60, "style_aligned/metrics_set")
+    consistency = b.add("StyleAlignedDinoSetConsistency", 4, 60)
+    b.connect(dec, "IMAGE", consistency, "images")
+    alignment = b.add("StyleAlignedClipTextAlignment", 4, 360, style="")
+    b.connect(dec, "IMAGE", alignment, "images")
+    b.connect(prompts, 2, alignment, "prompts")
+    reference = b.add("ImageFromBatch", 3, 460, title="Reference (row 0)", batch_index=0, length=1)
+    b.connect(dec, "IMAGE", reference, "image")
+    targets = b.add("ImageFromBatch", 3, 620, title="Targets (rows 1..)", batch_index=1, length=3)
+    b.connect(dec, "IMAGE", targets, "image")
+    weighted = b.add("StyleAlignedWeightedDinoScore", 4, 720)
+    b.connect(targets, "IMAGE", weighted, "images")
+    b.connect(reference, "IMAGE", weighted, "references")
+    for i, (node, title) in enumerate(((consistency, "DINO set consistency"), (alignment, "CLIP text alignment"),
+                                       (weighted, "Weighted DINO style score"))):
+        preview = b.add("PreviewImage", 5, 60 + 340 * i, title=title)
+        b.connect(node, "IMAGE", preview, "images")
+    b.note(
+        "Metrics of the StyleAligned paper on a generated set (SD1.5): DINO set consistency = mean pairwise "
+        "cosine of DINO ViT-B/8 embeddings (higher = more consistent style); CLIP text alignment = cosine "
+        "between each image and its own prompt, style words removed (does each image still show its object?); "
+        "Weighted DINO style score (Z-SAMB) = similarity of the targets to the reference image(s). Each node "
+        "shows a report and outputs a bar chart. The reference row is left out of the style score because it "
+        "scores 1.0 against itself. Models (DINO, CLIP) download on first use or come from models/dino, "
+        "models/clip.", 0, 560, height=320)
+    return b.ui()
+
+
+WORKFLOWS = {
+    "style_aligned_sdxl_prompts.json": lambda s: prompts_only(s, SDXL_CKPT, 1024, 30, 7.0,
+                                                              "style_aligned/sdxl_prompts", "SDXL"),
+    "style_aligned_sd15_prompts.json": lambda s: prompts_only(s, SD15_CKPT, 512, 30, 7.5,
+                                                              "style_aligned/sd15_prompts", "SD1.5"),
+    "style_aligned_reference_image.json": reference_image,
+    "style_aligned_multi_reference.json": multi_reference,
+    "style_aligned_multimodal_prompts.json": multimodal,
+    "style_aligned_controlnet_depth.json": controlnet,
+    "style_aligned_metrics.json": metrics,
+}
+
+
+def main():
+    specs = host_specs()
+    OUT.mkdir(exist_ok=True)
+    for name, make in WORKFLOWS.items():
+        (OUT / name).write_text(json.dumps(make(specs), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        print("wrote", OUT / name)
+
+
+if __name__ == "__main__":
+    main()
