@@ -25,7 +25,7 @@ def _load(name, path, package_dir=None):
     return module
 
 
-wf = _load("sa_workflow_api", ROOT / "tools" / "workflow_api.py")
+wf = sys.modules.get("sa_workflow_api") or _load("sa_workflow_api", ROOT / "tools" / "workflow_api.py")
 
 SDXL_CKPT = "sd_xl_base_1.0.safetensors"
 SD15_CKPT = "v1-5-pruned-emaonly.safetensors"

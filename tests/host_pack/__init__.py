@@ -25,18 +25,6 @@ def _support():
     return module
 
 
-def tiny_vae(seed=0):
-    """A host VAE (AutoencoderKL, 8x down, 4 latent channels) with 32-channel blocks and random weights."""
-    import comfy.sd
-    from comfy.ldm.models.autoencoder import AutoencoderKL
-
-    ddconfig = {"double_z": True, "z_channels": 4, "resolution": 64, "in_channels": 3, "out_ch": 3, "ch": 32,
-                "ch_mult": [1, 1, 1, 1], "num_res_blocks": 1, "attn_resolutions": [], "dropout": 0.0}
-    model = AutoencoderKL(ddconfig=ddconfig, embed_dim=4)
-    _support().init_weights(model, seed)
-    return comfy.sd.VAE(sd=model.state_dict(), config={"params": {"ddconfig": ddconfig, "embed_dim": 4}})
-
-
 _CACHE = {}
 
 
@@ -57,7 +45,8 @@ class TinyCheckpointLoader:
         key = ("ckpt", kind, seed)
         if key not in _CACHE:
             support = _support()
-            _CACHE[key] = (support.tiny_model(kind, seed), support.tiny_clip(kind, seed), tiny_vae(seed))
+            _CACHE[key] = (support.tiny_model(kind, seed), support.tiny_clip(kind, seed),
+                                support.tiny_vae(seed))
         return _CACHE[key]
 
 

@@ -1,0 +1,219 @@
+"""The shipped workflows load: every node exists, every link fits, every widget value fits its input.
+
+Node specs come from the real host in process (its stock nodes and comfy_extras) plus the pack,
+exactly what the server's /object_info lists; `LoadAudio` (a stock node of current upstream that
+the mid-2024 test host lacks) is checked against its upstream spec.
+"""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import style_aligned
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOWS = sorted((ROOT / "workflows").glob("*.json"))
+FILE_INPUTS = {("LoadImage", "image"), ("LoadAudio", "audio")}  # files the user picks; the server test supplies them
+
+
+def _load(name, path):
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+wf = _load("sa_workflow_api", ROOT / "tools" / "workflow_api.py")
+make = _load("sa_make_workflows", ROOT / "tools" / "make_workflows.py")
+
+
+@pytest.fixture(scope="module")
+def specs():
+    return make.host_specs()
+
+
+def _ids(path):
+    return path.stem
+
+
+def test_one_workflow_per_use_is_shipped():
+    names = {p.name for p in WORKFLOWS}
+    assert names == set(make.WORKFLOWS), "workflows/ and tools/make_workflows.py disagree"
+    assert len(names) == 7
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=_ids)
+def test_ui_format_and_links_are_consistent(path, specs):
+    ui = wf.load(path)
+    assert ui["version"] == 0.4 and isinstance(ui["groups"], list) and isinstance(ui["config"], dict)
+    nodes = {n["id"]: n for n in ui["nodes"]}
+    assert len(nodes) == len(ui["nodes"]) and ui["last_node_id"] == max(nodes)
+    assert ui["last_link_id"] == max(link[0] for link in ui["links"])
+    notes = [n for n in ui["nodes"] if n["type"] == "Note"]
+    assert notes and all(len(n["widgets_values"][0]) > 200 for n in notes), "each workflow explains its knobs"
+    orders = sorted(n["order"] for n in ui["nodes"])
+    assert orders == list(range(len(nodes)))
+    for link_id, origin, origin_slot, target, target_slot, kind in ui["links"]:
+        out = nodes[origin]["outputs"][origin_slot]
+        inp = nodes[target]["inputs"][target_slot]
+        assert link_id in out["links"] and inp["link"] == link_id
+        assert out["type"] == kind, f"link {link_id}: output type {out['type']} != {kind}"
+        assert inp["type"] == kind or inp.get("widget"), f"link {link_id}: {inp['name']} is {inp['type']}"
+        assert nodes[origin]["order"] < nodes[target]["order"]
+        spec = specs[nodes[target]["type"]]
+        entry = {n: e for n, e, _ in wf.all_inputs(spec)}[inp["name"]]
+        assert wf.input_type(entry) == kind, f"{nodes[target]['type']}.{inp['name']} does not take {kind}"
+        assert specs[nodes[origin]["type"]]["output"][origin_slot] == kind
+    for node in ui["nodes"]:
+        if node["type"] != "Note":
+            assert node["properties"]["Node name for S&R"] == node["type"]
+            for slot in node["inputs"]:
+                assert slot.get("link") is None or slot["link"] in {link[0] for link in ui["links"]}
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=_ids)
+def test_every_node_exists_and_every_widget_value_fits(path, specs):
+    ui = wf.load(path)
+    problems = []
+    for node in ui["nodes"]:
+        kind = node["type"]
+        if kind == "Note":
+            continue
+        if kind not in specs:
+            problems.append(f"node {node['id']}: {kind} is neither a stock node nor ours")
+            continue
+        spec = specs[kind]
+        values = wf.widget_values_by_name(node, spec)
+        widgets = wf.widget_inputs(spec)
+        if set(values) != {name for name, _ in widgets}:
+            problems.append(f"{kind}: widget values for {sorted(values)} but widgets are {[n for n, _ in widgets]}")
+        # the saved list is exactly what the frontend writes (control_after_generate and upload values included)
+        if wf.ui_widget_values(spec, values) != node["widgets_values"]:
+            problems.append(f"{kind}: widgets_values {node['widgets_values']} are not in the frontend's layout")
+        for name, entry in widgets:
+            if name not in values:
+                continue
+            if (kind, name) in FILE_INPUTS:
+                if not isinstance(values[name], str) or not values[name]:
+                    problems.append(f"{kind}.{name}: file name {values[name]!r}")
+                continue
+            why = wf.check_value(name, entry, values[name])
+            if why:
+                problems.append(f"node {node['id']} {kind}: {why}")
+        linked = {slot["name"] for slot in node["inputs"] if slot.get("link") is not None}
+        for name, entry, required in wf.all_inputs(spec):
+            if required and not wf.is_widget(entry) and name not in linked:
+                problems.append(f"node {node['id']} {kind}: required input {name} is not connected")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=_ids)
+def test_converts_to_a_complete_api_prompt(path, specs):
+    ui = wf.load(path)
+    prompt = wf.to_api(ui, specs)
+    assert set(prompt) == {str(n["id"]) for n in ui["nodes"] if n["type"] != "Note"}
+    for node_id, node in prompt.items():
+        spec = specs[node["class_type"]]
+        for name, entry, required in wf.all_inputs(spec):
+            value = node["inputs"].get(name)
+            if required:
+                assert value is not None, f"{node_id} {node['class_type']}: {name} missing"
+            if isinstance(value, list) and len(value) == 2 and isinstance(value[0], str) and value[0] in prompt:
+                source = prompt[value[0]]
+                assert specs[source["class_type"]]["output"][value[1]] == wf.input_type(entry)
+        assert "control_after_generate" not in node["inputs"]
+    json.dumps(prompt)  # what POST /prompt gets
+    outputs = [n for n in prompt.values() if specs[n["class_type"]].get("output_node")]
+    assert outputs, "a workflow without an output node runs nothing"
+
+
+def test_checked_in_workflows_are_what_the_generator_writes(specs):
+    """A renamed, added or reordered input changes the generator's output: regenerate, don't hand-edit."""
+    for name, build in make.WORKFLOWS.items():
+        assert wf.load(ROOT / "workflows" / name) == json.loads(json.dumps(build(specs))), (
+            f"{name} is stale: run `python tools/make_workflows.py`")
+
+
+def test_every_pack_node_is_used_by_some_workflow_or_listed():
+    used = {n["type"] for p in WORKFLOWS for n in wf.load(p)["nodes"]}
+    unused = set(style_aligned.NODE_CLASS_MAPPINGS) - used
+    # saving/loading a reference and the single-prompt fusion are shown in the docs, not a workflow of their own
+    assert unused <= {"SaveStyleReference", "LoadStyleReference", "StyleAlignedPromptFusion"}, unused
+
+
+# ---------------------------------------------------------------- the converter itself
+
+SPECS = {
+    "KSampler": {"input": {"required": {
+        "model": ["MODEL"], "seed": ["INT", {"default": 0, "min": 0, "max": 2**64 - 1}],
+        "steps": ["INT", {"default": 20, "min": 1, "max": 10000}],
+        "sampler_name": [["euler", "ddim"]], "positive": ["CONDITIONING"]}}, "output": ["LATENT"]},
+    "Loader": {"input": {"required": {"name": [["a.safetensors"]]}}, "output": ["MODEL", "CONDITIONING"]},
+    "Text": {"input": {"required": {"text": ["STRING", {"multiline": True}]},
+                       "optional": {"key": ["STRING", {"forceInput": True}]}}, "output": ["CONDITIONING"]},
+    "LoadImage": {"input": {"required": {"image": [["x.png"], {"image_upload": True}]}}, "output": ["IMAGE"]},
+}
+
+
+def _node(node_id, kind, widgets, inputs=(), mode=0):
+    return {"id": node_id, "type": kind, "mode": mode, "widgets_values": widgets,
+            "inputs": [{"name": n, "type": t, "link": link} for n, t, link in inputs]}
+
+
+def test_converter_drops_control_after_generate_notes_and_follows_reroutes():
+    ui = {"nodes": [
+        _node(1, "Loader", ["a.safetensors"]),
+        _node(2, "Reroute", [], [("", "*", 1)]),
+        _node(3, "KSampler", [7, "randomize", 12, "ddim"], [("model", "MODEL", 2), ("positive", "CONDITIONING", 3)]),
+        _node(4, "Note", ["hello"]),
+    ], "links": [[1, 1, 0, 2, 0, "MODEL"], [2, 2, 0, 3, 0, "MODEL"], [3, 1, 1, 3, 1, "CONDITIONING"]]}
+    api = wf.to_api(ui, SPECS)
+    assert set(api) == {"1", "3"}
+    assert api["3"]["inputs"] == {"seed": 7, "steps": 12, "sampler_name": "ddim", "model": ["1", 0],
+                                  "positive": ["1", 1]}
+
+
+def test_converter_linked_widget_wins_and_force_input_is_not_a_widget():
+    ui = {"nodes": [
+        _node(1, "Loader", ["a.safetensors"]),
+        _node(2, "Text", ["kept when unlinked"], [("key", "STRING", None)]),
+        _node(3, "Text", ["ignored"], [("text", "STRING", 9)]),
+        _node(4, "LoadImage", ["x.png", "image"]),
+    ], "links": [[9, 2, 0, 3, 0, "STRING"]]}
+    api = wf.to_api(ui, SPECS)
+    assert api["2"]["inputs"] == {"text": "kept when unlinked"}
+    assert api["3"]["inputs"] == {"text": ["2", 0]}
+    assert api["4"]["inputs"] == {"image": "x.png"}
+
+
+def test_converter_bypass_passes_matching_input_and_mute_drops():
+    ui = {"nodes": [
+        _node(1, "Loader", ["a.safetensors"]),
+        _node(2, "Text", ["x"], [("key", "STRING", None)], mode=4),
+        _node(5, "Text", ["y"], [], mode=2),
+        _node(3, "KSampler", [1, "fixed", 2, "euler"], [("model", "MODEL", 1), ("positive", "CONDITIONING", 2)]),
+    ], "links": [[1, 1, 0, 3, 0, "MODEL"], [2, 2, 0, 3, 1, "CONDITIONING"]]}
+    # the bypassed Text has no CONDITIONING input to pass through: the input is left out
+    api = wf.to_api(ui, SPECS)
+    assert set(api) == {"1", "3"} and "positive" not in api["3"]["inputs"]
+    ui["nodes"][1]["inputs"].append({"name": "cond", "type": "CONDITIONING", "link": 3})
+    ui["links"].append([3, 1, 1, 2, 1, "CONDITIONING"])
+    assert wf.to_api(ui, SPECS)["3"]["inputs"]["positive"] == ["1", 1]
+
+
+def test_converter_names_unknown_nodes_and_value_checks():
+    with pytest.raises(wf.WorkflowError, match="unknown node type 'Nope'"):
+        wf.to_api({"nodes": [_node(1, "Nope", [])], "links": []}, SPECS)
+    steps = SPECS["KSampler"]["input"]["required"]["steps"]
+    assert wf.check_value("steps", steps, 0) and wf.check_value("steps", steps, 2.5)
+    assert wf.check_value("steps", steps, True) and wf.check_value("steps", steps, 20) is None
+    assert wf.check_value("sampler_name", SPECS["KSampler"]["input"]["required"]["sampler_name"], "heun")
+    assert wf.check_value("b", ["BOOLEAN", {}], 1) and wf.check_value("s", ["STRING", {}], 3)
+    assert wf.check_value("f", ["FLOAT", {"min": 0.0, "max": 1.0}], 1.5)
+    assert wf.ui_widget_values(SPECS["KSampler"], {"seed": 1, "steps": 2, "sampler_name": "euler"}) == \
+        [1, "fixed", 2, "euler"]
