@@ -167,6 +167,10 @@ class DDIMInvertReference:
                              f"{channels}; encode the reference with this model's VAE")
         if steps < 1:
             raise ValueError(f"steps: need at least 1, got {steps}")
+        import comfy.samplers
+
+        if scheduler not in comfy.samplers.KSampler.SCHEDULERS:
+            raise ValueError(f"scheduler: {scheduler!r} is not one of {list(comfy.samplers.KSampler.SCHEDULERS)}")
         if refinement < 0:
             raise ValueError(f"refinement: must be 0 or more, got {refinement}")
         refs = samples.shape[0]

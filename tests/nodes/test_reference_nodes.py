@@ -113,6 +113,7 @@ def test_refinement_adds_model_calls_per_step(models):
     ({"latent": {"samples": torch.zeros(1, 4, 2, 8, 8)}}, "latent: expected an image latent"),
     ({"positive": hs.conditioning("sd15", 3)}, "positive: has 3 prompt rows for 2 reference images"),
     ({"negative": hs.conditioning("sd15", 3), "cfg": 2.0}, "negative: has 3 prompt rows"),
+    ({"scheduler": "linear"}, "scheduler: 'linear' is not one of"),
 ])
 def test_bad_inversion_inputs_are_named(models, inputs, match):
     with pytest.raises(ValueError, match=match):
