@@ -1,0 +1,178 @@
+"""The real host, headless on 127.0.0.1: the pack from custom_nodes registers every node, and every
+shipped workflow, converted from its UI file, runs through POST /prompt to the expected outputs.
+
+The host gets a temp --cwd whose custom_nodes/ links the repo (as a user's clone would be) and
+tests/host_pack (tiny loaders); the tiny BLIP/Whisper/CLAP/DPT/DINO/CLIP models are written into
+its models/ folders, so the pack finds them by name. Weather comes from a local HTTP server.
+The server runs in its own process group and is always killed by the fixture's finalizer.
+"""
+
+import http.server
+import importlib.util
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import style_aligned
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = "server-test-KEY-7"
+
+
+def _load(name, path):
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+wf = _load("sa_workflow_api", ROOT / "tools" / "workflow_api.py")
+hs = _load("sa_host_server", ROOT / "tools" / "host_server.py")
+test_pack = _load("sa_host_pack_in_process", ROOT / "tests" / "host_pack" / "__init__.py")
+
+# Per workflow: SaveImage filename_prefix -> images saved (reference rows included), and the
+# number of PreviewImage outputs (charts, depth and edge maps).
+EXPECTED = {
+    "style_aligned_sdxl_prompts.json": ({"style_aligned/sdxl_prompts": 4}, 0),
+    "style_aligned_sd15_prompts.json": ({"style_aligned/sd15_prompts": 4}, 0),
+    "style_aligned_reference_image.json": ({"style_aligned/reference": 4}, 0),
+    "style_aligned_multi_reference.json": ({"style_aligned/multiref_linear": 4, "style_aligned/multiref_slerp": 4,
+                                            "style_aligned/multiref_attention": 5}, 0),
+    "style_aligned_multimodal_prompts.json": ({"style_aligned/multimodal": 3}, 0),
+    "style_aligned_controlnet_depth.json": ({"style_aligned/controlnet": 4}, 2),
+    "style_aligned_metrics.json": ({"style_aligned/metrics_set": 4}, 3),
+}
+INPUT_IMAGES = ("style_reference.png", "style_a.png", "style_b.png", "content.png", "control.png")
+
+
+class WeatherHandler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        ok = f"appid={KEY}" in self.path
+        body = ({"weather": [{"description": "clear sky"}], "main": {"temp": 21.6}, "dt": 1700000000,
+                 "timezone": 0} if ok else {"cod": 401, "message": "Invalid API key"})
+        raw = json.dumps(body).encode()
+        self.send_response(200 if ok else 401)
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+
+@pytest.fixture(scope="module")
+def weather_url():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), WeatherHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/data/2.5/weather"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory, request):
+    started = time.monotonic()
+    cwd = hs.prepare_host(tmp_path_factory.mktemp("host"), {hs.PACK_FOLDER: ROOT, "style-aligned-test-pack":
+                                                            hs.TEST_PACK})
+    hs.write_tiny_pretrained(cwd / "models")
+    for seed, name in enumerate(INPUT_IMAGES):
+        hs.write_test_image(cwd / "input" / name, seed=seed)
+    server = hs.HostServer(cwd, env={"OPENWEATHERMAP_API_KEY": KEY})
+    request.addfinalizer(server.stop)  # also when start() fails half-way
+    server.start()
+    print(f"\nhost ready after {time.monotonic() - started:.1f} s (models written, server started)")
+    return server
+
+
+@pytest.fixture(scope="module")
+def object_info(host):
+    return host.get("/object_info")
+
+
+def test_object_info_registers_every_pack_node_with_its_inputs(object_info):
+    ours = style_aligned.NODE_CLASS_MAPPINGS
+    assert ours and set(ours) <= set(object_info), sorted(set(ours) - set(object_info))
+    for name, cls in ours.items():
+        served = object_info[name]
+        assert served["display_name"] == style_aligned.NODE_DISPLAY_NAME_MAPPINGS[name]
+        assert served["category"] == cls.CATEGORY
+        assert served["output"] == list(cls.RETURN_TYPES)
+        local = cls.INPUT_TYPES()
+        for section in ("required", "optional"):
+            names = list(local.get(section) or {})
+            assert list(served["input"].get(section) or {}) == names, f"{name}.{section}"
+            for input_name in names:
+                assert wf.input_type(served["input"][section][input_name]) == wf.input_type(local[section][input_name])
+    # the tiny models written into the host's models/ folders are offered by name
+    for (node, input_name), tiny in hs.TINY_MODEL_NAMES.items():
+        assert tiny in object_info[node]["input"]["required"][input_name][0], (node, tiny)
+    assert set(test_pack.NODE_CLASS_MAPPINGS) <= set(object_info)
+
+
+def _specs(object_info):
+    return {**wf.UPSTREAM_ONLY, **object_info}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_shipped_workflow_runs_to_its_outputs(name, host, object_info, weather_url):
+    ui = wf.load(ROOT / "workflows" / name)
+    prompt = hs.use_tiny_models(wf.to_api(ui, _specs(object_info)),
+                                overrides={("StyleAlignedWeatherPhrase", "base_url"): weather_url})
+    assert not any(n["class_type"] in ("CheckpointLoaderSimple", "ControlNetLoader", "LoadAudio")
+                   for n in prompt.values()), "a real model would be downloaded"
+    started = time.monotonic()
+    entry = host.run(prompt, timeout=150)
+    print(f"\n{name}: {time.monotonic() - started:.1f} s")
+    assert entry["status"]["status_str"] == "success" and entry["status"]["completed"]
+
+    saves, previews = EXPECTED[name]
+    images = hs.saved_images(entry)
+    by_prefix = {}
+    for node_id, node in prompt.items():
+        if node["class_type"] == "SaveImage":
+            by_prefix[node["inputs"]["filename_prefix"]] = images.get(node_id, [])
+    assert {p: len(v) for p, v in by_prefix.items()} == saves
+    for records in by_prefix.values():
+        for record in records:
+            path = host.cwd / "output" / record["subfolder"] / record["filename"]
+            with Image.open(path) as image:
+                assert image.size == (hs.TINY_SIZE, hs.TINY_SIZE)
+    preview_ids = [i for i, n in prompt.items() if n["class_type"] == "PreviewImage"]
+    assert len(preview_ids) == previews and all(len(images.get(i, [])) == 1 for i in preview_ids)
+
+    texts = {node["class_type"]: hs.ui_text(entry, node_id) for node_id, node in prompt.items()}
+    if name == "style_aligned_metrics.json":
+        assert texts["StyleAlignedDinoSetConsistency"].startswith("DINO set consistency: ")
+        assert "(4 images, 6 pairs)" in texts["StyleAlignedDinoSetConsistency"]
+        assert texts["StyleAlignedClipTextAlignment"].startswith("CLIP text alignment: ")
+        assert "'a bicycle'" in texts["StyleAlignedClipTextAlignment"]  # style stripped, prompt per image
+        assert "(3 images, 1 references)" in texts["StyleAlignedWeightedDinoScore"]
+    if name == "style_aligned_multimodal_prompts.json":
+        lines = texts["StyleAlignedPromptFusionList"].split("\n")
+        assert lines[0].startswith("a lighthouse, ") and lines[2].startswith("a bicycle, ")
+        assert all("clear sky, 22 °C" in line for line in lines[:3]), lines
+        assert KEY not in json.dumps(entry)
+        assert "language: en" in texts["StyleAlignedSpeechTranscript"]
+        assert texts["StyleAlignedImageCaption"].strip()
+        assert " music" in texts["StyleAlignedMusicMood"] or "silent" in texts["StyleAlignedMusicMood"]
+
+
+def test_a_workflow_error_is_reported_not_hung(host, object_info):
+    """A user error (latent rows that do not match the prompts) comes back through /history as an
+    error naming the input, and the host keeps serving."""
+    ui = wf.load(ROOT / "workflows" / "style_aligned_sd15_prompts.json")
+    prompt = hs.use_tiny_models(wf.to_api(ui, _specs(object_info)))
+    prompt["900"] = {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 2}}
+    batch = next(i for i, n in prompt.items() if n["class_type"] == "StyleAlignedBatchPrompts")
+    prompt[batch]["inputs"]["latent"] = ["900", 0]
+    with pytest.raises(RuntimeError, match="latent has 2 rows but this batch has 4 prompts"):
+        host.run(prompt, timeout=60)
+    assert host.get("/object_info/StyleAlignedPatchModel")

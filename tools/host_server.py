@@ -1,0 +1,265 @@
+"""Run the installable ComfyUI host headless on 127.0.0.1 with the pack in its custom_nodes,
+queue API prompts and wait for their results. Used by tests/test_server.py and tools/demo.py.
+
+No host import here: the server is a child process in its own process group, always stopped
+(SIGTERM, then SIGKILL) when the context exits, also on errors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACK_FOLDER = "comfyui-style-aligned-suite"
+TEST_PACK = ROOT / "tests" / "host_pack"
+
+# Tiny stand-ins for the names the shipped workflows use (see tests/host_pack and tests/tiny_*.py).
+TINY_MODEL_NAMES = {
+    ("StyleAlignedImageCaption", "model"): "tiny-blip",
+    ("StyleAlignedSpeechTranscript", "model"): "tiny-random.pt",
+    ("StyleAlignedMusicMood", "model"): "tiny-clap",
+    ("StyleAlignedDepthMap", "model"): "tiny-dpt",
+    ("StyleAlignedDinoSetConsistency", "model"): "tiny-dino",
+    ("StyleAlignedWeightedDinoScore", "model"): "tiny-dino",
+    ("StyleAlignedClipTextAlignment", "model"): "tiny-clip",
+}
+TINY_SIZE = 64
+TINY_STEPS = 3
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def comfyui_command() -> list[str]:
+    exe = Path(sys.executable).with_name("comfyui")
+    if exe.exists():
+        return [str(exe)]
+    found = shutil.which("comfyui")
+    if found:
+        return [found]
+    raise RuntimeError("the `comfyui` command of the installable host is not installed: run ./run demo, which "
+                       "creates the environment, or pip install comfyui==0.0.1")
+
+
+def prepare_host(cwd: Path, packs: dict[str, Path]) -> Path:
+    """A host folder whose custom_nodes/ links each pack (folder name -> source folder)."""
+    cwd = Path(cwd)
+    for sub in ("custom_nodes", "input", "output", "models/checkpoints"):
+        (cwd / sub).mkdir(parents=True, exist_ok=True)
+    for name, source in packs.items():
+        link = cwd / "custom_nodes" / name
+        if link.is_symlink() or link.exists():
+            if link.is_symlink() and link.resolve() == Path(source).resolve():
+                continue
+            if link.is_symlink():
+                link.unlink()
+            else:
+                raise RuntimeError(f"{link} exists and is not our link; remove it or choose another host folder")
+        link.symlink_to(Path(source).resolve(), target_is_directory=True)
+    Path.home().joinpath(".cache", "huggingface", "hub").mkdir(parents=True, exist_ok=True)  # /object_info needs it
+    return cwd
+
+
+class HostServer:
+    """`with HostServer(cwd) as host:` a running headless host; `host.run(prompt)` -> history entry."""
+
+    def __init__(self, cwd: Path, env: dict | None = None, port: int | None = None, startup_timeout: float = 120.0):
+        self.cwd = Path(cwd)
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **(env or {})}
+        self.startup_timeout = startup_timeout
+        self.process = None
+        self.log_path = self.cwd / "host.log"
+        self.client_id = uuid.uuid4().hex
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self):
+        command = comfyui_command() + ["--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
+                                       "--cwd", str(self.cwd)]
+        self._log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(command, cwd=self.cwd, env=self.env, stdout=self._log,
+                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the host exited with code {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                self.get("/object_info", timeout=5)
+                return self
+            except (OSError, urllib.error.URLError):
+                time.sleep(0.5)
+        raise TimeoutError(f"the host did not answer within {self.startup_timeout:.0f} s:\n{self.log_tail()}")
+
+    def stop(self):
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.process.wait(timeout=10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.process.wait(timeout=10)
+        self._log.close()
+        self.process = None
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    # ------------------------------------------------------------ HTTP
+
+    def get(self, path: str, timeout: float = 30.0):
+        with urllib.request.urlopen(self.url + path, timeout=timeout) as reply:
+            return json.loads(reply.read())
+
+    def post(self, path: str, body: dict, timeout: float = 30.0):
+        request = urllib.request.Request(self.url + path, data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"}, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as reply:
+                return json.loads(reply.read())
+        except urllib.error.HTTPError as exc:
+            raise RuntimeError(f"POST {path} refused ({exc.code}): {exc.read().decode(errors='replace')}") from None
+
+    def queue(self, prompt: dict) -> str:
+        return self.post("/prompt", {"prompt": prompt, "client_id": self.client_id})["prompt_id"]
+
+    def wait(self, prompt_id: str, timeout: float = 300.0, poll: float = 0.5) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"the host died:\n{self.log_tail()}")
+            history = self.get(f"/history/{prompt_id}")
+            entry = history.get(prompt_id)
+            if entry and (entry.get("status", {}).get("completed") or entry.get("outputs")
+                          or entry.get("status", {}).get("status_str") == "error"):
+                status = entry.get("status", {})
+                if status.get("status_str") == "error":
+                    raise RuntimeError(f"prompt {prompt_id} failed: {json.dumps(status.get('messages'))[:3000]}")
+                return entry
+            time.sleep(poll)
+        raise TimeoutError(f"prompt {prompt_id} did not finish within {timeout:.0f} s:\n{self.log_tail()}")
+
+    def run(self, prompt: dict, timeout: float = 300.0) -> dict:
+        return self.wait(self.queue(prompt), timeout)
+
+
+# ---------------------------------------------------------------- tiny substitution
+
+
+def use_tiny_models(prompt: dict, size: int = TINY_SIZE, steps: int = TINY_STEPS, audio_frequency: float = 220.0,
+                    overrides: dict | None = None) -> dict:
+    """A copy of an API prompt with the stock loaders swapped for tests/host_pack's tiny ones, the
+    pack's model names for the tiny local models, and sizes/steps small enough for a CPU."""
+    out = json.loads(json.dumps(prompt))
+    for node in out.values():
+        kind, inputs = node["class_type"], node["inputs"]
+        if kind == "CheckpointLoaderSimple":
+            family = "sdxl" if "xl" in inputs["ckpt_name"].lower() else "sd15"
+            node.update(class_type="TinyCheckpointLoader", inputs={"kind": family, "seed": 0})
+        elif kind == "ControlNetLoader":
+            family = "sdxl" if "xl" in inputs["control_net_name"].lower() else "sd15"
+            node.update(class_type="TinyControlNetLoader", inputs={"kind": family})
+        elif kind == "LoadAudio":
+            node.update(class_type="TinyAudio", inputs={"seconds": 1.5, "frequency": audio_frequency})
+            audio_frequency *= 1.5
+        elif kind in ("StyleAlignedBatchPrompts", "ImageScale"):
+            inputs.update(width=size, height=size)
+        elif kind in ("KSampler", "DDIMInvertReference"):
+            inputs["steps"] = steps
+        elif kind == "StyleAlignedImageCaption":
+            inputs["max_new_tokens"] = 4
+        elif kind == "StyleAlignedSpeechTranscript":
+            inputs["language"] = "en"
+        if (node["class_type"], "model") in TINY_MODEL_NAMES and "model" in inputs:
+            inputs["model"] = TINY_MODEL_NAMES[(node["class_type"], "model")]
+        for (override_kind, name), value in (overrides or {}).items():
+            if node["class_type"] == override_kind and name in inputs:
+                inputs[name] = value
+    return out
+
+
+def write_tiny_pretrained(models_dir: Path) -> None:
+    """The tiny BLIP/Whisper/CLAP/DPT/DINO/CLIP test models, under the names TINY_MODEL_NAMES uses."""
+    import importlib.util
+
+    def load(name, path):
+        if name in sys.modules:
+            return sys.modules[name]
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+        return module
+
+    tiny_hf = load("sa_tiny_hf_server", ROOT / "tests" / "tiny_hf.py")
+    tiny_vision = load("sa_tiny_vision_server", ROOT / "tests" / "tiny_vision.py")
+    models_dir = Path(models_dir)
+    steps = {
+        models_dir / "blip" / "tiny-blip": tiny_hf.blip,
+        models_dir / "clap" / "tiny-clap": tiny_hf.clap,
+        models_dir / "dpt" / "tiny-dpt": tiny_hf.dpt,
+        models_dir / "whisper" / "tiny-random.pt": tiny_hf.whisper_checkpoint,
+        models_dir / "dino" / "tiny-dino": tiny_vision.save_tiny_dino,
+        models_dir / "clip" / "tiny-clip": tiny_vision.save_tiny_clip,
+    }
+    for path, make in steps.items():
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            make(path)
+
+
+def write_test_image(path: Path, size: int = TINY_SIZE, seed: int = 0) -> None:
+    """A smooth colourful PNG (gradients and a disc), so depth/edges/captions get some structure."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:size, 0:size] / size
+    a, b, c = rng.uniform(0.2, 1.0, 3)
+    disc = ((x - 0.5) ** 2 + (y - 0.55) ** 2 < 0.08).astype(float)
+    rgb = np.stack([a * x + 0.3 * disc, b * y, c * (1 - x) * (1 - disc * 0.5)], axis=-1)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray((np.clip(rgb, 0, 1) * 255).astype("uint8")).save(path)
+
+
+def saved_images(entry: dict) -> dict:
+    """{node id: [image records]} of a history entry."""
+    return {node: out["images"] for node, out in entry.get("outputs", {}).items() if out.get("images")}
+
+
+def ui_text(entry: dict, node_id: str) -> str:
+    text = entry.get("outputs", {}).get(str(node_id), {}).get("text") or []
+    return "\n".join(str(t) for t in text)
