@@ -1,0 +1,24 @@
+"""The evaluation runner end to end on tiny random models (the numbers are meaningless)."""
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_runner_produces_the_table_for_all_six_methods(tmp_path):
+    spec = importlib.util.spec_from_file_location("sa_evaluate", ROOT / "bench" / "evaluate.py")
+    evaluate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(evaluate)
+    evaluate.main(["--tiny", "--sets", "2", "--subjects", "2", "--steps", "2", "--inversion-steps", "2",
+                   "--out", str(tmp_path)])
+    table = (tmp_path / "table.md").read_text().splitlines()
+    rows = [line for line in table if line.startswith("| ") and not line.startswith("| method")]
+    assert [row.split(" | ")[0][2:] for row in rows] == evaluate.METHODS
+    scores = json.loads((tmp_path / "scores.json").read_text())
+    for method in evaluate.METHODS:
+        assert len(scores[method]) == 2  # one row of scores per set
+        assert all(math.isfinite(v) and -1.0 <= v <= 1.0 for row in scores[method] for v in row)
+    assert len(list(tmp_path.glob("set01_*.png"))) == len(evaluate.METHODS)
