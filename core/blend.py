@@ -20,6 +20,8 @@ import math
 
 import torch
 
+from .weights import normalise_weights
+
 # Below this angle (radians) two directions count as parallel and SLERP falls back to linear,
 # which is its limit there; it also keeps identical inputs free of 0/0.
 PARALLEL_ANGLE = 1e-4
@@ -47,21 +49,6 @@ def stack_references(latents, names=None):
                              f"{tuple(parts[0].shape[1:])}; encode all references at the same size")
         parts.append(latent)
     return torch.cat(parts, dim=0)
-
-
-def normalise_weights(weights, count):
-    """Weights as float64 (K,) summing to 1; errors name `weights` and say what to change."""
-    weights = torch.as_tensor(weights, dtype=torch.float64).flatten()
-    if weights.shape[0] != count:
-        raise ValueError(f"weights: {weights.shape[0]} given for {count} references; give one weight per reference")
-    if not bool(torch.isfinite(weights).all()):
-        raise ValueError(f"weights: must be finite numbers, got {weights.tolist()}")
-    if bool((weights < 0).any()):
-        raise ValueError(f"weights: must not be negative, got {weights.tolist()}")
-    total = float(weights.sum())
-    if total <= 0:
-        raise ValueError(f"weights: sum to {total}; give at least one reference a positive weight")
-    return weights / total
 
 
 def _flat(latents):

@@ -4,24 +4,10 @@ Host glue only; the math lives in core/blend.py.
 """
 
 from ..core.blend import blend_linear, blend_slerp, stack_references
+from ..core.weights import parse_weights
 
 METHODS = {"SLERP": blend_slerp, "Linear": blend_linear}
 MAX_INPUTS = 4
-
-
-def parse_weights(text, count):
-    """'0.6, 0.4' -> [0.6, 0.4]; empty -> equal weights. Errors name `weights`."""
-    parts = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
-    if not parts:
-        return [1.0] * count
-    weights = []
-    for part in parts:
-        try:
-            weights.append(float(part))
-        except ValueError:
-            raise ValueError(f"weights: {part!r} is not a number; write one number per reference, "
-                             "e.g. '0.6, 0.4'") from None
-    return weights
 
 
 class MultiRefBlend:
@@ -67,7 +53,7 @@ class MultiRefBlend:
                                               for i in range(2, MAX_INPUTS + 1) if more.get(f"latent_{i}") is not None]
         names = [name for name, _ in inputs]
         references = stack_references([latent["samples"] for _, latent in inputs], names=names)
-        values = parse_weights(weights, references.shape[0])
+        values = parse_weights(weights)  # None = equal weights
         return ({"samples": METHODS[method](references, values, keep_norm=keep_norm)},)
 
 

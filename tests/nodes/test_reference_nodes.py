@@ -223,9 +223,9 @@ def test_blend_node_collects_rows_of_all_inputs_in_order():
 
 
 @pytest.mark.parametrize("inputs,match", [
-    ({"weights": "0.5"}, "weights: 1 given for 2 references"),
+    ({"weights": "0.5"}, r"weights: 1 weight\(s\) given for 2 reference"),
     ({"weights": "0.5, abc"}, "weights: 'abc' is not a number"),
-    ({"weights": "0, 0"}, "weights: sum to 0"),
+    ({"weights": "0, 0"}, "weights: the weights sum to zero"),
     ({"latent_2": {"samples": torch.zeros(1, 4, 8, 16)}}, r"latent_2: latent shape \(4, 8, 16\)"),
 ])
 def test_blend_node_errors_name_the_input(inputs, match):
