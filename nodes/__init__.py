@@ -2,6 +2,7 @@
 missing is skipped with a message saying what to install, and every other node still loads."""
 
 import importlib
+import importlib.util
 import logging
 
 log = logging.getLogger("style_aligned")
@@ -31,3 +32,28 @@ for _stage, _package in _STAGES.items():
         continue
     NODE_CLASS_MAPPINGS.update(_module.NODE_CLASS_MAPPINGS)
     NODE_DISPLAY_NAME_MAPPINGS.update(_module.NODE_DISPLAY_NAME_MAPPINGS)
+
+
+# Optional packages the nodes import only when they run: checked here without importing them, so
+# a missing one is named at load time (every node still registers; using it says the same).
+_OPTIONAL = {
+    "whisper": ("openai-whisper", "Speech Transcript"),
+    "transformers": ("transformers", "Image Caption, Music Mood, Depth Map and the metric nodes"),
+    "matplotlib": ("matplotlib", "the metric nodes' charts"),
+    "requests": ("requests", "Weather Phrase"),
+}
+MISSING_OPTIONAL = {}
+
+
+def _installed(module):
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+for _module, (_package, _users) in _OPTIONAL.items():
+    if not _installed(_module):
+        MISSING_OPTIONAL[_package] = _users
+        log.warning("Style Aligned: %s need(s) %s, which is not installed: pip install %s "
+                    "(every other node works)", _users, _package, _package)

@@ -1,0 +1,91 @@
+"""A host without an optional dependency still gets every other node, and is told what to install.
+
+Each case runs in a fresh Python: a meta-path finder makes the chosen modules unimportable (as if
+not installed), the host starts, and the host's own custom-node loader loads the pack from a
+custom_nodes/ folder that links the repo under a user-style folder name.
+"""
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import style_aligned
+
+ROOT = Path(__file__).resolve().parent.parent
+FOLDER = "comfyui-style-aligned-suite"
+
+SCRIPT = textwrap.dedent("""
+    import importlib.abc, importlib.util, io, json, logging, sys
+    root, custom_nodes, blocked = sys.argv[1], sys.argv[2], set(sys.argv[3].split(","))
+
+    class NotInstalled(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name in blocked or name.split(".")[0] in blocked:
+                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+            return None
+
+    sys.meta_path.insert(0, NotInstalled())
+    log = io.StringIO()
+    spec = importlib.util.spec_from_file_location("sa_host_boot", root + "/tests/host_boot.py")
+    host_boot = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(host_boot)
+    host_boot.start_host(cpu=True)
+    logging.basicConfig(stream=log, level=logging.WARNING, force=True)
+    from comfy.nodes.vanilla_node_importing import _vanilla_load_custom_nodes_2
+
+    exported = _vanilla_load_custom_nodes_2([custom_nodes])
+    pack = sys.modules["__PACK__"]
+    result = {"nodes": sorted(exported.NODE_CLASS_MAPPINGS), "unavailable": pack.nodes.UNAVAILABLE,
+              "missing": pack.nodes.MISSING_OPTIONAL, "log": log.getvalue()}
+    speech = exported.NODE_CLASS_MAPPINGS.get("StyleAlignedSpeechTranscript")
+    if speech is not None:
+        import torch
+        result["speech_models"] = speech.INPUT_TYPES()["required"]["model"][0]
+        try:
+            speech().transcribe({"waveform": torch.rand(1, 1, 16000) * 0.2, "sample_rate": 16000}, "small", "en",
+                                "transcribe")
+        except Exception as exc:
+            result["speech_error"] = f"{type(exc).__name__}: {exc}"
+    print("RESULT" + json.dumps(result))
+""").replace("__PACK__", FOLDER)
+
+
+def _load_without(tmp_path, blocked):
+    custom_nodes = tmp_path / "custom_nodes"
+    custom_nodes.mkdir()
+    (custom_nodes / FOLDER).symlink_to(ROOT, target_is_directory=True)
+    script = tmp_path / "load_pack.py"
+    script.write_text(SCRIPT)
+    proc = subprocess.run([sys.executable, str(script), str(ROOT), str(custom_nodes), ",".join(blocked)],
+                          capture_output=True, text=True, timeout=180, cwd=tmp_path,
+                          env={"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PATH": "/usr/bin:/bin",
+                               "HOME": str(Path.home())})
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT")]
+    assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return json.loads(lines[-1][len("RESULT"):])
+
+
+def test_nothing_missing_in_the_test_environment():
+    assert style_aligned.nodes.MISSING_OPTIONAL == {} and style_aligned.nodes.UNAVAILABLE == {}
+
+
+def test_without_whisper_every_node_registers_and_the_log_and_the_node_say_what_to_install(tmp_path):
+    result = _load_without(tmp_path, ["whisper"])
+    assert result["nodes"] == sorted(style_aligned.NODE_CLASS_MAPPINGS)
+    assert result["unavailable"] == {}
+    assert result["missing"] == {"openai-whisper": "Speech Transcript"}
+    assert "Speech Transcript need(s) openai-whisper" in result["log"]
+    assert "pip install openai-whisper" in result["log"]
+    # the node stays usable in the UI (official model names offered) and says what to install when run
+    assert "small" in result["speech_models"]
+    assert result["speech_error"].startswith("RuntimeError") and "pip install openai-whisper" in result["speech_error"]
+
+
+def test_a_stage_that_cannot_import_is_skipped_with_a_message_and_the_rest_loads(tmp_path):
+    result = _load_without(tmp_path, [f"{FOLDER}.nodes.depth"])
+    expected = sorted(set(style_aligned.NODE_CLASS_MAPPINGS) - {"StyleAlignedDepthMap"})
+    assert result["nodes"] == expected
+    assert list(result["unavailable"]) == ["depth"] and "reinstall the pack" in result["unavailable"]["depth"]
+    assert "nodes of 'depth' not loaded" in result["log"]
