@@ -1,8 +1,8 @@
 """Depth map for ControlNet with transformers DPT, so the StyleAligned ControlNet workflow needs no other pack."""
 
 from ..core import depth
-from .multimodal import chosen, model_inputs, progress_bar
-from .pretrained import get_model, on_device
+from .pretrained import chosen, get_model, model_inputs, on_device
+from .ui import progress_bar
 
 
 class StyleAlignedDepthMap:

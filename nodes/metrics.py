@@ -7,8 +7,8 @@ and cached by `nodes.pretrained` under the kinds "dino" and "clip".
 
 from ..core import charts, embeddings, metrics
 from ..core.weights import normalise_weights, parse_weights
-from .multimodal import chosen, model_inputs, progress_bar, shown
-from .pretrained import get_model, on_device
+from .pretrained import chosen, get_model, model_inputs, on_device
+from .ui import progress_bar, shown
 
 CATEGORY = "style_aligned/metrics"
 DINO_CHOICES = [embeddings.DINO_DEFAULT]

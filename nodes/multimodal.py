@@ -5,38 +5,11 @@ import time
 
 from ..core import audio as audio_ops
 from ..core import captions, music, prompt_fusion, speech, weather
-from .pretrained import DOWNLOAD_NOTE, get_model, model_choices, model_dirs, on_device
+from .pretrained import chosen, get_model, model_choices, model_dirs, model_inputs, on_device
+from .ui import progress_bar, shown
 
 CATEGORY = "style_aligned/multimodal"
 ON_ERROR = ("stop with message", "empty result with note")
-
-
-def model_inputs(kind: str, defaults: list[str]) -> dict:
-    """A `model` list (hub ids first, then local models) and a free-text `hub_id` override."""
-    return {
-        "model": (model_choices(kind, defaults), {
-            "default": defaults[0], "tooltip": DOWNLOAD_NOTE.format(kind=kind)}),
-        "hub_id": ("STRING", {
-            "default": "", "tooltip": f"Optional: a hub id (owner/name) or a folder name in models/{kind} that "
-                                      "overrides the model list. Leave empty to use the list."}),
-    }
-
-
-def chosen(model: str, hub_id: str) -> str:
-    return (hub_id or "").strip() or model
-
-
-def progress_bar(total: int):
-    """A callback progress(done, total) that drives the host's progress bar."""
-    import comfy.utils
-
-    bar = comfy.utils.ProgressBar(max(1, total))
-    return lambda done, count: bar.update_absolute(done, count)
-
-
-def shown(result: tuple, lines: list[str]) -> dict:
-    """Classic return that also shows text on the node."""
-    return {"ui": {"text": ["\n".join(line for line in lines if line)]}, "result": result}
 
 
 class StyleAlignedImageCaption:

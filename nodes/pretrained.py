@@ -117,3 +117,18 @@ def on_device(module):
         module.to("cpu")
         if device.type != "cpu":
             mm.soft_empty_cache()
+
+
+def model_inputs(kind: str, defaults: list[str]) -> dict:
+    """A `model` list (hub ids first, then local models) and a free-text `hub_id` override."""
+    return {
+        "model": (model_choices(kind, defaults), {
+            "default": defaults[0], "tooltip": DOWNLOAD_NOTE.format(kind=kind)}),
+        "hub_id": ("STRING", {
+            "default": "", "tooltip": f"Optional: a hub id (owner/name) or a folder name in models/{kind} that "
+                                      "overrides the model list. Leave empty to use the list."}),
+    }
+
+
+def chosen(model: str, hub_id: str) -> str:
+    return (hub_id or "").strip() or model
