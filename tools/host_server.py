@@ -77,11 +77,13 @@ def prepare_host(cwd: Path, packs: dict[str, Path]) -> Path:
 class HostServer:
     """`with HostServer(cwd) as host:` a running headless host; `host.run(prompt)` -> history entry."""
 
-    def __init__(self, cwd: Path, env: dict | None = None, port: int | None = None, startup_timeout: float = 120.0):
+    def __init__(self, cwd: Path, env: dict | None = None, port: int | None = None, startup_timeout: float = 120.0,
+                 offline: bool = True):
         self.cwd = Path(cwd)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **(env or {})}
+        hub = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"} if offline else {}
+        self.env = {**os.environ, **hub, **(env or {})}
         self.startup_timeout = startup_timeout
         self.process = None
         self.log_path = self.cwd / "host.log"
@@ -211,7 +213,7 @@ def use_tiny_models(prompt: dict, size: int = TINY_SIZE, steps: int = TINY_STEPS
     return out
 
 
-def write_tiny_pretrained(models_dir: Path) -> None:
+def write_tiny_pretrained(models_dir: Path, kinds=("blip", "clap", "dpt", "whisper", "dino", "clip")) -> None:
     """The tiny BLIP/Whisper/CLAP/DPT/DINO/CLIP test models, under the names TINY_MODEL_NAMES uses."""
     import importlib.util
 
@@ -236,7 +238,7 @@ def write_tiny_pretrained(models_dir: Path) -> None:
         models_dir / "clip" / "tiny-clip": tiny_vision.save_tiny_clip,
     }
     for path, make in steps.items():
-        if not path.exists():
+        if path.parent.name in kinds and not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             make(path)
 
