@@ -11,26 +11,14 @@ time ratio <= (1 + extra FLOP fraction) * 1.05.
 """
 
 import argparse
-import importlib.util
 import math
 import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import torch
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def start_host():
-    """Start the in-process host (GPU when there is one) and load the pack as the tests do."""
-    spec = importlib.util.spec_from_file_location("sa_host_boot", ROOT / "tests" / "host_boot.py")
-    boot = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(boot)
-    boot.start_host(cpu=not torch.cuda.is_available())
-    return boot.load_support(), boot.load_pack()
+from bench_host import start_host
 
 
 def sample_steps(hs, model, batch, size, steps, seed=0):

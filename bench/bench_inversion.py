@@ -10,22 +10,10 @@ evaluation per step (times 1 + refinement): the same as sampling with that many 
 """
 
 import argparse
-import importlib.util
 import time
-from pathlib import Path
 
 import torch
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def start_host():
-    """Start the in-process host (GPU when there is one) and load the pack as the tests do."""
-    spec = importlib.util.spec_from_file_location("sa_host_boot", ROOT / "tests" / "host_boot.py")
-    boot = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(boot)
-    boot.start_host(cpu=not torch.cuda.is_available())
-    return boot.load_support(), boot.load_pack()
+from bench_host import start_host
 
 
 def run(hs, DDIMInvertReference, model, latent, steps, cfg, refinement):  # noqa: N803 (a node class)

@@ -29,20 +29,12 @@ import time
 from pathlib import Path
 
 import torch
+from bench_host import start_host
 
 ROOT = Path(__file__).resolve().parent.parent
 METHODS = ["plain", "StyleAligned", "StyleAligned + reference", "Linear blend", "SLERP blend",
            "weighted multi-reference attention"]
 COLUMNS = ["set consistency (DINO)", "text alignment (CLIP)", "style to reference A (DINO)", "multi-style A+B (DINO)"]
-
-
-def boot(cpu):
-    spec = importlib.util.spec_from_file_location("sa_host_boot", ROOT / "tests" / "host_boot.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.start_host(cpu=cpu)
-    module.load_pack()
-    return module  # also offers load_support() for the tiny models
 
 
 class Generator:
@@ -205,10 +197,9 @@ def load_prompt_sets(path, sets, subjects):
 def run(args):
     start = time.perf_counter()
     entries, negative = load_prompt_sets(args.prompts, args.sets, args.subjects)
-    host = boot(cpu=args.tiny or not torch.cuda.is_available())
+    start_host(cpu=True if args.tiny else None)
     with tempfile.TemporaryDirectory() as workdir:
         if args.tiny:
-            host.load_support()
             (model, clip, vae), (dino_name, clip_name) = load_tiny(workdir)
             size = args.size or 64
         else:

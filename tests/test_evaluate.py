@@ -8,7 +8,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_runner_produces_the_table_for_all_six_methods(tmp_path):
+def test_runner_produces_the_table_for_all_six_methods(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))  # as when run as `python bench/evaluate.py`
     spec = importlib.util.spec_from_file_location("sa_evaluate", ROOT / "bench" / "evaluate.py")
     evaluate = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(evaluate)
