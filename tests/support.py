@@ -220,3 +220,18 @@ def tiny_vae(seed=5):
         logging.disable(logging.NOTSET)
     init_weights(vae.first_stage_model, seed)
     return vae
+
+
+@contextlib.contextmanager
+def model_folder(kind, path, extensions=(".safetensors",)):
+    """Inside: the host's models/<kind> search list starts with `path` (a test's temp folder)."""
+    import folder_paths
+
+    names = folder_paths.folder_names_and_paths
+    if kind not in names:
+        names[kind] = ([], set(extensions))
+    names[kind][0].insert(0, str(path))
+    try:
+        yield path
+    finally:
+        names[kind][0].remove(str(path))

@@ -97,3 +97,15 @@ def test_reference_of_another_size_or_model_is_rejected(setup):
         hs.run_node(StyleAlignedPatchModel, model=model, style_reference=trajectories[2], reference_weights="1,2,3")
     with pytest.raises(ValueError, match="reference_weights: set, but no style_reference"):
         hs.run_node(StyleAlignedPatchModel, model=model, reference_weights="1,2")
+
+
+def test_saved_and_loaded_reference_generates_the_same_images(setup, tmp_path):
+    from style_aligned.nodes.reference import FOLDER, LoadStyleReference, SaveStyleReference
+
+    model, _, trajectories = setup
+    with hs.model_folder(FOLDER, tmp_path):
+        name = hs.run_node(SaveStyleReference, style_reference=trajectories[2], filename_prefix="pair")["result"][0]
+        loaded = hs.run_node(LoadStyleReference, model=model, reference=name)[0]
+    in_memory, _ = _recorded_run(model, trajectories[2], 4, weights="0.7, 0.3")
+    from_file, _ = _recorded_run(model, loaded, 4, weights="0.7, 0.3")
+    assert torch.equal(in_memory, from_file)

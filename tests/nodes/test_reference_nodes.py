@@ -3,7 +3,6 @@
 import os
 
 import comfy.samplers
-import folder_paths
 import pytest
 import sa_support as hs
 import torch
@@ -38,15 +37,8 @@ def invert(model, kind, refs=2, **inputs):
 @pytest.fixture()
 def reference_folder(tmp_path):
     """models/style_references pointed at a temporary folder for the test (first in the search list)."""
-    names = folder_paths.folder_names_and_paths
-    if FOLDER in names:
-        paths = names[FOLDER][0]
-        paths.insert(0, str(tmp_path))
-    else:
-        names[FOLDER] = ([str(tmp_path)], {".safetensors"})
-        paths = names[FOLDER][0]
-    yield tmp_path
-    paths.remove(str(tmp_path))
+    with hs.model_folder(FOLDER, tmp_path):
+        yield tmp_path
 
 
 @pytest.mark.parametrize("kind", ["sd15", "sdxl"])
