@@ -131,6 +131,7 @@ class Builder:
         dst["inputs"][index]["link"] = link_id
 
     def ui(self):
+        untangle(self.nodes)
         # execution order: a topological order of the graph, as the frontend stores it
         deps = {n["id"]: {link[1] for link in self.links if link[3] == n["id"]} for n in self.nodes}
         done, order = set(), []
@@ -146,6 +147,25 @@ class Builder:
         return {"last_node_id": len(self.nodes), "last_link_id": len(self.links), "nodes": self.nodes,
                 "links": self.links, "groups": [], "config": {},
                 "extra": {"ds": {"scale": 0.75, "offset": [0, 0]}}, "version": 0.4}
+
+
+def _overlap(a, b, gap):
+    (ax, ay), (aw, ah) = a["pos"], a["size"]
+    (bx, by), (bw, bh) = b["pos"], b["size"]
+    return ax < bx + bw + gap and bx < ax + aw + gap and ay < by + bh + gap and by < ay + ah + gap
+
+
+def untangle(nodes, gap=30):
+    """Push nodes down until no two boxes overlap: the builders place nodes by column and a rough
+    y, and a box that grew with its widgets must not cover its neighbour on the canvas."""
+    placed = []
+    for node in sorted(nodes, key=lambda n: (n["pos"][1], n["pos"][0])):
+        while True:
+            hit = next((other for other in placed if _overlap(node, other, gap)), None)
+            if hit is None:
+                break
+            node["pos"][1] = hit["pos"][1] + hit["size"][1] + gap
+        placed.append(node)
 
 
 # ---------------------------------------------------------------- shared pieces
