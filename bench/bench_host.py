@@ -2,7 +2,7 @@
 not the repo root, is on sys.path): starts the host the way tests/host_boot.py does, on the GPU
 when there is one, and loads the pack and the tiny-model helpers."""
 
-import importlib.util
+import runpy
 from pathlib import Path
 
 import torch
@@ -12,8 +12,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def start_host(cpu=None):
     """(sa_support, style_aligned) after starting the host; cpu=None picks the GPU if present."""
-    spec = importlib.util.spec_from_file_location("sa_host_boot", ROOT / "tests" / "host_boot.py")
-    boot = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(boot)
-    boot.start_host(cpu=not torch.cuda.is_available() if cpu is None else cpu)
-    return boot.load_support(), boot.load_pack()
+    boot = runpy.run_path(str(ROOT / "tests" / "host_boot.py"))
+    boot["start_host"](cpu=not torch.cuda.is_available() if cpu is None else cpu)
+    return boot["load_support"](), boot["load_pack"]()

@@ -21,9 +21,9 @@ show that the pipeline runs end to end.
 """
 
 import argparse
-import importlib.util
 import json
 import math
+import runpy
 import tempfile
 import time
 from pathlib import Path
@@ -129,9 +129,7 @@ def score_set(judges, images, subjects, ref_a, ref_b):
 def load_tiny(workdir):
     from sa_support import tiny_clip, tiny_model, tiny_vae
 
-    spec = importlib.util.spec_from_file_location("tiny_vision", ROOT / "tests" / "tiny_vision.py")
-    tiny_vision = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tiny_vision)
+    tiny_vision = runpy.run_path(str(ROOT / "tests" / "host_boot.py"))["load_test_module"]("tiny_vision")
     dino = tiny_vision.save_tiny_dino(Path(workdir) / "dino")
     clip = tiny_vision.save_tiny_clip(Path(workdir) / "clip")
     return (tiny_model("sd15"), tiny_clip("sd15"), tiny_vae()), (str(dino), str(clip))

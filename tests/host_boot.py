@@ -13,6 +13,9 @@ PACK = "style_aligned"
 
 
 def load_module(name, path, package_dir=None):
+    """Import a file as module `name` (once; later calls return the loaded module)."""
+    if name in sys.modules:
+        return sys.modules[name]
     spec = importlib.util.spec_from_file_location(
         name, path, submodule_search_locations=[str(package_dir)] if package_dir else None
     )
@@ -43,13 +46,19 @@ def start_host(cpu=True):
 
 
 def load_pack():
-    if PACK not in sys.modules:
-        load_module(PACK, ROOT / "__init__.py", ROOT)
-    return sys.modules[PACK]
+    return load_module(PACK, ROOT / "__init__.py", ROOT)
 
 
 def load_support():
     """tests/support.py (tiny real models) as `sa_support`."""
-    if "sa_support" not in sys.modules:
-        load_module("sa_support", ROOT / "tests" / "support.py")
-    return sys.modules["sa_support"]
+    return load_test_module("support")
+
+
+def load_test_module(stem):
+    """tests/<stem>.py as `sa_<stem>` (tiny_hf, tiny_vision, support)."""
+    return load_module(f"sa_{stem}", ROOT / "tests" / f"{stem}.py")
+
+
+def load_tool(stem):
+    """tools/<stem>.py as `sa_<stem>` (workflow_api, host_server, make_workflows, make_docs, demo)."""
+    return load_module(f"sa_{stem}", ROOT / "tools" / f"{stem}.py")

@@ -1,17 +1,15 @@
 """docs/nodes.md is generated from the nodes; it must not drift from them."""
 
-import importlib.util
 from pathlib import Path
 
+import sa_host_boot
 import style_aligned
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_node_reference_matches_the_nodes():
-    spec = importlib.util.spec_from_file_location("sa_make_docs", ROOT / "tools" / "make_docs.py")
-    make_docs = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(make_docs)
+    make_docs = sa_host_boot.load_tool("make_docs")
     expected = make_docs.nodes_markdown(style_aligned)
     assert (ROOT / "docs" / "nodes.md").read_text() == expected, "run: python tools/make_docs.py"
     for key in style_aligned.NODE_CLASS_MAPPINGS:

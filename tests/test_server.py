@@ -8,14 +8,13 @@ The server runs in its own process group and is always killed by the fixture's f
 """
 
 import http.server
-import importlib.util
 import json
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
+import sa_host_boot
 import style_aligned
 from PIL import Image
 
@@ -23,19 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 KEY = "server-test-KEY-7"
 
 
-def _load(name, path):
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-wf = _load("sa_workflow_api", ROOT / "tools" / "workflow_api.py")
-hs = _load("sa_host_server", ROOT / "tools" / "host_server.py")
-test_pack = _load("sa_host_pack_in_process", ROOT / "tests" / "host_pack" / "__init__.py")
+wf = sa_host_boot.load_tool("workflow_api")
+hs = sa_host_boot.load_tool("host_server")
+test_pack = sa_host_boot.load_module("sa_host_pack_in_process", ROOT / "tests" / "host_pack" / "__init__.py")
 
 # Per workflow: SaveImage filename_prefix -> images saved (reference rows included), and the
 # number of PreviewImage outputs (charts, depth and edge maps).

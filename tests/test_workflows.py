@@ -5,12 +5,11 @@ exactly what the server's /object_info lists; `LoadAudio` (a stock node of curre
 the mid-2024 test host lacks) is checked against its upstream spec.
 """
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
+import sa_host_boot
 import style_aligned
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,18 +17,8 @@ WORKFLOWS = sorted((ROOT / "workflows").glob("*.json"))
 FILE_INPUTS = {("LoadImage", "image"), ("LoadAudio", "audio")}  # files the user picks; the server test supplies them
 
 
-def _load(name, path):
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-wf = _load("sa_workflow_api", ROOT / "tools" / "workflow_api.py")
-make = _load("sa_make_workflows", ROOT / "tools" / "make_workflows.py")
+wf = sa_host_boot.load_tool("workflow_api")
+make = sa_host_boot.load_tool("make_workflows")
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """Tiny multi-modal models built from configs with random weights, saved to a folder.
 
-Tokenizers and processors are built locally (no hub). Load this module by path:
-`importlib.util.spec_from_file_location("tiny_hf", Path(__file__).parents[1] / "tiny_hf.py")`.
+Tokenizers and processors are built locally (no hub). Tests get it as
+`sa_host_boot.load_test_module("tiny_hf")`.
 """
 
 import dataclasses

@@ -14,9 +14,9 @@ ViT-L/14) are then downloaded from the Hugging Face hub on first use.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import re
+import runpy
 import shutil
 import sys
 import time
@@ -25,18 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load(name, path):
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-wf = _load("sa_workflow_api", ROOT / "tools" / "workflow_api.py")
-hs = _load("sa_host_server", ROOT / "tools" / "host_server.py")
+BOOT = runpy.run_path(str(ROOT / "tests" / "host_boot.py"))  # in-process host start and file loading
+wf = BOOT["load_tool"]("workflow_api")
+hs = BOOT["load_tool"]("host_server")
 
 PROMPTS_WORKFLOW = {"sdxl": "style_aligned_sdxl_prompts.json", "sd15": "style_aligned_sd15_prompts.json"}
 METRICS_WORKFLOW = "style_aligned_metrics.json"

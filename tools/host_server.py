@@ -215,19 +215,10 @@ def use_tiny_models(prompt: dict, size: int = TINY_SIZE, steps: int = TINY_STEPS
 
 def write_tiny_pretrained(models_dir: Path, kinds=("blip", "clap", "dpt", "whisper", "dino", "clip")) -> None:
     """The tiny BLIP/Whisper/CLAP/DPT/DINO/CLIP test models, under the names TINY_MODEL_NAMES uses."""
-    import importlib.util
+    import runpy
 
-    def load(name, path):
-        if name in sys.modules:
-            return sys.modules[name]
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules[name] = module
-        return module
-
-    tiny_hf = load("sa_tiny_hf_server", ROOT / "tests" / "tiny_hf.py")
-    tiny_vision = load("sa_tiny_vision_server", ROOT / "tests" / "tiny_vision.py")
+    boot = runpy.run_path(str(ROOT / "tests" / "host_boot.py"))
+    tiny_hf, tiny_vision = boot["load_test_module"]("tiny_hf"), boot["load_test_module"]("tiny_vision")
     models_dir = Path(models_dir)
     steps = {
         models_dir / "blip" / "tiny-blip": tiny_hf.blip,

@@ -6,8 +6,8 @@ picture of every shipped workflow's graph in docs/workflows/.
 tests/test_docs.py fails when docs/nodes.md no longer matches the nodes.
 """
 
-import importlib.util
 import json
+import runpy
 import sys
 from pathlib import Path
 
@@ -18,11 +18,9 @@ DOCS = ROOT / "docs"
 def load_pack():
     """The pack, loaded by path as the host would (starting the in-process host if needed)."""
     if "style_aligned" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("sa_host_boot", ROOT / "tests" / "host_boot.py")
-        boot = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(boot)
-        boot.start_host(cpu=True)
-        boot.load_pack()
+        boot = runpy.run_path(str(ROOT / "tests" / "host_boot.py"))
+        boot["start_host"](cpu=True)
+        boot["load_pack"]()
     return sys.modules["style_aligned"]
 
 

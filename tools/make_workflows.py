@@ -7,25 +7,16 @@ so a renamed or reordered input fails loudly instead of shipping a workflow that
 The workflows in workflows/ are the product; this script is how they were made.
 """
 
-import importlib.util
 import json
-import sys
+import runpy
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "workflows"
 
 
-def _load(name, path, package_dir=None):
-    spec = importlib.util.spec_from_file_location(
-        name, path, submodule_search_locations=[str(package_dir)] if package_dir else None)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-wf = sys.modules.get("sa_workflow_api") or _load("sa_workflow_api", ROOT / "tools" / "workflow_api.py")
+BOOT = runpy.run_path(str(ROOT / "tests" / "host_boot.py"))  # in-process host start and file loading
+wf = BOOT["load_tool"]("workflow_api")
 
 SDXL_CKPT = "sd_xl_base_1.0.safetensors"
 SD15_CKPT = "v1-5-pruned-emaonly.safetensors"
@@ -38,19 +29,10 @@ COL = 380  # column width on the canvas
 
 def host_specs():
     """Specs of the host's stock nodes and ours, in process (the same rules the server applies)."""
-    from comfy.cli_args import args
-
-    args.cpu = True
-    import comfy.model_management  # noqa: F401
-    from comfy import node_helpers
-    from comfy.cmd import folder_paths, latent_preview
-    from comfy.nodes import base_nodes
+    BOOT["start_host"](cpu=True)
+    pack = BOOT["load_pack"]()
     from comfy.nodes.package import import_all_nodes_in_workspace
 
-    for short, module in {"folder_paths": folder_paths, "latent_preview": latent_preview,
-                          "node_helpers": node_helpers, "nodes": base_nodes}.items():
-        sys.modules.setdefault(short, module)
-    pack = sys.modules.get("style_aligned") or _load("style_aligned", ROOT / "__init__.py", ROOT)
     exported = import_all_nodes_in_workspace(vanilla_custom_nodes=False)
     specs = wf.specs_from_classes(dict(exported.NODE_CLASS_MAPPINGS))
     specs.update(wf.specs_from_classes(pack.NODE_CLASS_MAPPINGS))

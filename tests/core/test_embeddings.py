@@ -1,27 +1,19 @@
 """DINO and CLIP embeddings with tiny real transformers models saved to and loaded from a folder."""
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+import sa_host_boot
 import torch
 from PIL import Image
 from style_aligned.core import embeddings, metrics
 from style_aligned.core.pretrained import load_pretrained
 
 
-def _tiny_vision():
-    path = Path(__file__).resolve().parents[1] / "tiny_vision.py"
-    spec = importlib.util.spec_from_file_location("sa_tiny_vision", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("vision_models")
-    tiny = _tiny_vision()
+    tiny = sa_host_boot.load_test_module("tiny_vision")
     tiny.save_tiny_dino(root / "tiny-dino")
     tiny.save_tiny_clip(root / "tiny-clip")
     return root

@@ -1,17 +1,14 @@
 """Captions, transcripts, music labels and depth with tiny real models loaded from a folder offline."""
 
-import importlib.util
 import math
 import os
-from pathlib import Path
 
 import pytest
+import sa_host_boot
 import torch
 from style_aligned.core import captions, depth, music, pretrained, speech
 
-_spec = importlib.util.spec_from_file_location("tiny_hf", Path(__file__).resolve().parents[1] / "tiny_hf.py")
-tiny_hf = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(tiny_hf)
+tiny_hf = sa_host_boot.load_test_module("tiny_hf")
 
 
 @pytest.fixture(autouse=True)

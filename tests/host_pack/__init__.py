@@ -5,10 +5,9 @@ Models come from tests/support.py (loaded by path: the host imports this folder 
 under its folder name, and the repo root must never be on sys.path).
 """
 
-import importlib.util
 import math
 import os
-import sys
+import runpy
 
 import torch
 
@@ -16,13 +15,7 @@ _TESTS = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 
 
 def _support():
-    module = sys.modules.get("sa_support")
-    if module is None:
-        spec = importlib.util.spec_from_file_location("sa_support", os.path.join(_TESTS, "support.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["sa_support"] = module
-        spec.loader.exec_module(module)
-    return module
+    return runpy.run_path(os.path.join(_TESTS, "host_boot.py"))["load_support"]()
 
 
 _CACHE = {}

@@ -1,16 +1,13 @@
 """DepthMap node in the real host with a tiny DPT loaded from a local folder offline."""
 
-import importlib.util
-from pathlib import Path
 
 import folder_paths
 import pytest
+import sa_host_boot
 import torch
 from style_aligned.nodes import depth, pretrained
 
-_spec = importlib.util.spec_from_file_location("tiny_hf_depth", Path(__file__).resolve().parents[1] / "tiny_hf.py")
-tiny_hf = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(tiny_hf)
+tiny_hf = sa_host_boot.load_test_module("tiny_hf")
 
 
 @pytest.fixture(scope="module")

@@ -1,21 +1,17 @@
 """Metric nodes in the real host with tiny DINO and CLIP models found in the host's model folders."""
 
-import importlib.util
 import math
-from pathlib import Path
 
 import folder_paths
 import pytest
+import sa_host_boot
 import torch
 from style_aligned import nodes as pack_nodes
 from style_aligned.core import embeddings, metrics
 from style_aligned.nodes import metrics as metric_nodes
 from style_aligned.nodes import pretrained
 
-_spec = importlib.util.spec_from_file_location("sa_tiny_vision_nodes",
-                                               Path(__file__).resolve().parents[1] / "tiny_vision.py")
-tiny_vision = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(tiny_vision)
+tiny_vision = sa_host_boot.load_test_module("tiny_vision")
 
 
 @pytest.fixture(autouse=True)

@@ -1,23 +1,20 @@
 """Multi-modal nodes in the real host with tiny local models (offline) and a local weather server."""
 
 import http.server
-import importlib.util
 import json
 import logging
 import math
 import threading
-from pathlib import Path
 
 import comfy.model_management
 import folder_paths
 import pytest
+import sa_host_boot
 import torch
 from style_aligned import nodes as pack_nodes
 from style_aligned.nodes import multimodal, pretrained
 
-_spec = importlib.util.spec_from_file_location("tiny_hf_nodes", Path(__file__).resolve().parents[1] / "tiny_hf.py")
-tiny_hf = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(tiny_hf)
+tiny_hf = sa_host_boot.load_test_module("tiny_hf")
 
 KEY = "node-SECRET-key-42"
 OURS = [name for name in multimodal.NODE_CLASS_MAPPINGS]
