@@ -235,3 +235,43 @@ def model_folder(kind, path, extensions=(".safetensors",)):
         yield path
     finally:
         names[kind][0].remove(str(path))
+
+
+@contextlib.contextmanager
+def local_http_server(handler_class):
+    """A real HTTP server on 127.0.0.1 (free port) in a thread; yields its base URL."""
+    import http.server
+    import threading
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextlib.contextmanager
+def fake_weather_service(key, timezone=0):
+    """OpenWeatherMap's current-weather endpoint on 127.0.0.1: clear sky, 21.6 °C for `key`, 401
+    for any other key. Yields the endpoint URL."""
+    import http.server
+    import json
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            ok = f"appid={key}" in self.path
+            body = ({"weather": [{"description": "clear sky"}], "main": {"temp": 21.6}, "dt": 1700000000,
+                     "timezone": timezone} if ok else {"cod": 401, "message": "Invalid API key"})
+            raw = json.dumps(body).encode()
+            self.send_response(200 if ok else 401)
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+    with local_http_server(Handler) as base:
+        yield f"{base}/data/2.5/weather"

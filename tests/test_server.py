@@ -7,14 +7,13 @@ its models/ folders, so the pack finds them by name. Weather comes from a local 
 The server runs in its own process group and is always killed by the fixture's finalizer.
 """
 
-import http.server
 import json
-import threading
 import time
 from pathlib import Path
 
 import pytest
 import sa_host_boot
+import sa_support
 import style_aligned
 from PIL import Image
 
@@ -41,29 +40,10 @@ EXPECTED = {
 INPUT_IMAGES = ("style_reference.png", "style_a.png", "style_b.png", "content.png", "control.png")
 
 
-class WeatherHandler(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        ok = f"appid={KEY}" in self.path
-        body = ({"weather": [{"description": "clear sky"}], "main": {"temp": 21.6}, "dt": 1700000000,
-                 "timezone": 0} if ok else {"cod": 401, "message": "Invalid API key"})
-        raw = json.dumps(body).encode()
-        self.send_response(200 if ok else 401)
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
-
-
 @pytest.fixture(scope="module")
 def weather_url():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), WeatherHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/data/2.5/weather"
-    server.shutdown()
-    server.server_close()
+    with sa_support.fake_weather_service(KEY) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,11 @@
 import http.server
 import json
 import logging
-import threading
 import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import sa_support
 from style_aligned.core import weather
 
 GOOD_KEY = "k3y-SECRET-0123456789abcdef"
@@ -58,12 +58,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def base_url():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/data/2.5/weather"
-    server.shutdown()
-    server.server_close()
+    with sa_support.local_http_server(Handler) as base:
+        yield f"{base}/data/2.5/weather"
 
 
 def fetch(base_url, place, key=GOOD_KEY, **kw):

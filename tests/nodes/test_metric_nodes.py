@@ -14,15 +14,6 @@ from style_aligned.nodes import pretrained
 tiny_vision = sa_host_boot.load_test_module("tiny_vision")
 
 
-@pytest.fixture(autouse=True)
-def offline_and_fresh(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
-    pretrained.clear_cache()
-    yield
-    pretrained.clear_cache()
-
-
 @pytest.fixture(scope="module")
 def model_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("metric_models")

@@ -1,15 +1,14 @@
 """Multi-modal nodes in the real host with tiny local models (offline) and a local weather server."""
 
-import http.server
 import json
 import logging
 import math
-import threading
 
 import comfy.model_management
 import folder_paths
 import pytest
 import sa_host_boot
+import sa_support
 import torch
 from style_aligned import nodes as pack_nodes
 from style_aligned.nodes import multimodal, pretrained
@@ -18,15 +17,6 @@ tiny_hf = sa_host_boot.load_test_module("tiny_hf")
 
 KEY = "node-SECRET-key-42"
 OURS = [name for name in multimodal.NODE_CLASS_MAPPINGS]
-
-
-@pytest.fixture(autouse=True)
-def offline_and_fresh(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
-    pretrained.clear_cache()
-    yield
-    pretrained.clear_cache()
 
 
 @pytest.fixture(scope="module")
@@ -111,28 +101,10 @@ def test_music_node_scores_each_label_list(model_root):
     assert silent["result"] == ("", "") and "silent" in silent["ui"]["text"][0]
 
 
-class WeatherHandler(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        ok = f"appid={KEY}" in self.path
-        body = {"weather": [{"description": "clear sky"}], "main": {"temp": 21.6}, "dt": 1700000000,
-                "timezone": -8 * 3600} if ok else {"cod": 401, "message": "Invalid API key"}
-        raw = json.dumps(body).encode()
-        self.send_response(200 if ok else 401)
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
-
-
 @pytest.fixture(scope="module")
 def weather_url():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), WeatherHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/data/2.5/weather"
-    server.shutdown()
-    server.server_close()
+    with sa_support.fake_weather_service(KEY, timezone=-8 * 3600) as url:
+        yield url
 
 
 def test_weather_node_key_from_env_never_shown(weather_url, monkeypatch, caplog):
