@@ -109,3 +109,24 @@ def test_saved_and_loaded_reference_generates_the_same_images(setup, tmp_path):
     in_memory, _ = _recorded_run(model, trajectories[2], 4, weights="0.7, 0.3")
     from_file, _ = _recorded_run(model, loaded, 4, weights="0.7, 0.3")
     assert torch.equal(in_memory, from_file)
+
+
+def test_works_with_the_stock_sampler_custom_node(setup):
+    """SamplerCustom (sampler object + sigmas) instead of KSampler: reference rows stay on track."""
+    from comfy_extras.nodes.nodes_custom_sampler import BasicScheduler, KSamplerSelect, SamplerCustom
+
+    model, references, trajectories = setup
+    inner = model.clone()
+    recorder = hs.CallRecorder.install(inner)
+    style = hs.run_node(StyleAlignedPatchModel, model=inner, style_reference=trajectories[1])[0]
+    sampler = KSamplerSelect().get_sampler("dpmpp_2m")[0]
+    sigmas = BasicScheduler().get_sigmas(style, "karras", 5, 1.0)[0]
+    latent = {"samples": torch.zeros(3, 4, 8, 8)}
+    out = SamplerCustom().sample(style, True, 3, 4.0, hs.conditioning("sd15", 3), hs.conditioning("sd15", 1, seed=2),
+                                 sampler, sigmas, latent)[0]["samples"]
+    assert len(recorder.calls) == 5
+    for call in recorder.calls:
+        expected = trajectories[1].latent_at(call["timestep"])
+        torch.testing.assert_close(call["input"][0:1], expected, rtol=0, atol=1e-6)
+        torch.testing.assert_close(call["input"][3:4], expected, rtol=0, atol=1e-6)
+    torch.testing.assert_close(out[:1], references[:1], rtol=1e-5, atol=1e-5)
