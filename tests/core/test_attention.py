@@ -164,3 +164,11 @@ def test_bad_layout_and_weights_are_rejected():
         sa.shared_attention(q, k, v, heads=2, chunks=2)
     with pytest.raises(ValueError, match="reference weights"):
         sa.shared_attention(q, k, v, heads=2, chunks=1, refs=2, weights=[1.0, float("nan")])
+
+
+def test_one_weighted_reference_is_the_single_reference_path():
+    q, k, v = _qkv(2 * 3, seed=11)
+    opts = sa.SharingOptions(score_shift=0.4, adain_values=True)
+    single = sa.shared_attention(q, k, v, heads=2, chunks=2, opts=opts)
+    weighted = sa.shared_attention(q, k, v, heads=2, chunks=2, refs=1, opts=opts, weights=[3.0])
+    torch.testing.assert_close(weighted, single, rtol=0, atol=0)
