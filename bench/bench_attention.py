@@ -28,17 +28,17 @@ def sample_steps(hs, model, batch, size, steps, seed=0):
                      negative=negative, size=size)
 
 
-def peak_step_memory(config, size, targets):
+def peak_step_memory(config, size, targets, kernel):
     """Peak memory one sampling step adds, in a fresh process per configuration: CUDA's peak
     allocation on a GPU; on the CPU the rise of the peak resident set over what the process held
     before the step (large tensors are mmapped and returned on free, so RSS tracks live tensors)."""
     out = subprocess.run([sys.executable, __file__, "--memory-of", config, "--size", str(size),
-                          "--targets", str(targets)], capture_output=True, text=True, check=True)
+                          "--targets", str(targets), "--kernel", kernel], capture_output=True, text=True, check=True)
     return int(out.stdout.strip().splitlines()[-1])
 
 
-def _memory_child(config, size, targets):
-    hs, _ = start_host()
+def _memory_child(config, size, targets, kernel):
+    hs, _ = start_host(pytorch_attention=kernel == "pytorch")
     batch = 1 + targets
     model = build_configs(hs)[config]
     sample_steps(hs, model, batch, 8, 1)  # loads the model and pays one-off costs at a tiny size
@@ -89,7 +89,7 @@ def extra_attention_flops(hs, model, batch, size):
     return sum(attention_flops(chunks * (rows - 1), tokens, channels) for rows, chunks, tokens, channels in shapes)
 
 
-def measure_all(hs, configs, batch, size, steps, repeats):
+def measure_all(hs, configs, batch, size, steps, repeats, kernel):
     runs = {name: (lambda n, m=m: sample_steps(hs, m, batch, size, n)) for name, m in configs.items()}
     for run in runs.values():
         run(1)  # warm-up: loads the model, picks kernels
@@ -99,7 +99,7 @@ def measure_all(hs, configs, batch, size, steps, repeats):
             start = time.perf_counter()
             run(steps)
             times[name].append((time.perf_counter() - start) / steps)
-    return {name: {"seconds": min(times[name]), "peak": peak_step_memory(name, size, batch - 1),
+    return {name: {"seconds": min(times[name]), "peak": peak_step_memory(name, size, batch - 1, kernel),
                    "flops": step_flops(lambda run=run: run(1))} for name, run in runs.items()}
 
 
@@ -121,20 +121,24 @@ def main():
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--targets", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--kernel", choices=["pytorch", "host"], default="pytorch",
+                        help="attention kernel of the unpatched host and of our unbiased parts: PyTorch SDPA "
+                             "(the host's choice on GPUs) or whatever the host picks here (sub-quadratic on CPU)")
     parser.add_argument("--memory-of", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_of:
-        return _memory_child(args.memory_of, args.size, args.targets)
+        return _memory_child(args.memory_of, args.size, args.targets, args.kernel)
 
-    hs, _ = start_host()
+    hs, _ = start_host(pytorch_attention=args.kernel == "pytorch")
     configs = build_configs(hs)
     model = configs["unpatched"]
     params = sum(p.numel() for p in model.model.diffusion_model.parameters()) / 1e6
     batch = 1 + args.targets
     print(f"narrow SD1.5 UNet ({params:.1f}M parameters), latent {args.size}x{args.size}, batch {batch} "
           f"(1 reference + {args.targets} targets), cfg 5 (cond+uncond in one call), euler, "
-          f"{torch.get_num_threads()} threads, device {'cuda' if torch.cuda.is_available() else 'cpu'}")
-    results = measure_all(hs, configs, batch, args.size, args.steps, args.repeats)
+          f"{torch.get_num_threads()} threads, device {'cuda' if torch.cuda.is_available() else 'cpu'}, "
+          f"host attention kernel: {args.kernel}")
+    results = measure_all(hs, configs, batch, args.size, args.steps, args.repeats, args.kernel)
     base = results["unpatched"]
     extra = extra_attention_flops(hs, model, batch, args.size) / base["flops"]
     print(f"unpatched step: {base['flops'] / 1e9:.1f} GFLOP (torch FLOP counter); shared attention adds "

@@ -10,8 +10,14 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def start_host(cpu=None):
-    """(sa_support, style_aligned) after starting the host; cpu=None picks the GPU if present."""
+def start_host(cpu=None, pytorch_attention=False):
+    """(sa_support, style_aligned) after starting the host; cpu=None picks the GPU if present.
+    pytorch_attention: the host's PyTorch (SDPA) attention kernel instead of its default choice
+    (on the CPU the test host would pick its sub-quadratic kernel)."""
+    if pytorch_attention:
+        from comfy.cli_args import args
+
+        args.use_pytorch_cross_attention = True  # read when the host's attention module is imported
     boot = runpy.run_path(str(ROOT / "tests" / "host_boot.py"))
     boot["start_host"](cpu=not torch.cuda.is_available() if cpu is None else cpu)
     return boot["load_support"](), boot["load_pack"]()

@@ -51,9 +51,11 @@ def mixture_mean_std(means, stds, weights, eps=EPS):
 
 
 def adain(x, ref_mean, ref_std, eps=EPS):
-    """Give x (..., N, C) the reference's per-channel statistics."""
+    """Give x (..., N, C) the reference's per-channel statistics:
+    (x - mean) / std * ref_std + ref_mean, as one fused multiply-add over the tokens."""
     mean, std = mean_std(x, eps)
-    return (x - mean) / std * ref_std + ref_mean
+    scale = ref_std / std
+    return torch.addcmul(ref_mean - mean * scale, x, scale)
 
 
 def attention(q, k, v, heads, key_bias=None, bias_channels=None):
