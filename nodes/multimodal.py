@@ -50,7 +50,7 @@ class StyleAlignedSpeechTranscript:
     @classmethod
     def INPUT_TYPES(cls):
         names = speech.official_names()
-        local = [c for c in model_choices("whisper", []) if c not in names]
+        local = [c for c in model_choices("whisper", [], files=True) if c not in names]
         return {"required": {
             "audio": ("AUDIO", {"tooltip": "Speech to transcribe, e.g. from Load Audio."}),
             "model": (names + local, {

@@ -7,6 +7,8 @@ the reference rows and tells the norms how the batch is chunked. Anything anothe
 registered first is chained, not dropped.
 """
 
+import functools
+import inspect
 import math
 
 import torch.nn.functional as F
@@ -52,6 +54,15 @@ def _sigma_of(extra_options):
     return None if sigmas is None else float(sigmas.max())
 
 
+@functools.lru_cache(maxsize=8)
+def _accepts_kwargs(function):
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+
+
 def host_attend(previous, extra_options):
     """The attention kernel for every part that carries no score bias: another pack's replace
     registered before ours, else the host's own kernel (the one the unpatched model uses, so the
@@ -59,8 +70,15 @@ def host_attend(previous, extra_options):
     if previous is None:
         from comfy.ldm.modules.attention import optimized_attention
 
+        # Newer hosts pass transformer_options to the kernel, where another pack may have put an
+        # `optimized_attention_override` (SageAttention and the like); pass them on so the reference
+        # rows see the same kernel as the unpatched model. The old host's kernel takes no **kwargs.
+        takes_options = _accepts_kwargs(optimized_attention)
+
         def previous(q, k, v, options):
-            return optimized_attention(q, k, v, options["n_heads"], attn_precision=options.get("attn_precision"))
+            extra = {"transformer_options": options} if takes_options else {}
+            return optimized_attention(q, k, v, options["n_heads"], attn_precision=options.get("attn_precision"),
+                                       **extra)
 
     def attend(q, k, v, heads, key_bias=None):
         if key_bias is not None:

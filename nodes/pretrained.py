@@ -29,14 +29,20 @@ _lock = threading.RLock()
 
 
 def model_dirs(kind: str) -> list[str]:
-    """Register `models/<kind>` with the host (idempotent) and return every folder for `kind`."""
+    """Register `models/<kind>` with the host (idempotent) and return every folder for `kind`, ours first.
+
+    Current upstream maps the legacy name "clip" to its "text_encoders" list (models/text_encoders,
+    then models/clip); `models/<kind>` stays first so messages and downloads name the folder the
+    README promises."""
     import folder_paths
 
-    folder_paths.add_model_folder_path(kind, os.path.join(folder_paths.models_dir, kind))
-    return list(folder_paths.get_folder_paths(kind))
+    own = os.path.join(folder_paths.models_dir, kind)
+    folder_paths.add_model_folder_path(kind, own)
+    dirs = list(folder_paths.get_folder_paths(kind))
+    return [own] + [d for d in dirs if os.path.normpath(d) != os.path.normpath(own)]
 
 
-def _local_entries(directory: str) -> list[str]:
+def _local_entries(directory: str, files: bool) -> list[str]:
     if not os.path.isdir(directory):
         return []
     entries = []
@@ -44,16 +50,18 @@ def _local_entries(directory: str) -> list[str]:
         if entry.startswith("."):
             continue
         path = os.path.join(directory, entry)
-        if os.path.isdir(path) or entry.lower().endswith(MODEL_EXTENSIONS):
+        if os.path.isdir(path) or (files and entry.lower().endswith(MODEL_EXTENSIONS)):
             entries.append(entry)
     return entries
 
 
-def model_choices(kind: str, defaults: list[str]) -> list[str]:
-    """Default hub ids first, then the sub-folders and model files found in the `kind` folders."""
+def model_choices(kind: str, defaults: list[str], files: bool = False) -> list[str]:
+    """Default hub ids first, then the model sub-folders found in the `kind` folders (and model files
+    with `files`, for single-file checkpoints such as Whisper's: a transformers model is a folder, and
+    the host's own single-file text encoders share models/clip and models/text_encoders with us)."""
     choices = list(defaults)
     for directory in model_dirs(kind):
-        choices.extend(_local_entries(directory))
+        choices.extend(_local_entries(directory, files))
     return list(dict.fromkeys(choices))
 
 

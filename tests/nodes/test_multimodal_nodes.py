@@ -3,6 +3,7 @@
 import json
 import logging
 import math
+import os
 
 import comfy.model_management
 import folder_paths
@@ -54,6 +55,20 @@ def test_model_list_shows_hub_defaults_then_local_models(model_root):
     assert str(model_root / "blip") in pretrained.model_dirs("blip")
     spec = multimodal.StyleAlignedSpeechTranscript.INPUT_TYPES()["required"]
     assert "small" in spec["model"][0] and "tiny-random.pt" in spec["model"][0]
+
+
+def test_model_lists_offer_folders_and_our_folder_comes_first(model_root):
+    """A transformers model is a folder: single files (the host's own text encoders share models/clip,
+    and upstream's text_encoders) are not offered, except Whisper's checkpoints. models/<kind> is the
+    first folder, also for "clip", which upstream maps to its text_encoders list."""
+    (model_root / "blip" / "stray_text_encoder.safetensors").write_bytes(b"")
+    try:
+        assert "stray_text_encoder.safetensors" not in pretrained.model_choices("blip", [])
+        assert "tiny-random.pt" in pretrained.model_choices("whisper", [], files=True)
+    finally:
+        (model_root / "blip" / "stray_text_encoder.safetensors").unlink()
+    for kind in ("blip", "clip", "dino"):
+        assert pretrained.model_dirs(kind)[0] == os.path.join(folder_paths.models_dir, kind)
 
 
 def test_caption_node_one_caption_per_image_and_cache_released_by_host(model_root):

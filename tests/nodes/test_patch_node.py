@@ -154,3 +154,65 @@ def test_bad_knobs_name_the_input(knobs, message):
     with pytest.raises(ValueError, match=message):
         patched(model, **knobs)
     assert not model.model_options.get("transformer_options")
+
+
+@pytest.mark.parametrize("takes_options", [True, False], ids=["newer host kernel", "old host kernel"])
+def test_host_kernel_gets_the_transformer_options_when_it_takes_them(monkeypatch, takes_options):
+    """Newer hosts hand transformer_options to optimized_attention (another pack's
+    `optimized_attention_override` lives there); the old host's kernel takes no **kwargs."""
+    import comfy.ldm.modules.attention as host_attention
+    from style_aligned.nodes.patch import host_attend
+
+    seen = []
+
+    def newer(q, k, v, heads, mask=None, attn_precision=None, **kwargs):
+        seen.append(kwargs.get("transformer_options"))
+        return q
+
+    def old(q, k, v, heads, mask=None, attn_precision=None):
+        seen.append(None)
+        return q
+
+    monkeypatch.setattr(host_attention, "optimized_attention", newer if takes_options else old)
+    options = {"n_heads": 2, "optimized_attention_override": object()}
+    q = torch.randn(2, 5, 8)
+    torch.testing.assert_close(host_attend(None, options)(q, q, q, 2), q)
+    assert seen == [options if takes_options else None]
+
+
+def _host_has_attention_override():
+    import inspect
+
+    import comfy.ldm.modules.attention as host_attention
+
+    parameters = inspect.signature(host_attention.optimized_attention).parameters.values()
+    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+
+
+def test_reference_row_is_unchanged_under_another_packs_attention_override():
+    """Current upstream: a kernel override in transformer_options (as SageAttention patches set)
+    is used by the unpatched model, so the reference rows must go through it too."""
+    if not _host_has_attention_override():
+        pytest.skip("this host has no optimized_attention_override (the installable test host)")
+
+    class Override:
+        calls = 0
+
+        def __deepcopy__(self, memo):
+            return self
+
+        def __call__(self, kernel, *args, **kwargs):
+            Override.calls += 1
+            return kernel(*args, **kwargs) * 1.05
+
+    model = hs.tiny_model("sd15").clone()
+    model.model_options["transformer_options"]["optimized_attention_override"] = Override()
+    style = patched(model)
+    recorder = hs.CallRecorder.install(style)
+    hs.sample(style, "sd15", 3)
+    assert Override.calls
+    for call in recorder.calls:
+        plain = hs.replay_unpatched(model, call)
+        rows = plain.shape[0] // len(call["cond_or_uncond"])
+        for chunk in range(len(call["cond_or_uncond"])):
+            torch.testing.assert_close(call["output"][chunk * rows], plain[chunk * rows], rtol=1e-5, atol=1e-5)
