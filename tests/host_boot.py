@@ -31,8 +31,13 @@ def start_host(cpu=True):
 
     args.cpu = cpu
     import comfy.model_management  # noqa: F401  (must come after args.cpu)
+
+    try:
+        from comfy.cmd import folder_paths, latent_preview
+    except ImportError:  # current upstream: the modules packs use are top-level modules already
+        _import_host_top_level("folder_paths", "latent_preview", "node_helpers", "nodes")
+        return
     from comfy import node_helpers
-    from comfy.cmd import folder_paths, latent_preview
     from comfy.nodes import base_nodes
 
     # The installable host aliases these before loading a pack; upstream has them at top level.
@@ -43,6 +48,21 @@ def start_host(cpu=True):
         "nodes": base_nodes,
     }.items():
         sys.modules.setdefault(short, module)
+
+
+def _import_host_top_level(*names):
+    """Import the host's own top-level modules. `python -m pytest` run from the repo puts the repo
+    root first on sys.path, where our `nodes/` package would win over the host's `nodes` module,
+    so the root is left out while these are imported (later imports find them in sys.modules)."""
+    saved = sys.path[:]
+    sys.path[:] = [p for p in saved if Path(p or ".").resolve() != ROOT]
+    try:
+        for name in names:
+            module = importlib.import_module(name)
+            if Path(getattr(module, "__file__", None) or ROOT).resolve().is_relative_to(ROOT):
+                raise RuntimeError(f"'{name}' resolves to this repository ({module.__file__}), not to the host")
+    finally:
+        sys.path[:] = saved
 
 
 def load_pack():

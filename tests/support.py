@@ -175,13 +175,19 @@ def tiny_clip(kind="sd15", seed=0):
     import comfy.sdxl_clip
 
     if kind == "sdxl":
-        target = comfy.sd.CLIPTarget(clip=comfy.sdxl_clip.SDXLRefinerClipModel, tokenizer=comfy.sdxl_clip.SDXLTokenizer,
-                                     params={"textmodel_json_config": _tiny_text_config(CONTEXT_DIM)})
+        clip_class, tokenizer, name = comfy.sdxl_clip.SDXLRefinerClipModel, comfy.sdxl_clip.SDXLTokenizer, "clip_g"
     else:
-        target = comfy.sd.CLIPTarget(clip=comfy.sd1_clip.SD1ClipModel, tokenizer=comfy.sd1_clip.SD1Tokenizer,
-                                     params={"textmodel_json_config": _tiny_text_config(CONTEXT_DIM)})
+        clip_class, tokenizer, name = comfy.sd1_clip.SD1ClipModel, comfy.sd1_clip.SD1Tokenizer, "clip_l"
+    config = _tiny_text_config(CONTEXT_DIM)
     with torch.no_grad():  # the host's CLIP constructor writes into a parameter
-        clip = comfy.sd.CLIP(target=target)
+        if hasattr(comfy.sd, "CLIPTarget"):  # installable host: the text config travels in the target's params
+            target = comfy.sd.CLIPTarget(clip=clip_class, tokenizer=tokenizer, params={"textmodel_json_config": config})
+            clip = comfy.sd.CLIP(target=target)
+        else:  # current upstream: ClipTarget, config keys overridden through model_options["<name>_model_config"]
+            from comfy.supported_models_base import ClipTarget
+
+            clip = comfy.sd.CLIP(target=ClipTarget(tokenizer, clip_class),
+                                 model_options={f"{name}_model_config": config, "dtype": torch.float32})
     init_weights(clip.cond_stage_model, seed)
     return clip
 
@@ -197,6 +203,17 @@ def tiny_controlnet(kind="sd15", seed=3):
     control_model = comfy.cldm.cldm.ControlNet(hint_channels=3, **config)
     init_weights(control_model, seed)
     return comfy.controlnet.ControlNet(control_model, load_device=CPU, manual_cast_dtype=None)
+
+
+def extra_nodes(stem):
+    """A module of the host's comfy_extras node files (e.g. "nodes_custom_sampler"): the installable
+    host keeps them under comfy_extras.nodes, current upstream directly under comfy_extras."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"comfy_extras.nodes.{stem}")
+    except ModuleNotFoundError:
+        return importlib.import_module(f"comfy_extras.{stem}")
 
 
 def with_control(conditioning, control_net, size=8, strength=1.0, seed=4):

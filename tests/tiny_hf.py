@@ -32,7 +32,8 @@ def blip(folder, seed=0):
     vocab = os.path.join(folder, "vocab.txt")
     with open(vocab, "w") as f:
         f.write("\n".join(WORDS))
-    tokenizer = BertTokenizerFast(vocab_file=vocab, do_lower_case=True, bos_token="[DEC]")
+    # from_pretrained reads vocab.txt in transformers 4 and 5 (5 ignores a vocab_file= argument)
+    tokenizer = BertTokenizerFast.from_pretrained(folder, do_lower_case=True, bos_token="[DEC]")
     _seed(seed)
     config = BlipConfig(
         vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
@@ -60,8 +61,7 @@ def clap(folder, seed=0):
         json.dump(vocab, f)
     with open(os.path.join(folder, "merges.txt"), "w") as f:
         f.write("#version: 0.2\n")
-    tokenizer = RobertaTokenizerFast(vocab_file=os.path.join(folder, "vocab.json"),
-                                     merges_file=os.path.join(folder, "merges.txt"))
+    tokenizer = RobertaTokenizerFast.from_pretrained(folder)  # reads vocab.json + merges.txt (transformers 4 and 5)
     _seed(seed)
     config = ClapConfig(
         text_config=dict(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=1,

@@ -56,8 +56,8 @@ def save_tiny_clip(folder, seed=0):
     folder.mkdir(parents=True, exist_ok=True)
     vocab = _write_bpe_vocab(folder)
     eos = vocab["<|endoftext|>"]
-    tokenizer = CLIPTokenizerFast(vocab_file=str(folder / "vocab.json"), merges_file=str(folder / "merges.txt"),
-                                  model_max_length=16, pad_token="<|endoftext|>")
+    # from_pretrained reads vocab.json + merges.txt in transformers 4 and 5 (5 ignores vocab_file=/merges_file=)
+    tokenizer = CLIPTokenizerFast.from_pretrained(folder, model_max_length=16, pad_token="<|endoftext|>")
     text = CLIPTextConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
                           num_attention_heads=2, max_position_embeddings=16, bos_token_id=vocab["<|startoftext|>"],
                           eos_token_id=eos, pad_token_id=eos)

@@ -44,6 +44,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# Set to a ComfyUI checkout's main.py (current upstream) to run that host instead of the installable one;
+# used only for the by-hand upstream check in tools/check_upstream.md.
+HOST_MAIN_ENV = "STYLE_ALIGNED_HOST_MAIN"
+
+
+def host_command(cwd: Path) -> list[str]:
+    """The command that starts the host with its folders (custom_nodes, models, input, output) in `cwd`."""
+    main = os.environ.get(HOST_MAIN_ENV)
+    if main:  # upstream has no `comfyui` command and no --cwd; --base-directory moves the same folders
+        return [sys.executable, str(Path(main).resolve()), "--base-directory", str(Path(cwd).resolve())]
+    return comfyui_command() + ["--cwd", str(cwd)]
+
+
 def comfyui_command() -> list[str]:
     exe = Path(sys.executable).with_name("comfyui")
     if exe.exists():
@@ -92,8 +105,7 @@ class HostServer:
     # ------------------------------------------------------------ lifecycle
 
     def start(self):
-        command = comfyui_command() + ["--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
-                                       "--cwd", str(self.cwd)]
+        command = host_command(self.cwd) + ["--cpu", "--listen", "127.0.0.1", "--port", str(self.port)]
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(command, cwd=self.cwd, env=self.env, stdout=self._log,
                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)

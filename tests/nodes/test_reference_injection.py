@@ -113,17 +113,16 @@ def test_saved_and_loaded_reference_generates_the_same_images(setup, tmp_path):
 
 def test_works_with_the_stock_sampler_custom_node(setup):
     """SamplerCustom (sampler object + sigmas) instead of KSampler: reference rows stay on track."""
-    from comfy_extras.nodes.nodes_custom_sampler import BasicScheduler, KSamplerSelect, SamplerCustom
-
+    custom = hs.extra_nodes("nodes_custom_sampler")
     model, references, trajectories = setup
     inner = model.clone()
     recorder = hs.CallRecorder.install(inner)
     style = hs.run_node(StyleAlignedPatchModel, model=inner, style_reference=trajectories[1])[0]
-    sampler = KSamplerSelect().get_sampler("dpmpp_2m")[0]
-    sigmas = BasicScheduler().get_sigmas(style, "karras", 5, 1.0)[0]
+    sampler = custom.KSamplerSelect().get_sampler("dpmpp_2m")[0]
+    sigmas = custom.BasicScheduler().get_sigmas(style, "karras", 5, 1.0)[0]
     latent = {"samples": torch.zeros(3, 4, 8, 8)}
-    out = SamplerCustom().sample(style, True, 3, 4.0, hs.conditioning("sd15", 3), hs.conditioning("sd15", 1, seed=2),
-                                 sampler, sigmas, latent)[0]["samples"]
+    out = custom.SamplerCustom().sample(style, True, 3, 4.0, hs.conditioning("sd15", 3),
+                                        hs.conditioning("sd15", 1, seed=2), sampler, sigmas, latent)[0]["samples"]
     assert len(recorder.calls) == 5
     for call in recorder.calls:
         expected = trajectories[1].latent_at(call["timestep"])
