@@ -164,23 +164,38 @@ def checkpoint(b, name, y=60):
     return b.add("CheckpointLoaderSimple", 0, y, ckpt_name=name)
 
 
-def sampler_chain(b, model, positive, negative, latent, col, y, prefix, steps=30, cfg=7.0, seed=42):
-    ks = b.add("KSampler", col, y, seed=seed, steps=steps, cfg=cfg, sampler_name="euler", scheduler="normal",
+def patch_model(b, ckpt, col, y, style_reference=None, **widgets):
+    """Style Aligned Patch Model on the checkpoint's MODEL (and on an inverted reference)."""
+    patch = b.add("StyleAlignedPatchModel", col, y, **widgets)
+    b.connect(ckpt, "MODEL", patch, "model")
+    if style_reference is not None:
+        b.connect(style_reference, "STYLE_REFERENCE", patch, "style_reference")
+    return patch
+
+
+def batch_prompts(b, ckpt, col, y, style_reference=None, **widgets):
+    """Style Aligned Batch Prompts on the checkpoint's CLIP (and on an inverted reference)."""
+    prompts = b.add("StyleAlignedBatchPrompts", col, y, **widgets)
+    b.connect(ckpt, "CLIP", prompts, "clip")
+    if style_reference is not None:
+        b.connect(style_reference, "STYLE_REFERENCE", prompts, "style_reference")
+    return prompts
+
+
+def sample_and_save(b, ckpt, model, positive, negative, latent, col, y, prefix, steps=30, cfg=7.0):
+    """KSampler (seed 42, euler) in column `col`, VAE Decode and Save Image in the next; the decoded images."""
+    ks = b.add("KSampler", col, y, seed=42, steps=steps, cfg=cfg, sampler_name="euler", scheduler="normal",
                denoise=1.0)
     b.connect(model, "MODEL", ks, "model")
     b.connect(positive, "CONDITIONING", ks, "positive")
     b.connect(negative, "CONDITIONING", ks, "negative")
-    b.connect(latent[0], latent[1], ks, "latent_image")
-    return ks
-
-
-def decode_save(b, ks, vae_src, col, y, prefix):
-    dec = b.add("VAEDecode", col, y)
+    b.connect(latent, "LATENT", ks, "latent_image")
+    dec = b.add("VAEDecode", col + 1, y)
     b.connect(ks, "LATENT", dec, "samples")
-    b.connect(vae_src, "VAE", dec, "vae")
-    save = b.add("SaveImage", col, y + 100, width=420, filename_prefix=prefix)
+    b.connect(ckpt, "VAE", dec, "vae")
+    save = b.add("SaveImage", col + 1, y + 100, width=420, filename_prefix=prefix)
     b.connect(dec, "IMAGE", save, "images")
-    return dec, save
+    return dec
 
 
 def negative_encoder(b, ckpt, col, y):
@@ -192,13 +207,10 @@ def negative_encoder(b, ckpt, col, y):
 def prompts_only(specs, ckpt_name, size, steps, cfg, prefix, family):
     b = Builder(specs)
     ckpt = checkpoint(b, ckpt_name)
-    patch = b.add("StyleAlignedPatchModel", 1, 60)
-    b.connect(ckpt, "MODEL", patch, "model")
-    prompts = b.add("StyleAlignedBatchPrompts", 1, 520, prompts=PROMPTS, style=STYLE, width=size, height=size)
-    b.connect(ckpt, "CLIP", prompts, "clip")
+    patch = patch_model(b, ckpt, 1, 60)
+    prompts = batch_prompts(b, ckpt, 1, 520, prompts=PROMPTS, style=STYLE, width=size, height=size)
     neg = negative_encoder(b, ckpt, 0, 320)
-    ks = sampler_chain(b, patch, prompts, neg, (prompts, "LATENT"), 2, 60, prefix, steps, cfg)
-    decode_save(b, ks, ckpt, 3, 60, prefix)
+    sample_and_save(b, ckpt, patch, prompts, neg, prompts, 2, 60, prefix, steps, cfg)
     b.note(
         f"StyleAligned, prompts only ({family}, {size} px). One batch, one style: the FIRST prompt line is the "
         "reference, every other line takes its style. The style text is added to every line (or use a template "
@@ -225,17 +237,12 @@ def reference_image(specs):
     b.connect(ckpt, "MODEL", invert, "model")
     b.connect(enc, "LATENT", invert, "latent")
     b.connect(ref_prompt, "CONDITIONING", invert, "positive")
-    patch = b.add("StyleAlignedPatchModel", 2, 60)
-    b.connect(ckpt, "MODEL", patch, "model")
-    b.connect(invert, "STYLE_REFERENCE", patch, "style_reference")
-    prompts = b.add("StyleAlignedBatchPrompts", 2, 560,
-                    prompts="a lighthouse on a cliff\na cat\na bicycle\na mountain lake",
-                    style="watercolor painting", width=1024, height=1024)
-    b.connect(ckpt, "CLIP", prompts, "clip")
-    b.connect(invert, "STYLE_REFERENCE", prompts, "style_reference")
+    patch = patch_model(b, ckpt, 2, 60, invert)
+    prompts = batch_prompts(b, ckpt, 2, 560, invert,
+                            prompts="a lighthouse on a cliff\na cat\na bicycle\na mountain lake",
+                            style="watercolor painting", width=1024, height=1024)
     neg = negative_encoder(b, ckpt, 0, 820)
-    ks = sampler_chain(b, patch, prompts, neg, (prompts, "LATENT"), 3, 60, "style_aligned/reference")
-    decode_save(b, ks, ckpt, 4, 60, "style_aligned/reference")
+    sample_and_save(b, ckpt, patch, prompts, neg, prompts, 3, 60, "style_aligned/reference")
     b.note(
         "StyleAligned from a reference IMAGE (SDXL). Load Image -> scale -> VAE Encode -> DDIM Invert Reference "
         "keeps the reference's whole noise trajectory; the patch puts the reference back on that trajectory at "
@@ -282,15 +289,11 @@ def multi_reference(specs):
         b.connect(ckpt, "MODEL", invert, "model")
         b.connect(source, "LATENT", invert, "latent")
         b.connect(ref_prompt, "CONDITIONING", invert, "positive")
-        patch = b.add("StyleAlignedPatchModel", 4, y, title=f"Patch ({name})", reference_weights=weights)
-        b.connect(ckpt, "MODEL", patch, "model")
-        b.connect(invert, "STYLE_REFERENCE", patch, "style_reference")
-        prompts = b.add("StyleAlignedBatchPrompts", 3, y + 300, title=f"Prompts ({name})",
-                        prompts="a painting\na cat\na bicycle\na mountain lake", style="", width=512, height=512)
-        b.connect(ckpt, "CLIP", prompts, "clip")
-        b.connect(invert, "STYLE_REFERENCE", prompts, "style_reference")
-        ks = sampler_chain(b, patch, prompts, neg, (prompts, "LATENT"), 5, y, name)
-        decode_save(b, ks, ckpt, 6, y, f"style_aligned/multiref_{name}")
+        patch = patch_model(b, ckpt, 4, y, invert, title=f"Patch ({name})", reference_weights=weights)
+        prompts = batch_prompts(b, ckpt, 3, y + 300, invert, title=f"Prompts ({name})",
+                                prompts="a painting\na cat\na bicycle\na mountain lake", style="", width=512,
+                                height=512)
+        sample_and_save(b, ckpt, patch, prompts, neg, prompts, 5, y, f"style_aligned/multiref_{name}")
     b.note(
         "Several style references, three ways side by side (SD1.5, 512 px), same prompts and seed:\n"
         "1. Linear: Z-SAMB weighted sum of the two latents, then inverted as ONE reference. keep_norm avoids the "
@@ -320,14 +323,11 @@ def multimodal(specs):
     b.connect(speech, "STRING", fusion, "transcript")
     b.connect(weather, "STRING", fusion, "weather")
     b.connect(music, 0, fusion, "music")
-    patch = b.add("StyleAlignedPatchModel", 2, 420)
-    b.connect(ckpt, "MODEL", patch, "model")
-    prompts = b.add("StyleAlignedBatchPrompts", 3, 60, prompts="", style=STYLE, width=1024, height=1024)
-    b.connect(ckpt, "CLIP", prompts, "clip")
+    patch = patch_model(b, ckpt, 2, 420)
+    prompts = batch_prompts(b, ckpt, 3, 60, prompts="", style=STYLE, width=1024, height=1024)
     b.connect(fusion, "STRING", prompts, "prompts")
     neg = negative_encoder(b, ckpt, 3, 520)
-    ks = sampler_chain(b, patch, prompts, neg, (prompts, "LATENT"), 4, 60, "style_aligned/multimodal")
-    decode_save(b, ks, ckpt, 5, 60, "style_aligned/multimodal")
+    sample_and_save(b, ckpt, patch, prompts, neg, prompts, 4, 60, "style_aligned/multimodal")
     b.note(
         "Multi-modal prompts (Z-SAMB, SDXL): a BLIP caption of an image, a Whisper transcript of speech, the "
         "current weather and the CLAP genre/mood of music fill the template {prompt}, {caption}, {transcript}, "
@@ -353,18 +353,15 @@ def controlnet(specs):
     b.connect(image, "IMAGE", canny, "image")
     canny_preview = b.add("PreviewImage", 2, 1000, title="Canny edges (alternative hint)")
     b.connect(canny, "IMAGE", canny_preview, "images")
-    patch = b.add("StyleAlignedPatchModel", 1, 60)
-    b.connect(ckpt, "MODEL", patch, "model")
-    prompts = b.add("StyleAlignedBatchPrompts", 2, 60, prompts="a house\na castle\na lighthouse\na robot",
-                    style="watercolor painting", width=512, height=512)
-    b.connect(ckpt, "CLIP", prompts, "clip")
+    patch = patch_model(b, ckpt, 1, 60)
+    prompts = batch_prompts(b, ckpt, 2, 60, prompts="a house\na castle\na lighthouse\na robot",
+                            style="watercolor painting", width=512, height=512)
     apply = b.add("ControlNetApply", 2, 440, strength=0.8)
     b.connect(prompts, "CONDITIONING", apply, "conditioning")
     b.connect(cn, "CONTROL_NET", apply, "control_net")
     b.connect(depth, "IMAGE", apply, "image")
     neg = negative_encoder(b, ckpt, 0, 1000)
-    ks = sampler_chain(b, patch, apply, neg, (prompts, "LATENT"), 3, 60, "style_aligned/controlnet")
-    decode_save(b, ks, ckpt, 4, 60, "style_aligned/controlnet")
+    sample_and_save(b, ckpt, patch, apply, neg, prompts, 3, 60, "style_aligned/controlnet")
     b.note(
         "StyleAligned with ControlNet (SD1.5, 512 px). Depth Map (DPT) turns the control image into a depth hint "
         "for a depth ControlNet; Apply ControlNet shapes the TARGET images only: the patch keeps the control "
@@ -378,13 +375,10 @@ def controlnet(specs):
 def metrics(specs):
     b = Builder(specs)
     ckpt = checkpoint(b, SD15_CKPT)
-    patch = b.add("StyleAlignedPatchModel", 1, 60)
-    b.connect(ckpt, "MODEL", patch, "model")
-    prompts = b.add("StyleAlignedBatchPrompts", 1, 520, prompts=PROMPTS, style=STYLE, width=512, height=512)
-    b.connect(ckpt, "CLIP", prompts, "clip")
+    patch = patch_model(b, ckpt, 1, 60)
+    prompts = batch_prompts(b, ckpt, 1, 520, prompts=PROMPTS, style=STYLE, width=512, height=512)
     neg = negative_encoder(b, ckpt, 0, 320)
-    ks = sampler_chain(b, patch, prompts, neg, (prompts, "LATENT"), 2, 60, "style_aligned/metrics", cfg=7.5)
-    dec, _save = decode_save(b, ks, ckpt, 3, 60, "style_aligned/metrics_set")
+    dec = sample_and_save(b, ckpt, patch, prompts, neg, prompts, 2, 60, "style_aligned/metrics_set", cfg=7.5)
     consistency = b.add("StyleAlignedDinoSetConsistency", 4, 60)
     b.connect(dec, "IMAGE", consistency, "images")
     alignment = b.add("StyleAlignedClipTextAlignment", 4, 360, style="")
