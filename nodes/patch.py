@@ -23,21 +23,6 @@ from .reference import STYLE_REFERENCE, check_reference_for_model
 CATEGORY = "style_aligned"
 
 
-class CallState:
-    """What the model wrapper learns per UNet call and the GroupNorm patches need.
-
-    Shared by reference between the wrapper (in model_options, which clone() deep-copies) and
-    the object patches, so deep copies return the same object.
-    """
-
-    def __init__(self):
-        self.chunks = 1
-        self.sigma = None
-
-    def __deepcopy__(self, memo):
-        return self
-
-
 class SigmaRange:
     """The active part of the schedule: start/end percent turned into sigmas (start >= end)."""
 
@@ -45,13 +30,42 @@ class SigmaRange:
         self.high = float(model_sampling.percent_to_sigma(start_percent))
         self.low = float(model_sampling.percent_to_sigma(end_percent))
 
-    def contains(self, sigma):
-        return sigma is None or self.low * (1 - 1e-5) <= sigma <= self.high * (1 + 1e-5)
+    def contains(self, sigmas):
+        if sigmas is None:
+            return True
+        sigma = float(sigmas.max())
+        return self.low * (1 - 1e-5) <= sigma <= self.high * (1 + 1e-5)
 
 
-def _sigma_of(extra_options):
-    sigmas = extra_options.get("sigmas")
-    return None if sigmas is None else float(sigmas.max())
+class CallState:
+    """What the model wrapper learns once per UNet call, for the attention and GroupNorm patches:
+    the chunk count and whether sharing is active at this sigma (one host sync per call, not one
+    per layer).
+
+    Shared by reference between the wrapper (in model_options, which clone() deep-copies) and
+    the patches, so deep copies return the same object.
+    """
+
+    def __init__(self, sigma_range):
+        self.sigma_range = sigma_range
+        self.chunks = 1
+        self.timestep = None
+        self.active = True
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def begin(self, chunks, timestep):
+        self.chunks, self.timestep = chunks, timestep
+        self.active = self.sigma_range.contains(timestep)
+
+    def active_for(self, extra_options):
+        """Active for this attention call: the wrapper's answer when the call went through it
+        (the host hands the same sigma tensor to both), else decided here."""
+        sigmas = extra_options.get("sigmas")
+        if sigmas is not None and sigmas is self.timestep:
+            return self.active
+        return self.sigma_range.contains(sigmas)
 
 
 @functools.lru_cache(maxsize=8)
@@ -97,9 +111,9 @@ class SharedAttentionPatch:
     enter as score shifts and as the mixture of AdaIN statistics.
     """
 
-    def __init__(self, opts, sigma_range, previous=None, refs=1, weights=None):
+    def __init__(self, opts, state, previous=None, refs=1, weights=None):
         self.opts = opts
-        self.sigma_range = sigma_range
+        self.state = state
         self.previous = previous
         self.refs = refs
         self.weights = weights
@@ -107,7 +121,7 @@ class SharedAttentionPatch:
     def __call__(self, q, k, v, extra_options):
         heads = extra_options["n_heads"]
         attend = host_attend(self.previous, extra_options)
-        if not self.sigma_range.contains(_sigma_of(extra_options)):
+        if not self.state.active_for(extra_options):
             return attend(q, k, v, heads)
         chunks = len(extra_options.get("cond_or_uncond") or [0])
         return shared_attention(q, k, v, heads, chunks, self.refs, self.opts, self.weights, attend)
@@ -116,10 +130,9 @@ class SharedAttentionPatch:
 class SharedGroupNormForward:
     """Object patch for one GroupNorm's `forward`; reverted by the host when the clone unloads."""
 
-    def __init__(self, norm, state, sigma_range, refs=1):
+    def __init__(self, norm, state, refs=1):
         self.norm = norm
         self.state = state
-        self.sigma_range = sigma_range
         self.refs = refs
 
     def __call__(self, x):
@@ -127,7 +140,7 @@ class SharedGroupNormForward:
 
         norm = self.norm
         weight, bias = (None, None) if norm.weight is None else comfy.ops.cast_bias_weight(norm, x)
-        if not self.sigma_range.contains(self.state.sigma):
+        if not self.state.active:
             return F.group_norm(x, norm.num_groups, weight, bias, norm.eps)
         return shared_group_norm(x, norm.num_groups, weight, bias, norm.eps, self.state.chunks, self.refs)
 
@@ -152,7 +165,7 @@ class StyleAlignedWrapper:
     def __call__(self, apply_model, args):
         chunks = len(args.get("cond_or_uncond") or [0])
         x, sigma = args["input"], args["timestep"]
-        self.state.chunks, self.state.sigma = chunks, float(sigma.max())
+        self.state.begin(chunks, sigma)
         c = dict(args["c"])
         if c.get("control") is not None and x.shape[0] // chunks > self.refs:
             c["control"] = _without_reference_control(c["control"], chunks, self.refs)
@@ -196,13 +209,13 @@ def validate_knobs(score_scale, score_shift, share_fraction, start_percent, end_
         raise ValueError(f"start_percent ({start_percent}) must not be after end_percent ({end_percent})")
 
 
-def _patch_group_norms(model, state, sigma_range, refs):
+def _patch_group_norms(model, state, refs):
     import torch
 
     unet = model.get_model_object("diffusion_model")
     for path, module in unet.named_modules():
         if isinstance(module, torch.nn.GroupNorm):
-            forward = SharedGroupNormForward(module, state, sigma_range, refs)
+            forward = SharedGroupNormForward(module, state, refs)
             model.add_object_patch(f"diffusion_model.{path}.forward", forward)
 
 
@@ -264,17 +277,16 @@ class StyleAlignedPatchModel:
         all_layers, output_levels = find_self_attention_layers(model.get_model_object("diffusion_model"))
         selected = select_layers(all_layers, output_levels, layers, share_fraction, custom_layers)
         opts = SharingOptions(adain_queries, adain_keys, adain_values, score_scale, score_shift, full_attention_share)
-        sigma_range = SigmaRange(model.get_model_object("model_sampling"), start_percent, end_percent)
+        state = CallState(SigmaRange(model.get_model_object("model_sampling"), start_percent, end_percent))
 
         patched = model.clone()
         if share_attention:
             for block, number, index in selected:
                 previous = existing_attn1_replace(patched.model_options, block, number, index)
-                patch = SharedAttentionPatch(opts, sigma_range, previous, refs, weights)
+                patch = SharedAttentionPatch(opts, state, previous, refs, weights)
                 patched.set_model_attn1_replace(patch, block, number, index)
-        state = CallState()
         if share_group_norm:
-            _patch_group_norms(patched, state, sigma_range, refs)
+            _patch_group_norms(patched, state, refs)
         previous_wrapper = patched.model_options.get("model_function_wrapper")
         patched.set_model_unet_function_wrapper(StyleAlignedWrapper(state, previous_wrapper, reference, refs))
         return (patched,)
