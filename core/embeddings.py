@@ -67,7 +67,7 @@ def to_pil_images(images, name="images"):
     from PIL import Image
 
     if isinstance(images, Image.Image):
-        return [images.convert("RGB")]
+        return [images if images.mode == "RGB" else images.convert("RGB")]
     if isinstance(images, torch.Tensor):
         batch = images.unsqueeze(0) if images.dim() == 3 else images
         if batch.dim() != 4:
@@ -130,16 +130,17 @@ def _pixels(processor, pils, model):
     return pixels.to(device=_device(model), dtype=_dtype(model))
 
 
-def _require_images(pils, name):
-    if not pils:
-        raise ValueError(f"{name}: the batch is empty; connect at least one image")
+def _pil_batch(images, name, minimum=1):
+    """RGB PIL images, failing with a message naming the input when there are fewer than `minimum`."""
+    pils = to_pil_images(images, name)
+    metrics.check_batch(len(pils), name, minimum)
+    return pils
 
 
 def dino_embeddings(bundle, images, batch_size=DEFAULT_BATCH_SIZE, progress=None, name="images"):
     """(N, D) DINO CLS tokens (first token of last_hidden_state) for `images`."""
     model, processor = bundle
-    pils = to_pil_images(images, name)
-    _require_images(pils, name)
+    pils = _pil_batch(images, name)
 
     def encode(chunk):
         return model(pixel_values=_pixels(processor, chunk, model)).last_hidden_state[:, 0]
@@ -150,8 +151,7 @@ def dino_embeddings(bundle, images, batch_size=DEFAULT_BATCH_SIZE, progress=None
 def clip_image_embeddings(bundle, images, batch_size=DEFAULT_BATCH_SIZE, progress=None, name="images"):
     """(N, D) CLIP image features (projected, not normalised)."""
     model, processor = bundle
-    pils = to_pil_images(images, name)
-    _require_images(pils, name)
+    pils = _pil_batch(images, name)
 
     def encode(chunk):
         return _tensor(model.get_image_features(pixel_values=_pixels(processor, chunk, model)))
@@ -238,12 +238,6 @@ def _phases(progress, counts):
     return [lambda done, _count, offset=offset: progress(offset + done, total) for offset in offsets]
 
 
-def _pil_batch(images, name):
-    pils = to_pil_images(images, name)
-    _require_images(pils, name)
-    return pils
-
-
 def weighted_dino_score(dino, images, references, weights=None, batch_size=DEFAULT_BATCH_SIZE, progress=None,
                         search_dirs=()):
     """Weighted multi-style DINO score of `images` against K `references` (weights: list, '0.7, 0.3' or None)."""
@@ -260,8 +254,7 @@ def weighted_dino_score(dino, images, references, weights=None, batch_size=DEFAU
 
 def dino_set_consistency(dino, images, batch_size=DEFAULT_BATCH_SIZE, progress=None, search_dirs=()):
     """Mean pairwise cosine of the DINO embeddings of `images` (at least two)."""
-    images = _pil_batch(images, "images")
-    metrics.check_batch(len(images), "images", minimum=2)
+    images = _pil_batch(images, "images", minimum=2)
     bundle = bundle_for(dino, load_dino, "dino", search_dirs)
     return metrics.set_consistency(dino_embeddings(bundle, images, batch_size, progress, "images"))
 
