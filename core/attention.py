@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .reference_rows import rows_per_chunk
 from .weights import normalise_weights
 
 EPS = 1e-5
@@ -127,9 +128,7 @@ def shared_attention(q, k, v, heads, chunks, refs=1, opts=None, weights=None, at
     """
     opts = opts or SharingOptions()
     batch, tokens, channels = q.shape
-    if chunks < 1 or batch % chunks:
-        raise ValueError(f"batch of {batch} rows does not split into {chunks} conditioning chunks")
-    rows = batch // chunks
+    rows = rows_per_chunk(batch, chunks)
     if rows <= refs:
         return attend(q, k, v, heads)
     w = reference_weights(refs, weights, q.device)

@@ -8,13 +8,13 @@ towards the references' contrast and brightness. References keep their own stati
 import torch
 import torch.nn.functional as F
 
+from .reference_rows import rows_per_chunk
+
 
 def shared_group_norm(x, num_groups, weight, bias, eps, chunks, refs=1):
     """GroupNorm of x (B, C, *spatial) where B is `chunks` chunks with `refs` reference rows each."""
     batch = x.shape[0]
-    if chunks < 1 or batch % chunks:
-        raise ValueError(f"batch of {batch} rows does not split into {chunks} conditioning chunks")
-    rows = batch // chunks
+    rows = rows_per_chunk(batch, chunks)
     if rows <= refs:
         return F.group_norm(x, num_groups, weight, bias, eps)
     groups = x.reshape(chunks, rows, num_groups, -1)

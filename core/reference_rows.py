@@ -2,11 +2,16 @@
 
 
 
-def reference_rows(batch, chunks, refs):
-    """Batch indices of the reference rows, chunk by chunk."""
+def rows_per_chunk(batch, chunks):
+    """Rows in each of the `chunks` equal conditioning chunks of a batch."""
     if chunks < 1 or batch % chunks:
         raise ValueError(f"batch of {batch} rows does not split into {chunks} conditioning chunks")
-    rows = batch // chunks
+    return batch // chunks
+
+
+def reference_rows(batch, chunks, refs):
+    """Batch indices of the reference rows, chunk by chunk."""
+    rows = rows_per_chunk(batch, chunks)
     return [chunk * rows + r for chunk in range(chunks) for r in range(min(refs, rows))]
 
 
