@@ -6,28 +6,14 @@ Pure: loads from a plain folder or hub id; transformers is imported lazily.
 import torch
 
 from .embeddings import to_pil_images
+from .pretrained import load_model_and_processor
 
 BLIP_DEFAULT = "Salesforce/blip-image-captioning-base"
 
 
-def transformers_module(feature: str):
-    try:
-        import transformers
-    except ImportError as exc:
-        raise RuntimeError(f"{feature} needs transformers: pip install 'transformers>=4.40'") from exc
-    return transformers
-
-
 def load_blip(source):
     """(model, processor) from a local folder or hub id (no remote code)."""
-    tf = transformers_module("image captions")
-    model = tf.BlipForConditionalGeneration.from_pretrained(source)
-    processor = tf.BlipProcessor.from_pretrained(source)
-    return model.eval(), processor
-
-
-def _device(model):
-    return next(model.parameters()).device
+    return load_model_and_processor(source, "image captions", "BlipForConditionalGeneration", "BlipProcessor")
 
 
 def caption_images(bundle, images, prefix: str = "", max_new_tokens: int = 30, batch_size: int = 8,
@@ -44,12 +30,14 @@ def caption_images(bundle, images, prefix: str = "", max_new_tokens: int = 30, b
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
     prefix = " ".join((prefix or "").split())
+    step = max(1, batch_size)
+    device = next(model.parameters()).device
     captions = []
     with torch.inference_mode():
-        for start in range(0, len(pils), max(1, batch_size)):
-            chunk = pils[start:start + max(1, batch_size)]
+        for start in range(0, len(pils), step):
+            chunk = pils[start:start + step]
             inputs = processor(images=chunk, text=[prefix] * len(chunk) if prefix else None, return_tensors="pt")
-            inputs = {k: v.to(_device(model)) for k, v in inputs.items()}
+            inputs = {k: v.to(device) for k, v in inputs.items()}
             out = model.generate(**inputs, max_new_tokens=max_new_tokens)
             captions.extend(" ".join(t.split()) for t in processor.batch_decode(out, skip_special_tokens=True))
             if progress is not None:

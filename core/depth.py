@@ -6,18 +6,15 @@ so near is white, the convention of the depth ControlNets.
 
 import torch
 
-from .captions import transformers_module
 from .embeddings import to_pil_images
+from .pretrained import load_model_and_processor
 
 DPT_DEFAULT = "Intel/dpt-hybrid-midas"
 
 
 def load_dpt(source):
     """(model, image processor) from a local folder or hub id (no remote code)."""
-    tf = transformers_module("depth maps")
-    model = tf.DPTForDepthEstimation.from_pretrained(source)
-    processor = tf.DPTImageProcessor.from_pretrained(source)
-    return model.eval(), processor
+    return load_model_and_processor(source, "depth maps", "DPTForDepthEstimation", "DPTImageProcessor")
 
 
 def _normalise(depth: torch.Tensor) -> torch.Tensor:

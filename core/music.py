@@ -7,7 +7,7 @@ scores of a list are a distribution over exactly the labels the user typed.
 import torch
 
 from . import audio as audio_ops
-from .captions import transformers_module
+from .pretrained import load_model_and_processor
 
 CLAP_DEFAULT = "laion/clap-htsat-unfused"
 DEFAULT_GENRES = ("classical", "jazz", "rock", "pop", "electronic", "hip hop", "ambient", "folk", "metal",
@@ -19,10 +19,7 @@ TEXT_TEMPLATE = "This is {} music."
 
 def load_clap(source):
     """(model, processor) from a local folder or hub id (no remote code)."""
-    tf = transformers_module("music genre/mood")
-    model = tf.ClapModel.from_pretrained(source)
-    processor = tf.ClapProcessor.from_pretrained(source)
-    return model.eval(), processor
+    return load_model_and_processor(source, "music genre/mood", "ClapModel", "ClapProcessor")
 
 
 def parse_labels(text, name: str) -> list[str]:

@@ -53,6 +53,24 @@ def resolve_source(name: str, search_dirs: list[str]) -> str:
     )
 
 
+def transformers_module(feature: str):
+    """The transformers package, or a RuntimeError saying which feature needs it."""
+    try:
+        import transformers
+    except ImportError as exc:
+        raise RuntimeError(f"{feature} needs transformers: pip install 'transformers>=4.40'") from exc
+    return transformers
+
+
+def load_model_and_processor(source, feature: str, model_class: str, processor_class: str):
+    """(model in eval mode, processor) from a local folder or hub id, both named by their
+    transformers class (no remote code)."""
+    tf = transformers_module(feature)
+    model = getattr(tf, model_class).from_pretrained(source)
+    processor = getattr(tf, processor_class).from_pretrained(source)
+    return model.eval(), processor
+
+
 def _load_errors() -> tuple[type[BaseException], ...]:
     """Errors that mean 'files missing or unreachable' (hub errors are mostly OSError already)."""
     errors: list[type[BaseException]] = [OSError]
