@@ -65,11 +65,6 @@ def _unit(x):
     return x / x.norm(dim=-1, keepdim=True).clamp_min(1e-12)
 
 
-def cosine_matrix(a, b):
-    """(N, M) cosine similarities between the rows of a and the rows of b."""
-    return _unit(_rows(a, "a")) @ _unit(_rows(b, "b")).T
-
-
 def set_consistency(images) -> SetConsistency:
     """Mean pairwise cosine over the upper triangle (the paper's set consistency)."""
     x = _rows(images, "images")
