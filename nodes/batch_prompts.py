@@ -27,8 +27,9 @@ def stack_rows(conds):
 def _checked_latent(latent, rows):
     samples = latent["samples"]
     if samples.shape[0] != rows:
-        raise ValueError(f"latent has {samples.shape[0]} rows but this batch has {rows} prompts (the reference and "
-                         f"{rows - 1} targets): give the latent one row per prompt, or leave it unconnected")
+        raise ValueError(f"latent has {samples.shape[0]} rows but this batch has {rows} prompts (reference rows "
+                         "first, then the window's targets): give the latent one row per prompt, or leave it "
+                         "unconnected")
     return {**latent, "batch_index": latent.get("batch_index", list(range(rows)))}
 
 
