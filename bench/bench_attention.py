@@ -18,7 +18,7 @@ import sys
 import time
 
 import torch
-from bench_host import start_host
+from bench_host import positive_int, start_host
 
 
 def sample_steps(hs, model, batch, size, steps, seed=0):
@@ -117,10 +117,10 @@ def build_configs(hs):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", type=int, default=64, help="latent side (64 = 512 px)")
-    parser.add_argument("--steps", type=int, default=3)
-    parser.add_argument("--targets", type=int, default=4)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--size", type=positive_int, default=64, help="latent side (64 = 512 px)")
+    parser.add_argument("--steps", type=positive_int, default=3)
+    parser.add_argument("--targets", type=positive_int, default=4)
+    parser.add_argument("--repeats", type=positive_int, default=2)
     parser.add_argument("--kernel", choices=["pytorch", "host"], default="pytorch",
                         help="attention kernel of the unpatched host and of our unbiased parts: PyTorch SDPA "
                              "(the host's choice on GPUs) or whatever the host picks here (sub-quadratic on CPU)")

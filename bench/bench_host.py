@@ -2,6 +2,7 @@
 not the repo root, is on sys.path): starts the host the way tests/host_boot.py does, on the GPU
 when there is one, and loads the pack and the tiny-model helpers."""
 
+import argparse
 import runpy
 from pathlib import Path
 
@@ -21,3 +22,14 @@ def start_host(cpu=None, pytorch_attention=False):
     boot = runpy.run_path(str(ROOT / "tests" / "host_boot.py"))
     boot["start_host"](cpu=not torch.cuda.is_available() if cpu is None else cpu)
     return boot["load_support"](), boot["load_pack"]()
+
+
+def positive_int(text):
+    """argparse type: an int >= 1 (sizes, steps, counts), with a clear message otherwise."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value

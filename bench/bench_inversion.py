@@ -13,7 +13,7 @@ import argparse
 import time
 
 import torch
-from bench_host import start_host
+from bench_host import positive_int, start_host
 
 
 def run(hs, DDIMInvertReference, model, latent, steps, cfg, refinement):  # noqa: N803 (a node class)
@@ -31,9 +31,9 @@ def run(hs, DDIMInvertReference, model, latent, steps, cfg, refinement):  # noqa
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--size", type=int, default=64, help="latent height and width (64 = 512 px)")
-    parser.add_argument("--refs", type=int, default=1, help="reference images inverted in one batch")
+    parser.add_argument("--steps", type=positive_int, default=50)
+    parser.add_argument("--size", type=positive_int, default=64, help="latent height and width (64 = 512 px)")
+    parser.add_argument("--refs", type=positive_int, default=1, help="reference images inverted in one batch")
     parser.add_argument("--cfg", type=float, nargs="+", default=[1.0, 2.0])
     parser.add_argument("--refinement", type=int, default=0)
     args = parser.parse_args()

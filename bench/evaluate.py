@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import torch
-from bench_host import start_host
+from bench_host import positive_int, start_host
 
 ROOT = Path(__file__).resolve().parent.parent
 METHODS = ["plain", "StyleAligned", "StyleAligned + reference", "Linear blend", "SLERP blend",
@@ -74,20 +74,12 @@ class Generator:
                                             1.0, "normal")[0]
 
     def aligned(self, style_reference=None, weights=""):
+        """The model patched with a fresh node's knobs (widget defaults)."""
+        from sa_support import run_node
         from style_aligned.nodes.patch import StyleAlignedPatchModel
 
-        knobs = _defaults(StyleAlignedPatchModel)
-        knobs.update(model=self.model, style_reference=style_reference, reference_weights=weights)
-        return StyleAlignedPatchModel().patch(**knobs)[0]
-
-
-def _defaults(node_class):
-    """The widget defaults of a node's required inputs: the knobs a fresh node has."""
-    values = {}
-    for name, spec in node_class.INPUT_TYPES()["required"].items():
-        options = spec[1] if len(spec) > 1 else {}
-        values[name] = options.get("default", spec[0][0] if isinstance(spec[0], list) else None)
-    return values
+        return run_node(StyleAlignedPatchModel, model=self.model, style_reference=style_reference,
+                        reference_weights=weights)[0]
 
 
 def generate_set(gen, method, entry, ref_a, ref_b, negative):
@@ -138,8 +130,6 @@ def load_tiny(workdir):
 def load_checkpoint(path):
     import comfy.sd
 
-    if not Path(path).is_file():
-        raise SystemExit(f"--checkpoint: no file at {path}")
     model, clip, vae = comfy.sd.load_checkpoint_guess_config(path, output_vae=True, output_clip=True)[:3]
     return model, clip, vae
 
@@ -172,14 +162,19 @@ def parse_args(argv=None):
     parser.add_argument("--dino", default="facebook/dino-vitb8", help="DINO model: hub id or local folder")
     parser.add_argument("--clip", default="openai/clip-vit-large-patch14", help="CLIP model: hub id or folder")
     parser.add_argument("--size", type=int, default=0, help="image side in pixels (default 1024 SDXL, 512 SD1.5)")
-    parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--inversion-steps", type=int, default=50)
+    parser.add_argument("--steps", type=positive_int, default=50)
+    parser.add_argument("--inversion-steps", type=positive_int, default=50)
     parser.add_argument("--cfg", type=float, default=7.0)
     parser.add_argument("--sampler", default="euler")
     parser.add_argument("--scheduler", default="normal")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(ROOT / "output" / "evaluation"))
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.checkpoint and not Path(args.checkpoint).is_file():
+        parser.error(f"--checkpoint: no file at {args.checkpoint}")
+    if not Path(args.prompts).is_file():
+        parser.error(f"--prompts: no file at {args.prompts}")
+    return args
 
 
 def load_prompt_sets(path, sets, subjects):
