@@ -6,6 +6,7 @@ Pure: loads from a plain folder or hub id; transformers is imported lazily.
 import torch
 
 from .embeddings import to_pil_images
+from .metrics import check_batch
 from .pretrained import load_model_and_processor
 
 BLIP_DEFAULT = "Salesforce/blip-image-captioning-base"
@@ -25,8 +26,7 @@ def caption_images(bundle, images, prefix: str = "", max_new_tokens: int = 30, b
     """
     model, processor = bundle
     pils = to_pil_images(images, name="images")
-    if not pils:
-        raise ValueError("images: the batch is empty; connect at least one image")
+    check_batch(len(pils), "images")
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
     prefix = " ".join((prefix or "").split())

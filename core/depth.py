@@ -7,6 +7,7 @@ so near is white, the convention of the depth ControlNets.
 import torch
 
 from .embeddings import to_pil_images
+from .metrics import check_batch
 from .pretrained import load_model_and_processor
 
 DPT_DEFAULT = "Intel/dpt-hybrid-midas"
@@ -28,8 +29,7 @@ def depth_maps(bundle, images: torch.Tensor, progress=None) -> torch.Tensor:
     """(B, H, W, 3) float depth maps in 0..1 at the size of the input images."""
     model, processor = bundle
     pils = to_pil_images(images, name="images")
-    if not pils:
-        raise ValueError("images: the batch is empty; connect at least one image")
+    check_batch(len(pils), "images")
     device = next(model.parameters()).device
     maps = []
     with torch.inference_mode():

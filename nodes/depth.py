@@ -1,6 +1,7 @@
 """Depth map for ControlNet with transformers DPT, so the StyleAligned ControlNet workflow needs no other pack."""
 
 from ..core import depth
+from ..core.metrics import check_batch
 from .pretrained import chosen, get_model, model_inputs, on_device
 from .ui import progress_bar
 
@@ -22,6 +23,7 @@ class StyleAlignedDepthMap:
         }}
 
     def estimate(self, images, model, hub_id):
+        check_batch(len(images), "images")  # before a model load or download
         bundle = get_model("dpt", chosen(model, hub_id), depth.load_dpt)
         with on_device(bundle[0]):
             return (depth.depth_maps(bundle, images, progress=progress_bar(len(images))),)

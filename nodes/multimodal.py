@@ -5,6 +5,7 @@ import time
 
 from ..core import audio as audio_ops
 from ..core import captions, music, prompt_fusion, speech, weather
+from ..core.metrics import check_batch
 from .pretrained import chosen, get_model, model_choices, model_dirs, model_inputs, on_device
 from .ui import progress_bar, shown
 
@@ -32,6 +33,7 @@ class StyleAlignedImageCaption:
         }}
 
     def caption(self, images, model, hub_id, prefix, max_new_tokens):
+        check_batch(len(images), "images")  # before a model load or download
         bundle = get_model("blip", chosen(model, hub_id), captions.load_blip)
         with on_device(bundle[0]):
             texts = captions.caption_images(bundle, images, prefix, max_new_tokens, progress=progress_bar(len(images)))
@@ -64,9 +66,9 @@ class StyleAlignedSpeechTranscript:
         }}
 
     def transcribe(self, audio, model, language, task):
+        clips = audio_ops.waveform_batch(audio)[0].shape[0]  # checks the input before a model load or download
         dirs = model_dirs("whisper")
         whisper_model = get_model("whisper", model, speech.make_loader(dirs[0]), resolve=speech.resolve_whisper)
-        clips = audio_ops.waveform_batch(audio)[0].shape[0]
         with on_device(whisper_model):
             texts, notes = speech.transcribe_audio(whisper_model, audio, language, task,
                                                    progress=progress_bar(clips))
