@@ -74,7 +74,7 @@ def classify(bundle, clip: torch.Tensor, sample_rate: int, label_sets: dict) -> 
     model, _ = bundle
     with torch.inference_mode():
         embedding = audio_embedding(bundle, clip, sample_rate)
-        scale = model.logit_scale_a.exp() if hasattr(model, "logit_scale_a") else torch.tensor(100.0)
+        scale = model.logit_scale_a.exp()
         result = {}
         for name, labels in label_sets.items():
             probs = (scale * text_embeddings(bundle, labels) @ embedding).softmax(-1).float().cpu()

@@ -106,9 +106,8 @@ def fuse_lines(template: str, prompts, sources: dict, max_words: int = DEFAULT_M
     if count == 0:
         return [], ["no prompt lines and no per-image sources: nothing to fuse"]
     lines, notes = [], []
-    for i in range(count):
-        row = {slot: one_line(v) for slot, v in sources.items() if slot not in columns}
-        row.update({slot: col[min(i, len(col) - 1)] if col else "" for slot, col in columns.items()})
+    for i in range(count):  # fuse() puts every value on one line
+        row = {**sources, **{slot: col[min(i, len(col) - 1)] if col else "" for slot, col in columns.items()}}
         text, row_notes = fuse(template, row, max_words)
         lines.append(text)
         notes.extend(f"line {i + 1}: {n}" for n in row_notes)

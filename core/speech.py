@@ -64,8 +64,8 @@ def resolve_whisper(name: str, search_dirs: list[str]) -> str:
     for path in candidates:
         if os.path.isfile(path):
             return path
-        if os.path.isdir(path) and _checkpoint_in(path):
-            return _checkpoint_in(path)
+        if os.path.isdir(path) and (checkpoint := _checkpoint_in(path)):
+            return checkpoint
     if name in official_names():
         return name
     where = search_dirs[0] if search_dirs else "models/whisper"

@@ -117,11 +117,10 @@ class StyleAlignedWeatherPhrase:
         return int(time.time() // 600)
 
     def weather(self, location, units, api_key_env, on_error, api_key=None, base_url=weather.DEFAULT_BASE_URL,
-                timeout=10.0, retries=3, backoff=0.5):
+                timeout=10.0, retries=3):
         try:
             key = weather.resolve_key(api_key, api_key_env)
-            data = weather.fetch_current(location, key, units, base_url or weather.DEFAULT_BASE_URL, timeout,
-                                         retries, backoff)
+            data = weather.fetch_current(location, key, units, base_url or weather.DEFAULT_BASE_URL, timeout, retries)
         except (weather.WeatherError, ValueError) as exc:
             if on_error == ON_ERROR[0]:
                 raise
