@@ -14,7 +14,6 @@ CATEGORY = "style_aligned/metrics"
 DINO_CHOICES = [embeddings.DINO_DEFAULT]
 CLIP_CHOICES = [embeddings.CLIP_DEFAULT, "openai/clip-vit-base-patch16", "openai/clip-vit-base-patch32"]
 STYLE_MODES = ("strip from prompt (paper)", "include in prompt")
-SCORE_OUTPUTS = ("FLOAT", "STRING", "IMAGE")
 
 
 def _batch_size_input():
@@ -38,17 +37,22 @@ def _check_images(images, name, minimum=1):
     metrics.check_batch(int(images.shape[0]), name, minimum)
 
 
-class StyleAlignedWeightedDinoScore:
+class _ScoreNode:
+    """What every metric node shares: a score, a report and a chart, from `score()`."""
+
+    RETURN_TYPES = ("FLOAT", "STRING", "IMAGE")
+    RETURN_NAMES = ("score", "report", "chart")
+    FUNCTION = "score"
+    CATEGORY = CATEGORY
+
+
+class StyleAlignedWeightedDinoScore(_ScoreNode):
     DESCRIPTION = ("Weighted multi-style DINO score (Z-SAMB) for K reference images: sum_k w_k * mean over "
                    "generated images of cos(DINO(g), DINO(r_k)), with DINO ViT-B/8 CLS embeddings. Higher = the "
                    "images are closer in style to the weighted references. Weights are renormalised to sum 1.")
-    RETURN_TYPES = SCORE_OUTPUTS
-    RETURN_NAMES = ("score", "report", "chart")
     OUTPUT_TOOLTIPS = ("The weighted score (cosine, -1..1; higher is closer).",
                        "Weights used, the mean similarity to each reference and each image's weighted score.",
                        "Bar chart of each image's weighted score with the mean.")
-    FUNCTION = "score"
-    CATEGORY = CATEGORY
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -84,16 +88,12 @@ class StyleAlignedWeightedDinoScore:
         return shown((result.score, "\n".join(lines), chart), lines)
 
 
-class StyleAlignedDinoSetConsistency:
+class StyleAlignedDinoSetConsistency(_ScoreNode):
     DESCRIPTION = ("Style consistency of a generated set (StyleAligned paper): the mean cosine similarity of "
                    "DINO ViT-B/8 CLS embeddings over all pairs of images. Needs at least two images.")
-    RETURN_TYPES = SCORE_OUTPUTS
-    RETURN_NAMES = ("score", "report", "chart")
     OUTPUT_TOOLTIPS = ("Mean pairwise cosine (-1..1; higher = more consistent set).",
                        "The score and each image's mean similarity to the others.",
                        "Bar chart of each image's mean similarity to the others with the set mean.")
-    FUNCTION = "score"
-    CATEGORY = CATEGORY
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -115,17 +115,13 @@ class StyleAlignedDinoSetConsistency:
         return shown((result.score, "\n".join(lines), chart), lines)
 
 
-class StyleAlignedClipTextAlignment:
+class StyleAlignedClipTextAlignment(_ScoreNode):
     DESCRIPTION = ("Text alignment (StyleAligned paper): CLIP cosine between each image and its own prompt. "
                    "As in the paper the style text is removed from the prompt by default, so the score "
                    "measures whether the object is there, not the style.")
-    RETURN_TYPES = SCORE_OUTPUTS
-    RETURN_NAMES = ("score", "report", "chart")
     OUTPUT_TOOLTIPS = ("Mean image-prompt cosine (CLIP; real models give about 0.2-0.35 for matching pairs).",
                        "The prompt each image was compared with and its score.",
                        "Bar chart of each image's alignment with the mean.")
-    FUNCTION = "score"
-    CATEGORY = CATEGORY
 
     @classmethod
     def INPUT_TYPES(cls):
