@@ -49,7 +49,16 @@ def parse_args(argv=None):
     parser.add_argument("--steps", type=int, help="sampling steps (default: as shipped, 30; tiny model: 3)")
     parser.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for each workflow")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.checkpoint is not None:
+        args.checkpoint = args.checkpoint.expanduser().resolve()
+        if not args.checkpoint.is_file():
+            parser.error(f"--checkpoint: no file at {args.checkpoint}")
+    if args.steps is not None and args.steps < 1:
+        parser.error("--steps must be at least 1")
+    if args.timeout <= 0:
+        parser.error("--timeout must be positive")
+    return args
 
 
 def build_prompts(args, specs, family, ckpt_name):
@@ -126,24 +135,27 @@ def main(argv=None) -> int:
         family = args.family or "sd15"
         packs["style-aligned-tiny-models"] = hs.TEST_PACK
     else:
-        checkpoint = args.checkpoint.expanduser().resolve()
-        if not checkpoint.is_file():
-            say(f"--checkpoint {checkpoint} is not a file")
-            return 2
-        family = args.family or ("sdxl" if "xl" in checkpoint.name.lower() else "sd15")
-        ckpt_name = checkpoint.name
+        family = args.family or ("sdxl" if "xl" in args.checkpoint.name.lower() else "sd15")
+        ckpt_name = args.checkpoint.name
     host_dir = hs.prepare_host(out / "host", packs)
     if not tiny:
         link = host_dir / "models" / "checkpoints" / ckpt_name
         if link.is_symlink() or link.exists():
             link.unlink()
-        link.symlink_to(checkpoint)
+        link.symlink_to(args.checkpoint)
     else:
         say("writing the tiny DINO/CLIP metric models (once)")
         hs.write_tiny_pretrained(host_dir / "models", kinds=("dino", "clip"))  # names: hs.TINY_MODEL_NAMES
 
     say(f"starting the host headless on 127.0.0.1 (folder {host_dir}, log {host_dir / 'host.log'})")
-    with hs.HostServer(host_dir, port=args.port, offline=tiny) as host:
+    host = hs.HostServer(host_dir, port=args.port, offline=tiny)
+    try:
+        host.start()
+    except (RuntimeError, TimeoutError) as exc:  # no `comfyui` command, port taken, host crashed or hung
+        host.stop()
+        say(f"the host did not start: {exc}")
+        return 1
+    try:
         say(f"host ready at {host.url}")
         specs = {**wf.UPSTREAM_ONLY, **host.get("/object_info")}
         missing = [n for n in ("StyleAlignedPatchModel", "StyleAlignedBatchPrompts") if n not in specs]
@@ -163,6 +175,8 @@ def main(argv=None) -> int:
             say(f"  done in {time.monotonic() - t0:.1f} s")
             if name == METRICS_WORKFLOW:
                 report, scores = metric_report(entry, prompt, tiny, family, ckpt_name or "tiny built-in model")
+    finally:
+        host.stop()
     (out / "metrics_report.txt").write_text(report, encoding="utf-8")
     (out / "metrics.json").write_text(json.dumps({"family": family, "checkpoint": ckpt_name, "tiny_model": tiny,
                                                   "scores": scores}, indent=2) + "\n", encoding="utf-8")
