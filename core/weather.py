@@ -89,17 +89,16 @@ def _status_error(status: int, location: str, body: str) -> WeatherError | None:
 
 
 def fetch_current(location: str, api_key: str, units: str = "metric", base_url: str = DEFAULT_BASE_URL,
-                  timeout: float = 10.0, retries: int = 3, backoff: float = 0.5, session=None) -> dict:
+                  timeout: float = 10.0, retries: int = 3, backoff: float = 0.5) -> dict:
     """The current-weather JSON for `location`, retrying 429/5xx/timeouts with exponential backoff."""
     import requests
 
     if units not in UNITS:
         raise ValueError(f"units must be one of {', '.join(UNITS)}, got '{units}'")
     params = {**location_params(location), "appid": api_key, "units": units}
-    session = session or requests.Session()
     attempts = max(1, int(retries) + 1)
     last = ""
-    with _redacted_logs(api_key):
+    with _redacted_logs(api_key), requests.Session() as session:
         for attempt in range(attempts):
             if attempt:
                 time.sleep(backoff * 2 ** (attempt - 1))
