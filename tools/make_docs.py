@@ -17,12 +17,10 @@ DOCS = ROOT / "docs"
 
 
 def load_pack():
-    """The pack, loaded by path as the host would (starting the in-process host if needed)."""
-    if "style_aligned" not in sys.modules:
-        boot = runpy.run_path(str(ROOT / "tests" / "host_boot.py"))
-        boot["start_host"](cpu=True)
-        boot["load_pack"]()
-    return sys.modules["style_aligned"]
+    """The pack, loaded by path as the host would, after starting the in-process host."""
+    boot = runpy.run_path(str(ROOT / "tests" / "host_boot.py"))
+    boot["start_host"](cpu=True)
+    return boot["load_pack"]()
 
 
 def _type_name(spec):
@@ -68,7 +66,6 @@ def nodes_markdown(pack):
     sections = [node_section(key, cls, pack.NODE_DISPLAY_NAME_MAPPINGS.get(key, key)) for key, cls in
                 sorted(pack.NODE_CLASS_MAPPINGS.items(), key=lambda kv: (kv[1].CATEGORY, kv[0]))]
     return "\n".join(header) + "\n\n".join(sections) + "\n"
-
 
 
 def draw_workflow(path, out):

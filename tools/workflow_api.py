@@ -4,7 +4,7 @@
 No host import at module level: the demo uses it outside the host, the tests inside it.
 
 Node specs: `{class_type: {"input": {"required": {...}, "optional": {...}}, "output": [...],
-"output_name": [...]}}`, from a running server (`specs_from_server`) or from node classes in
+"output_name": [...]}}`, from a running server's `GET /object_info` or from node classes in
 process (`specs_from_classes`).
 
 Frontend rules reproduced here:
@@ -21,7 +21,6 @@ Frontend rules reproduced here:
 from __future__ import annotations
 
 import json
-import urllib.request
 
 WIDGET_TYPES = ("INT", "FLOAT", "STRING", "BOOLEAN", "COMBO")
 SEED_NAMES = ("seed", "noise_seed")
@@ -44,11 +43,6 @@ class WorkflowError(ValueError):
 
 
 # ---------------------------------------------------------------- node specs
-
-
-def specs_from_server(base_url: str, timeout: float = 30.0) -> dict:
-    with urllib.request.urlopen(f"{base_url.rstrip('/')}/object_info", timeout=timeout) as reply:
-        return json.loads(reply.read())
 
 
 def _jsonable(value):
