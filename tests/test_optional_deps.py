@@ -11,10 +11,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+import sa_host_boot
 import style_aligned
 
 ROOT = Path(__file__).resolve().parent.parent
-FOLDER = "comfyui-style-aligned-suite"
+FOLDER = sa_host_boot.load_tool("host_server").PACK_FOLDER  # a user-style clone folder name
 
 SCRIPT = textwrap.dedent("""
     import importlib.abc, importlib.util, io, json, logging, sys

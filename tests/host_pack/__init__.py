@@ -5,6 +5,7 @@ Models come from tests/support.py (loaded by path: the host imports this folder 
 under its folder name, and the repo root must never be on sys.path).
 """
 
+import functools
 import math
 import os
 import runpy
@@ -14,6 +15,7 @@ import torch
 _TESTS = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 
 
+@functools.cache
 def _support():
     return runpy.run_path(os.path.join(_TESTS, "host_boot.py"))["load_support"]()
 
@@ -38,8 +40,7 @@ class TinyCheckpointLoader:
         key = ("ckpt", kind, seed)
         if key not in _CACHE:
             support = _support()
-            _CACHE[key] = (support.tiny_model(kind, seed), support.tiny_clip(kind, seed),
-                                support.tiny_vae(seed))
+            _CACHE[key] = (support.tiny_model(kind, seed), support.tiny_clip(kind, seed), support.tiny_vae(seed))
         return _CACHE[key]
 
 
