@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from . import metrics
-from .pretrained import load_pretrained
+from .pretrained import load_model_and_processor, load_pretrained
 from .weights import normalise_weights, parse_weights
 
 DINO_DEFAULT = "facebook/dino-vitb8"
@@ -28,35 +28,22 @@ CLIP_DEFAULT = "openai/clip-vit-large-patch14"
 DEFAULT_BATCH_SIZE = 8
 
 
-def _transformers():
-    try:
-        import transformers
-    except ImportError as exc:
-        raise RuntimeError("the metric nodes need transformers: pip install 'transformers>=4.40'") from exc
-    return transformers
-
-
 def load_dino(source):
     """(model, image_processor) for a DINO ViT from a local folder or hub id.
 
     AutoModel rather than ViTModel so DINOv2 folders load as well; both put the CLS token first.
+    The slow (PIL) processor is the preprocessing the published DINO numbers were measured with.
     """
-    tf = _transformers()
-    model = tf.AutoModel.from_pretrained(source)
-    # the slow (PIL) processor is the preprocessing the published DINO numbers were measured with
-    processor = tf.AutoImageProcessor.from_pretrained(source, use_fast=False)
-    return model.eval(), processor
+    return load_model_and_processor(source, "the DINO metrics", "AutoModel", "AutoImageProcessor", use_fast=False)
 
 
 def load_clip(source):
     """(model, processor) for a CLIP-like model (get_image_features / get_text_features)."""
-    tf = _transformers()
-    model = tf.AutoModel.from_pretrained(source)
+    model, processor = load_model_and_processor(source, "the CLIP metric", "AutoModel", "AutoProcessor")
     if not (hasattr(model, "get_image_features") and hasattr(model, "get_text_features")):
         raise ValueError(f"model '{source}' is a {type(model).__name__}, not a CLIP-like model with image "
                          f"and text features; choose a CLIP model such as {CLIP_DEFAULT}")
-    processor = tf.AutoProcessor.from_pretrained(source)
-    return model.eval(), processor
+    return model, processor
 
 
 def to_pil_images(images, name="images"):

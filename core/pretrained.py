@@ -62,12 +62,12 @@ def transformers_module(feature: str):
     return transformers
 
 
-def load_model_and_processor(source, feature: str, model_class: str, processor_class: str):
+def load_model_and_processor(source, feature: str, model_class: str, processor_class: str, **processor_options):
     """(model in eval mode, processor) from a local folder or hub id, both named by their
     transformers class (no remote code)."""
     tf = transformers_module(feature)
     model = getattr(tf, model_class).from_pretrained(source)
-    processor = getattr(tf, processor_class).from_pretrained(source)
+    processor = getattr(tf, processor_class).from_pretrained(source, **processor_options)
     return model.eval(), processor
 
 
