@@ -24,6 +24,8 @@ def parse_weights(text, name="weights"):
 
 def normalise_weights(weights, count, name="weights"):
     """Weights for `count` references as float64 (count,) summing to 1; None means equal weights."""
+    if count < 1:
+        raise ValueError(f"{name}: there are no references to weight; give at least one reference")
     if weights is None:
         return torch.full((count,), 1.0 / count, dtype=torch.float64)
     w = torch.as_tensor(weights, dtype=torch.float64).flatten()

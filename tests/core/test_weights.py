@@ -24,3 +24,8 @@ def test_bad_weights_name_the_input(weights, message):
 def test_unparseable_weight_names_the_input():
     with pytest.raises(ValueError, match="reference_weights: 'a' is not a number"):
         parse_weights("0.5, a", name="reference_weights")
+
+
+def test_no_references_is_a_clear_error():
+    with pytest.raises(ValueError, match="weights: there are no references"):
+        normalise_weights(None, 0)
