@@ -65,12 +65,17 @@ def _unit(x):
     return x / x.norm(dim=-1, keepdim=True).clamp_min(1e-12)
 
 
+def _cosines(a, b):
+    """(N, M) cosines of the rows of a and b; rounding can put identical rows a hair above 1."""
+    return (_unit(a) @ _unit(b).T).clamp(-1.0, 1.0)
+
+
 def set_consistency(images) -> SetConsistency:
     """Mean pairwise cosine over the upper triangle (the paper's set consistency)."""
     x = _rows(images, "images")
     n = x.shape[0]
     check_batch(n, "images", minimum=2)
-    sim = _unit(x) @ _unit(x).T
+    sim = _cosines(x, x)
     upper = torch.triu_indices(n, n, offset=1)
     score = sim[upper[0], upper[1]].mean()
     off_diagonal = ~torch.eye(n, dtype=torch.bool)
@@ -84,13 +89,13 @@ def weighted_style_score(images, references, weights=None) -> WeightedStyleScore
     Z-SAMB publishes it for exactly two references with w1 + w2 = 1; this takes any K and
     renormalises the weights, so '2, 1' means the same as '0.667, 0.333'.
     """
-    g = _unit(_rows(images, "images"))
-    r = _unit(_rows(references, "references"))
+    g = _rows(images, "images")
+    r = _rows(references, "references")
     if g.shape[1] != r.shape[1]:
         raise ValueError(f"references: embedding width {r.shape[1]} differs from the images' {g.shape[1]}; "
                          "embed both with the same model")
     w = normalise_weights(weights, r.shape[0])
-    cos = g @ r.T  # (G, K)
+    cos = _cosines(g, r)  # (G, K)
     per_image = cos @ w
     return WeightedStyleScore(float(per_image.mean()), per_image.float(), cos.mean(dim=0).float(), w.float(),
                               cos.float())
@@ -111,5 +116,5 @@ def text_alignment(images, prompts) -> TextAlignment:
     if t.shape[1] != x.shape[1]:
         raise ValueError(f"prompts: text embedding width {t.shape[1]} differs from the image width {x.shape[1]}; "
                          "use one CLIP model for both")
-    per_image = (x * t).sum(dim=-1)
+    per_image = (x * t).sum(dim=-1).clamp(-1.0, 1.0)
     return TextAlignment(float(per_image.mean()), per_image.float())

@@ -129,3 +129,14 @@ def test_score_chart_is_an_image_and_leaves_pyplot_alone():
     assert matplotlib.get_backend() == backend
     pyplot = sys.modules.get("matplotlib.pyplot")
     assert pyplot is None or not pyplot.get_fignums()  # no figure left in pyplot's registry
+
+
+def test_identical_rows_score_at_most_one_despite_rounding():
+    """Normalised float64 rows whose cosines round to 1.0000000000000002 (seed 15): every score
+    is a cosine and stays within [-1, 1]."""
+    row = torch.randn(1, 16, generator=torch.Generator().manual_seed(15), dtype=torch.float64)
+    same = row.repeat(3, 1)
+    assert metrics.set_consistency(same).score <= 1.0
+    assert metrics.weighted_style_score(same, row).score <= 1.0
+    assert metrics.text_alignment(same, row).score <= 1.0
+    assert float(metrics.set_consistency(same).pairwise.max()) <= 1.0
