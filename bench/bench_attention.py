@@ -19,12 +19,14 @@ import time
 
 import torch
 from bench_host import positive_int, start_host
+from harness import host
+from harness import tiny_models as tiny
 
 
-def sample_steps(hs, model, batch, size, steps, seed=0):
-    positive = hs.conditioning("sd15", batch, seed=1, width=768)
-    negative = hs.conditioning("sd15", 1, seed=2, width=768)
-    return hs.sample(model, "sd15", batch, steps=steps, cfg=5.0, seed=seed, positive=positive,
+def sample_steps(model, batch, size, steps, seed=0):
+    positive = tiny.conditioning("sd15", batch, seed=1, width=768)
+    negative = tiny.conditioning("sd15", 1, seed=2, width=768)
+    return tiny.sample(model, "sd15", batch, steps=steps, cfg=5.0, seed=seed, positive=positive,
                      negative=negative, size=size)
 
 
@@ -38,20 +40,20 @@ def peak_step_memory(config, size, targets, kernel):
 
 
 def _memory_child(config, size, targets, kernel):
-    hs, _ = start_host(pytorch_attention=kernel == "pytorch")
+    start_host(pytorch_attention=kernel == "pytorch")
     batch = 1 + targets
-    model = build_configs(hs)[config]
-    sample_steps(hs, model, batch, 8, 1)  # loads the model and pays one-off costs at a tiny size
+    model = build_configs()[config]
+    sample_steps(model, batch, 8, 1)  # loads the model and pays one-off costs at a tiny size
     if torch.cuda.is_available():
         torch.cuda.synchronize()
         base = torch.cuda.memory_allocated()
         torch.cuda.reset_peak_memory_stats()
-        sample_steps(hs, model, batch, size, 1)
+        sample_steps(model, batch, size, 1)
         torch.cuda.synchronize()
         print(torch.cuda.max_memory_allocated() - base)
         return
     before = _rss_now()
-    sample_steps(hs, model, batch, size, 1)
+    sample_steps(model, batch, size, 1)
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before)
 
 
@@ -68,7 +70,7 @@ def step_flops(fn):
     return counter.get_total_flops()
 
 
-def extra_attention_flops(hs, model, batch, size):
+def extra_attention_flops(model, batch, size):
     """FLOPs the shared layers add per step: each target (in cond and uncond) also attends to the
     reference's tokens, in every self-attention layer. Token counts are read from one real step."""
     from comfy.ldm.modules.attention import optimized_attention
@@ -85,12 +87,12 @@ def extra_attention_flops(hs, model, batch, size):
     probe = model.clone()
     for block, number, index in find_self_attention_layers(model.model.diffusion_model)[0]:
         probe.set_model_attn1_replace(record, block, number, index)
-    sample_steps(hs, probe, batch, size, 1)
+    sample_steps(probe, batch, size, 1)
     return sum(attention_flops(chunks * (rows - 1), tokens, channels) for rows, chunks, tokens, channels in shapes)
 
 
-def measure_all(hs, configs, batch, size, steps, repeats, kernel):
-    runs = {name: (lambda n, m=m: sample_steps(hs, m, batch, size, n)) for name, m in configs.items()}
+def measure_all(configs, batch, size, steps, repeats, kernel):
+    runs = {name: (lambda n, m=m: sample_steps(m, batch, size, n)) for name, m in configs.items()}
     for run in runs.values():
         run(1)  # warm-up: loads the model, picks kernels
     times = {name: [] for name in runs}
@@ -103,15 +105,15 @@ def measure_all(hs, configs, batch, size, steps, repeats, kernel):
                    "flops": step_flops(lambda run=run: run(1))} for name, run in runs.items()}
 
 
-def build_configs(hs):
+def build_configs():
     from style_aligned.nodes.patch import StyleAlignedPatchModel
 
     torch.manual_seed(0)
-    model = hs.narrow_sd15()
+    model = tiny.narrow_sd15()
     return {
         "unpatched": model,
-        "patched, shift 0": hs.run_node(StyleAlignedPatchModel, model=model)[0],
-        "patched, shift log 2": hs.run_node(StyleAlignedPatchModel, model=model, score_shift=math.log(2))[0],
+        "patched, shift 0": host.run_node(StyleAlignedPatchModel, model=model)[0],
+        "patched, shift log 2": host.run_node(StyleAlignedPatchModel, model=model, score_shift=math.log(2))[0],
     }
 
 
@@ -129,8 +131,8 @@ def main():
     if args.memory_of:
         return _memory_child(args.memory_of, args.size, args.targets, args.kernel)
 
-    hs, _ = start_host(pytorch_attention=args.kernel == "pytorch")
-    configs = build_configs(hs)
+    start_host(pytorch_attention=args.kernel == "pytorch")
+    configs = build_configs()
     model = configs["unpatched"]
     params = sum(p.numel() for p in model.model.diffusion_model.parameters()) / 1e6
     batch = 1 + args.targets
@@ -138,9 +140,9 @@ def main():
           f"(1 reference + {args.targets} targets), cfg 5 (cond+uncond in one call), euler, "
           f"{torch.get_num_threads()} threads, device {'cuda' if torch.cuda.is_available() else 'cpu'}, "
           f"host attention kernel: {args.kernel}")
-    results = measure_all(hs, configs, batch, args.size, args.steps, args.repeats, args.kernel)
+    results = measure_all(configs, batch, args.size, args.steps, args.repeats, args.kernel)
     base = results["unpatched"]
-    extra = extra_attention_flops(hs, model, batch, args.size) / base["flops"]
+    extra = extra_attention_flops(model, batch, args.size) / base["flops"]
     print(f"unpatched step: {base['flops'] / 1e9:.1f} GFLOP (torch FLOP counter); shared attention adds "
           f"{extra:.3f} of that (analytic), so the time ratio should stay below {(1 + extra) * 1.05:.3f}")
     print(f"{'configuration':<22}{'s/step':>9}{'time x':>8}{'peak MiB':>10}{'memory x':>10}")

@@ -1,27 +1,18 @@
-"""In-process host for the scripts in bench/ (run as `python bench/<script>.py`, so this folder,
-not the repo root, is on sys.path): starts the host the way tests/host_boot.py does, on the GPU
-when there is one, and loads the pack and the tiny-model helpers."""
+"""In-process host for the scripts in bench/ (run by ./run, which puts tools/ on sys.path): starts
+the host through the harness, on the GPU when there is one, and loads the pack."""
 
 import argparse
-import runpy
-from pathlib import Path
 
 import torch
-
-ROOT = Path(__file__).resolve().parent.parent
+from harness import host, pack
 
 
 def start_host(cpu=None, pytorch_attention=False):
-    """(sa_support, style_aligned) after starting the host; cpu=None picks the GPU if present.
+    """The pack, after starting the host; cpu=None picks the GPU if present.
     pytorch_attention: the host's PyTorch (SDPA) attention kernel instead of its default choice
-    (on the CPU the test host would pick its sub-quadratic kernel)."""
-    if pytorch_attention:
-        from comfy.cli_args import args
-
-        args.use_pytorch_cross_attention = True  # read when the host's attention module is imported
-    boot = runpy.run_path(str(ROOT / "tests" / "host_boot.py"))
-    boot["start_host"](cpu=not torch.cuda.is_available() if cpu is None else cpu)
-    return boot["load_support"](), boot["load_pack"]()
+    (on the CPU the host would pick its sub-quadratic kernel)."""
+    host.start(cpu=not torch.cuda.is_available() if cpu is None else cpu, pytorch_attention=pytorch_attention)
+    return pack.load()
 
 
 def positive_int(text):

@@ -14,15 +14,17 @@ import time
 
 import torch
 from bench_host import positive_int, start_host
+from harness import host, recording
+from harness import tiny_models as tiny
 
 
-def run(hs, DDIMInvertReference, model, latent, steps, cfg, refinement):  # noqa: N803 (a node class)
+def run(DDIMInvertReference, model, latent, steps, cfg, refinement):  # noqa: N803 (a node class)
     patched = model.clone()
-    recorder = hs.CallRecorder.install(patched)
-    positive = hs.conditioning("sd15", 1, seed=1, width=768)
-    negative = hs.conditioning("sd15", 1, seed=2, width=768)
+    recorder = recording.CallRecorder.install(patched)
+    positive = tiny.conditioning("sd15", 1, seed=1, width=768)
+    negative = tiny.conditioning("sd15", 1, seed=2, width=768)
     start = time.perf_counter()
-    trajectory = hs.run_node(DDIMInvertReference, model=patched, latent=latent, positive=positive,
+    trajectory = host.run_node(DDIMInvertReference, model=patched, latent=latent, positive=positive,
                              negative=negative, steps=steps, cfg=cfg, refinement=refinement)[0]
     seconds = time.perf_counter() - start
     rows = sum(call["input"].shape[0] for call in recorder.calls)
@@ -38,19 +40,19 @@ def main():
     parser.add_argument("--refinement", type=int, default=0)
     args = parser.parse_args()
 
-    hs, _pack = start_host()
+    start_host()
     from style_aligned.nodes.reference import DDIMInvertReference
 
-    model = hs.narrow_sd15()
+    model = tiny.narrow_sd15()
     params = sum(p.numel() for p in model.model.diffusion_model.parameters()) / 1e6
     latent = {"samples": torch.randn(args.refs, 4, args.size, args.size, generator=torch.Generator().manual_seed(0))}
     print(f"narrow SD1.5 UNet ({params:.1f}M parameters), latent {args.size}x{args.size}, {args.refs} reference(s), "
           f"{args.steps} steps, refinement {args.refinement}, device {model.load_device}, "
           f"{torch.get_num_threads()} threads")
-    run(hs, DDIMInvertReference, model, latent, 2, 1.0, 0)  # warm-up: loading, allocator, kernels
+    run(DDIMInvertReference, model, latent, 2, 1.0, 0)  # warm-up: loading, allocator, kernels
     print(f"{'cfg':>5} {'evals':>6} {'unet calls':>10} {'rows':>6} {'seconds':>9} {'s/ref':>8} {'s/call':>7}")
     for cfg in args.cfg:
-        trajectory, seconds, calls, rows = run(hs, DDIMInvertReference, model, latent, args.steps, cfg,
+        trajectory, seconds, calls, rows = run(DDIMInvertReference, model, latent, args.steps, cfg,
                                                args.refinement)
         evals = args.steps * (1 + args.refinement)
         assert trajectory.latents.shape[:2] == (args.steps + 1, args.refs)

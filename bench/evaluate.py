@@ -23,7 +23,6 @@ show that the pipeline runs end to end.
 import argparse
 import json
 import math
-import runpy
 import tempfile
 import time
 from pathlib import Path
@@ -75,7 +74,7 @@ class Generator:
 
     def aligned(self, style_reference=None, weights=""):
         """The model patched with a fresh node's knobs (widget defaults)."""
-        from sa_support import run_node
+        from harness.host import run_node
         from style_aligned.nodes.patch import StyleAlignedPatchModel
 
         return run_node(StyleAlignedPatchModel, model=self.model, style_reference=style_reference,
@@ -119,9 +118,9 @@ def score_set(judges, images, subjects, ref_a, ref_b):
 
 
 def load_tiny(workdir):
-    from sa_support import tiny_clip, tiny_model, tiny_vae
+    from harness import tiny_vision
+    from harness.tiny_models import tiny_clip, tiny_model, tiny_vae
 
-    tiny_vision = runpy.run_path(str(ROOT / "tests" / "host_boot.py"))["load_test_module"]("tiny_vision")
     dino = tiny_vision.save_tiny_dino(Path(workdir) / "dino")
     clip = tiny_vision.save_tiny_clip(Path(workdir) / "clip")
     return (tiny_model("sd15"), tiny_clip("sd15"), tiny_vae()), (str(dino), str(clip))

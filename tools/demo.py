@@ -1,10 +1,10 @@
 """The main job in one command: `./run demo [--checkpoint PATH] [--out DIR]`.
 
-Sets up the embedded default host (the installable ComfyUI, with this pack linked into its
-custom_nodes under <out>/host), starts it headless on 127.0.0.1, runs the shipped prompts-only
+Sets up current upstream ComfyUI (the checkout ./run resolves: COMFYUI_PATH, else the pinned
+snapshot), with this pack linked into its custom_nodes under <out>/host, starts it headless on 127.0.0.1, runs the shipped prompts-only
 workflow and the metrics workflow end to end, and writes the images and a metric report to <out>.
 
-Without --checkpoint it uses a tiny built-in model with random weights (tests/host_pack) and tiny
+Without --checkpoint it uses a tiny built-in model with random weights (tools/harness/tiny_pack) and tiny
 DINO/CLIP models: it proves the whole path works in a minute or two on a CPU, but its images are
 noise. With --checkpoint the shipped workflows run unchanged with the stock Load Checkpoint node
 on your file (linked into the host's models/checkpoints); the metric models (DINO ViT-B/8, CLIP
@@ -16,18 +16,16 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import runpy
 import shutil
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import pack
+from harness import server as hs
+from harness import workflow_api as wf
 
-
-BOOT = runpy.run_path(str(ROOT / "tests" / "host_boot.py"))  # in-process host start and file loading
-wf = BOOT["load_tool"]("workflow_api")
-hs = BOOT["load_tool"]("host_server")
+ROOT = pack.ROOT
 
 PROMPTS_WORKFLOW = {"sdxl": "style_aligned_sdxl_prompts.json", "sd15": "style_aligned_sd15_prompts.json"}
 METRICS_WORKFLOW = "style_aligned_metrics.json"
@@ -133,7 +131,7 @@ def main(argv=None) -> int:
     ckpt_name = None
     if tiny:
         family = args.family or "sd15"
-        packs["style-aligned-tiny-models"] = hs.TEST_PACK
+        packs["style-aligned-tiny-models"] = hs.TINY_PACK
     else:
         family = args.family or ("sdxl" if "xl" in args.checkpoint.name.lower() else "sd15")
         ckpt_name = args.checkpoint.name

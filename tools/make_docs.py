@@ -1,26 +1,26 @@
 """Writes docs/nodes.md (every node's inputs, defaults and tooltips, from INPUT_TYPES) and a
 picture of every shipped workflow's graph in docs/workflows/.
 
-    python tools/make_docs.py          # after changing a node or a workflow
-    python tools/make_docs.py --check  # what tests/test_docs.py runs
+    ./run make-docs                    # after changing a node or a workflow
+    python tools/make_docs.py --check  # what tests/host/test_docs.py runs
 """
 
 import json
 import os
-import runpy
 import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import host, pack
+
+ROOT = pack.ROOT
 DOCS = ROOT / "docs"
 
 
 def load_pack():
     """The pack, loaded by path as the host would, after starting the in-process host."""
-    boot = runpy.run_path(str(ROOT / "tests" / "host_boot.py"))
-    boot["start_host"](cpu=True)
-    return boot["load_pack"]()
+    host.start(cpu=True)
+    return pack.load()
 
 
 def _type_name(spec):
@@ -122,13 +122,13 @@ def _wrap(text, width, lines=14):
 
 def main(argv=None):
     check = "--check" in (sys.argv[1:] if argv is None else argv)
-    # the host's models folder follows the working directory: an empty one, so model lists show
-    # what a fresh install shows, not this machine's files
+    # the 2024 host's models folder follows the working directory (upstream's is a temporary base
+    # directory already): an empty one, so model lists show what a fresh install shows
     os.chdir(tempfile.mkdtemp(prefix="sa-docs-"))
     reference = nodes_markdown(load_pack())
     if check:
         if (DOCS / "nodes.md").read_text() != reference:
-            raise SystemExit("docs/nodes.md is out of date: run python tools/make_docs.py")
+            raise SystemExit("docs/nodes.md is out of date: run ./run make-docs")
         print("docs/nodes.md is up to date")
         return
     DOCS.mkdir(exist_ok=True)

@@ -1,6 +1,6 @@
 """Writes the shipped UI-format workflows in workflows/ from the node classes' INPUT_TYPES.
 
-    source /root/.cache/sa-venv/bin/activate && python tools/make_workflows.py
+    ./run make-workflows        (or, in the environment ./run made: python tools/make_workflows.py)
 
 Every widget value is named here and put in INPUT_TYPES order by `workflow_api.ui_widget_values`,
 so a renamed or reordered input fails loudly instead of shipping a workflow that loads wrong.
@@ -8,15 +8,12 @@ The workflows in workflows/ are the product; this script is how they were made.
 """
 
 import json
-import runpy
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import host, pack
+from harness import workflow_api as wf
+
+ROOT = pack.ROOT
 OUT = ROOT / "workflows"
-
-
-BOOT = runpy.run_path(str(ROOT / "tests" / "host_boot.py"))  # in-process host start and file loading
-wf = BOOT["load_tool"]("workflow_api")
 
 SDXL_CKPT = "sd_xl_base_1.0.safetensors"
 SD15_CKPT = "v1-5-pruned-emaonly.safetensors"
@@ -29,14 +26,9 @@ COL = 380  # column width on the canvas
 
 def host_specs():
     """Specs of the host's stock nodes and ours, in process (the same rules the server applies)."""
-    BOOT["start_host"](cpu=True)
-    pack = BOOT["load_pack"]()
-    from comfy.nodes.package import import_all_nodes_in_workspace
-
-    exported = import_all_nodes_in_workspace(vanilla_custom_nodes=False)
-    specs = wf.specs_from_classes(dict(exported.NODE_CLASS_MAPPINGS))
-    specs.update(wf.specs_from_classes(pack.NODE_CLASS_MAPPINGS))
-    specs.update(wf.UPSTREAM_ONLY)
+    host.start(cpu=True)
+    specs = {**wf.UPSTREAM_ONLY, **wf.specs_from_classes(host.stock_nodes())}  # the host's own spec wins
+    specs.update(wf.specs_from_classes(pack.load().NODE_CLASS_MAPPINGS))
     return specs
 
 

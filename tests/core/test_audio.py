@@ -1,14 +1,8 @@
-import math
 
 import pytest
 import torch
+from harness import inputs
 from style_aligned.core import audio
-
-
-def _tone(freq, rate, seconds=1.0, channels=2):
-    t = torch.arange(int(rate * seconds)) / rate
-    wave = torch.sin(2 * math.pi * freq * t)
-    return wave.repeat(channels, 1)
 
 
 def _peak_hz(signal, rate):
@@ -17,7 +11,7 @@ def _peak_hz(signal, rate):
 
 
 def test_resample_keeps_a_sine_at_its_frequency():
-    stereo = _tone(440.0, 44100)[None]  # (1, 2, T)
+    stereo = inputs.tone((440.0, 440.0), 1.0, 44100, 1.0)[None]  # (1, 2, T)
     [mono16k] = audio.mono_at({"waveform": stereo, "sample_rate": 44100}, 16000)
     assert mono16k.shape == (16000,)
     assert abs(_peak_hz(mono16k, 16000) - 440.0) <= 1.0
@@ -27,15 +21,15 @@ def test_resample_keeps_a_sine_at_its_frequency():
 
 def test_resample_removes_frequencies_above_the_new_nyquist():
     # 12 kHz cannot exist at 16 kHz; a naive decimator would fold it to 4 kHz
-    high = _tone(12000.0, 44100, channels=1)
+    high = inputs.tone((12000.0,), 1.0, 44100, 1.0)
     low = audio.resample(high, 44100, 16000)
     assert low[:, 500:-500].abs().max() < 0.02
 
 
 def test_resample_matches_a_reference_upsample():
-    tone = _tone(1000.0, 8000, channels=1)
+    tone = inputs.tone((1000.0,), 1.0, 8000, 1.0)
     up = audio.resample(tone, 8000, 16000)
-    expected = _tone(1000.0, 16000, channels=1)
+    expected = inputs.tone((1000.0,), 1.0, 16000, 1.0)
     assert up.shape == expected.shape
     assert torch.allclose(up[:, 200:-200], expected[:, 200:-200], atol=1e-2)
 

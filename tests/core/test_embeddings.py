@@ -3,8 +3,8 @@
 from pathlib import Path
 
 import pytest
-import sa_host_boot
 import torch
+from harness import inputs, tiny_vision
 from PIL import Image
 from style_aligned.core import embeddings, metrics
 from style_aligned.core.pretrained import load_pretrained
@@ -13,9 +13,8 @@ from style_aligned.core.pretrained import load_pretrained
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("vision_models")
-    tiny = sa_host_boot.load_test_module("tiny_vision")
-    tiny.save_tiny_dino(root / "tiny-dino")
-    tiny.save_tiny_clip(root / "tiny-clip")
+    tiny_vision.save_tiny_dino(root / "tiny-dino")
+    tiny_vision.save_tiny_clip(root / "tiny-clip")
     return root
 
 
@@ -30,13 +29,9 @@ def clip(model_dir):
     return load_pretrained(embeddings.load_clip, "tiny-clip", [str(model_dir)], "clip")
 
 
-def _images(n, h=40, w=48, channels=3, seed=0):
-    return torch.rand(n, h, w, channels, generator=torch.Generator().manual_seed(seed))
-
-
 def test_dino_embeddings_are_cls_tokens(dino):
     model, processor = dino
-    images = _images(3)
+    images = inputs.images(3, h=40, w=48)
     emb = embeddings.dino_embeddings(dino, images)
     assert emb.shape == (3, model.config.hidden_size)
     assert emb.dtype == torch.float32
@@ -50,7 +45,7 @@ def test_dino_embeddings_are_cls_tokens(dino):
 def test_result_is_independent_of_batch_split(kind, dino, clip):
     encode = {"dino": lambda imgs, bs: embeddings.dino_embeddings(dino, imgs, batch_size=bs),
               "clip": lambda imgs, bs: embeddings.clip_image_embeddings(clip, imgs, batch_size=bs)}[kind]
-    images = _images(5, seed=1)
+    images = inputs.images(5, seed=1, h=40, w=48)
     one_by_one, all_at_once, uneven = encode(images, 1), encode(images, 5), encode(images, 2)
     assert torch.allclose(one_by_one, all_at_once, atol=1e-5)
     assert torch.allclose(uneven, all_at_once, atol=1e-5)
@@ -58,7 +53,8 @@ def test_result_is_independent_of_batch_split(kind, dino, clip):
 
 def test_progress_reports_every_chunk(dino):
     seen = []
-    embeddings.dino_embeddings(dino, _images(5), batch_size=2, progress=lambda done, total: seen.append((done, total)))
+    embeddings.dino_embeddings(dino, inputs.images(5, h=40, w=48), batch_size=2,
+                              progress=lambda done, total: seen.append((done, total)))
     assert seen == [(2, 5), (4, 5), (5, 5)]
 
 
@@ -72,7 +68,7 @@ def test_mixed_sizes_and_channels_are_handled_by_the_processor(dino, clip):
     assert torch.allclose(mixed, alone, atol=1e-5)
     assert embeddings.clip_image_embeddings(clip, pils).shape == (3, 24)
     # RGBA and grey IMAGE tensors become RGB; alpha does not change the embedding
-    rgb = _images(2, seed=3)
+    rgb = inputs.images(2, seed=3, h=40, w=48)
     rgba = torch.cat([rgb, torch.rand(2, 40, 48, 1)], dim=-1)
     assert torch.allclose(embeddings.dino_embeddings(dino, rgba), embeddings.dino_embeddings(dino, rgb))
     assert embeddings.dino_embeddings(dino, rgb[..., :1]).shape == (2, 32)
@@ -87,7 +83,7 @@ def test_clip_text_embeddings_batching_and_alignment(clip):
     assert not torch.allclose(split[0], split[1])
     # a prompt longer than the model's context is truncated instead of failing
     assert embeddings.clip_text_embeddings(clip, ["a cat " * 40]).shape == (1, 24)
-    images = embeddings.clip_image_embeddings(clip, _images(3))
+    images = embeddings.clip_image_embeddings(clip, inputs.images(3, h=40, w=48))
     score = metrics.text_alignment(images, split)
     assert score.per_image.shape == (3,)
     assert -1.0 <= score.score <= 1.0
@@ -120,7 +116,7 @@ def test_bad_inputs_name_the_input(dino, clip):
     with pytest.raises(ValueError, match="images: images need 1, 3 or 4 channels"):
         embeddings.dino_embeddings(dino, torch.zeros(1, 8, 8, 2))
     with pytest.raises(ValueError, match="batch_size: must be at least 1"):
-        embeddings.dino_embeddings(dino, _images(1), batch_size=0)
+        embeddings.dino_embeddings(dino, inputs.images(1, h=40, w=48), batch_size=0)
     with pytest.raises(ValueError, match="not a CLIP-like model"):
         embeddings.load_clip(str(Path(dino[0].name_or_path)))
 
@@ -131,7 +127,7 @@ def test_missing_model_folder_says_where_to_put_it(tmp_path):
 
 
 def test_script_functions_take_a_bundle_or_a_model_name(model_dir, dino, clip):
-    images, refs = _images(3, seed=6), _images(2, seed=7)
+    images, refs = inputs.images(3, seed=6, h=40, w=48), inputs.images(2, seed=7, h=40, w=48)
     by_bundle = embeddings.weighted_dino_score(dino, images, refs, "3, 1")
     by_name = embeddings.weighted_dino_score("tiny-dino", images, refs, [0.75, 0.25], search_dirs=[str(model_dir)])
     by_path = embeddings.weighted_dino_score(str(model_dir / "tiny-dino"), images, refs, [3, 1])

@@ -4,17 +4,9 @@ import math
 import os
 
 import pytest
-import sa_host_boot
 import torch
+from harness import tiny_hf
 from style_aligned.core import captions, depth, music, pretrained, speech
-
-tiny_hf = sa_host_boot.load_test_module("tiny_hf")
-
-
-@pytest.fixture(autouse=True)
-def offline(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import sa_support
+from harness import inputs
 from style_aligned.core import weather
 
 GOOD_KEY = "k3y-SECRET-0123456789abcdef"
@@ -58,7 +58,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def base_url():
-    with sa_support.local_http_server(Handler) as base:
+    with inputs.local_http_server(Handler) as base:
         yield f"{base}/data/2.5/weather"
 
 

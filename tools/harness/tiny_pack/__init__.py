@@ -1,24 +1,10 @@
-"""Test-only node pack for the headless host: tiny loaders that stand in for real weights.
+"""A test-only node pack for the headless host: tiny loaders that stand in for real weights.
 
-Linked into the server's `custom_nodes/` by tests/test_server.py and by the demo (tools/demo.py).
-Models come from tests/support.py (loaded by path: the host imports this folder as a package
-under its folder name, and the repo root must never be on sys.path).
+Linked into the server's `custom_nodes/` by the server tests and by the demo; the server finds the
+harness through PYTHONPATH (harness.server.HostServer sets it).
 """
 
-import functools
-import math
-import os
-import runpy
-
-import torch
-
-_TESTS = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
-
-
-@functools.cache
-def _support():
-    return runpy.run_path(os.path.join(_TESTS, "host_boot.py"))["load_support"]()
-
+from harness import inputs, tiny_models
 
 _CACHE = {}
 
@@ -39,8 +25,8 @@ class TinyCheckpointLoader:
     def load(self, kind, seed):
         key = ("ckpt", kind, seed)
         if key not in _CACHE:
-            support = _support()
-            _CACHE[key] = (support.tiny_model(kind, seed), support.tiny_clip(kind, seed), support.tiny_vae(seed))
+            _CACHE[key] = (tiny_models.tiny_model(kind, seed), tiny_models.tiny_clip(kind, seed),
+                           tiny_models.tiny_vae(seed))
         return _CACHE[key]
 
 
@@ -54,11 +40,11 @@ class TinyControlNetLoader:
         return {"required": {"kind": (["sd15", "sdxl"], {"default": "sd15"})}}
 
     def load(self, kind):
-        return (_support().tiny_controlnet(kind),)
+        return (tiny_models.tiny_controlnet(kind),)
 
 
 class TinyAudio:
-    """Stereo 44.1 kHz AUDIO (a chord) standing in for upstream's LoadAudio, which the test host lacks."""
+    """Stereo 44.1 kHz AUDIO (a chord) standing in for LoadAudio on a host that lacks it (the 2024 host)."""
 
     CATEGORY = "style_aligned_tests"
     FUNCTION = "make"
@@ -70,10 +56,7 @@ class TinyAudio:
                              "frequency": ("FLOAT", {"default": 220.0, "min": 20.0, "max": 8000.0})}}
 
     def make(self, seconds, frequency):
-        rate = 44100
-        t = torch.arange(int(rate * seconds)) / rate
-        wave = torch.stack([torch.sin(2 * math.pi * frequency * t), torch.sin(2 * math.pi * 2 * frequency * t)])
-        return ({"waveform": 0.3 * wave[None], "sample_rate": rate},)
+        return (inputs.audio((frequency, 2 * frequency), seconds),)
 
 
 NODE_CLASS_MAPPINGS = {

@@ -4,8 +4,9 @@ import os
 
 import comfy.samplers
 import pytest
-import sa_support as hs
 import torch
+from harness import host, recording
+from harness import tiny_models as tiny
 from style_aligned.core.trajectory import Trajectory
 from style_aligned.nodes.reference import (
     FOLDER,
@@ -21,7 +22,7 @@ STEPS = 3
 
 @pytest.fixture(scope="module")
 def models():
-    return {kind: hs.tiny_model(kind) for kind in ("sd15", "sdxl")}
+    return {kind: tiny.tiny_model(kind) for kind in ("sd15", "sdxl")}
 
 
 def reference_latent(refs, seed=0, channels=4, size=8):
@@ -30,23 +31,23 @@ def reference_latent(refs, seed=0, channels=4, size=8):
 
 def invert(model, kind, refs=2, **inputs):
     inputs.setdefault("latent", reference_latent(refs))
-    inputs.setdefault("positive", hs.conditioning(kind, 1))
-    return hs.run_node(DDIMInvertReference, model=model, steps=STEPS, **inputs)[0]
+    inputs.setdefault("positive", tiny.conditioning(kind, 1))
+    return host.run_node(DDIMInvertReference, model=model, steps=STEPS, **inputs)[0]
 
 
 @pytest.fixture()
 def reference_folder(tmp_path):
     """models/style_references pointed at a temporary folder for the test (first in the search list)."""
-    with hs.model_folder(FOLDER, tmp_path):
+    with host.model_folder(FOLDER, tmp_path):
         yield tmp_path
 
 
 @pytest.mark.parametrize("kind", ["sd15", "sdxl"])
 def test_inversion_runs_through_the_host_and_stores_sampler_space_latents(models, kind):
     model = models[kind].clone()
-    recorder = hs.CallRecorder.install(model)
+    recorder = recording.CallRecorder.install(model)
     latent = reference_latent(2)
-    traj = invert(model, kind, latent=latent, positive=hs.conditioning(kind, 2))
+    traj = invert(model, kind, latent=latent, positive=tiny.conditioning(kind, 2))
 
     sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), "normal", STEPS)
     assert torch.equal(traj.sigmas, sigmas.flip(0).double())
@@ -69,24 +70,24 @@ def test_inversion_runs_through_the_host_and_stores_sampler_space_latents(models
         expected = traj.latents[i] + float(h) * (traj.latents[i] - call["output"]) / float(eval_sigmas[i])
         assert torch.allclose(traj.latents[i + 1], expected, rtol=1e-5, atol=1e-5)
     if kind == "sdxl":  # the host encoded the pooled output into the ADM vector
-        assert calls[0]["c"]["y"].shape == (2, hs.POOLED_DIM + hs.SDXL_SIZE_EMBEDDING)
+        assert calls[0]["c"]["y"].shape == (2, tiny.POOLED_DIM + tiny.SDXL_SIZE_EMBEDDING)
 
 
 def test_inversion_is_deterministic_and_follows_its_inputs(models):
     model = models["sd15"]
     first, second = invert(model, "sd15"), invert(model, "sd15")
     assert torch.equal(first.latents, second.latents)
-    other_prompt = invert(model, "sd15", positive=hs.conditioning("sd15", 1, seed=9))
+    other_prompt = invert(model, "sd15", positive=tiny.conditioning("sd15", 1, seed=9))
     assert not torch.allclose(other_prompt.latents[-1], first.latents[-1])
     assert torch.equal(other_prompt.clean, first.clean)  # the clean end is the input either way
 
 
 def test_guided_inversion_uses_both_conditionings(models):
     model = models["sd15"].clone()
-    recorder = hs.CallRecorder.install(model)
+    recorder = recording.CallRecorder.install(model)
     plain = invert(model, "sd15", refs=1)
     recorder.calls.clear()
-    guided = invert(model, "sd15", refs=1, cfg=2.0, negative=hs.conditioning("sd15", 1, seed=2))
+    guided = invert(model, "sd15", refs=1, cfg=2.0, negative=tiny.conditioning("sd15", 1, seed=2))
     assert {u for c in recorder.calls for u in c["cond_or_uncond"]} == {0, 1}
     assert not torch.allclose(guided.latents[-1], plain.latents[-1])
     unconnected = invert(model, "sd15", refs=1, cfg=2.0)  # negative defaults to an all-zero conditioning
@@ -95,7 +96,7 @@ def test_guided_inversion_uses_both_conditionings(models):
 
 def test_refinement_adds_model_calls_per_step(models):
     model = models["sd15"].clone()
-    recorder = hs.CallRecorder.install(model)
+    recorder = recording.CallRecorder.install(model)
     traj = invert(model, "sd15", refs=1, refinement=2)
     assert len(recorder.calls) == 3 * STEPS and traj.metadata["iterations"] == "3"
 
@@ -103,8 +104,8 @@ def test_refinement_adds_model_calls_per_step(models):
 @pytest.mark.parametrize("inputs,match", [
     ({"latent": reference_latent(1, channels=16)}, "latent: has 16 channels but this SD15 model uses 4"),
     ({"latent": {"samples": torch.zeros(1, 4, 2, 8, 8)}}, "latent: expected an image latent"),
-    ({"positive": hs.conditioning("sd15", 3)}, "positive: has 3 prompt rows for 2 reference images"),
-    ({"negative": hs.conditioning("sd15", 3), "cfg": 2.0}, "negative: has 3 prompt rows"),
+    ({"positive": tiny.conditioning("sd15", 3)}, "positive: has 3 prompt rows for 2 reference images"),
+    ({"negative": tiny.conditioning("sd15", 3), "cfg": 2.0}, "negative: has 3 prompt rows"),
     ({"scheduler": "linear"}, "scheduler: 'linear' is not one of"),
 ])
 def test_bad_inversion_inputs_are_named(models, inputs, match):
@@ -115,51 +116,51 @@ def test_bad_inversion_inputs_are_named(models, inputs, match):
 def test_save_load_round_trip_is_bit_identical(models, reference_folder):
     model = models["sd15"]
     traj = invert(model, "sd15")
-    name = hs.run_node(SaveStyleReference, style_reference=traj, filename_prefix="watercolor/style")["result"][0]
+    name = host.run_node(SaveStyleReference, style_reference=traj, filename_prefix="watercolor/style")["result"][0]
     assert name == "watercolor/style_00001.safetensors"
     assert (reference_folder / name).is_file() and not list(reference_folder.rglob("*.partial"))
     assert name in LoadStyleReference.INPUT_TYPES()["required"]["reference"][0]
     assert LoadStyleReference.IS_CHANGED(model, name) != ""
 
-    loaded = hs.run_node(LoadStyleReference, model=model, reference=name)[0]
+    loaded = host.run_node(LoadStyleReference, model=model, reference=name)[0]
     assert isinstance(loaded, Trajectory)
     assert torch.equal(loaded.latents, traj.latents) and torch.equal(loaded.sigmas, traj.sigmas)
     assert loaded.latents.dtype == traj.latents.dtype and loaded.metadata == traj.metadata
     for sigma in (0.0, float(traj.sigmas[2]), 1.2345):
         assert torch.equal(loaded.latent_at(sigma), traj.latent_at(sigma))
     # a second save does not overwrite the first
-    again = hs.run_node(SaveStyleReference, style_reference=traj, filename_prefix="watercolor/style")["result"][0]
+    again = host.run_node(SaveStyleReference, style_reference=traj, filename_prefix="watercolor/style")["result"][0]
     assert again == "watercolor/style_00002.safetensors"
 
 
 def test_loading_checks_model_family_and_file(models, reference_folder):
     from safetensors.torch import save_file
 
-    name = hs.run_node(SaveStyleReference, style_reference=invert(models["sd15"], "sd15"),
+    name = host.run_node(SaveStyleReference, style_reference=invert(models["sd15"], "sd15"),
                        filename_prefix="sd15")["result"][0]
     with pytest.raises(ValueError, match="inverted with a SD15 model but is used with a SDXL model"):
-        hs.run_node(LoadStyleReference, model=models["sdxl"], reference=name)
+        host.run_node(LoadStyleReference, model=models["sdxl"], reference=name)
 
     (reference_folder / "corrupt.safetensors").write_bytes(os.urandom(64))
     with pytest.raises(ValueError, match="corrupt.safetensors is not a readable safetensors file"):
-        hs.run_node(LoadStyleReference, model=models["sd15"], reference="corrupt.safetensors")
+        host.run_node(LoadStyleReference, model=models["sd15"], reference="corrupt.safetensors")
 
     save_file({"weight": torch.zeros(3)}, str(reference_folder / "lora.safetensors"))  # foreign: no metadata
     with pytest.raises(ValueError, match="not a style reference"):
-        hs.run_node(LoadStyleReference, model=models["sd15"], reference="lora.safetensors")
+        host.run_node(LoadStyleReference, model=models["sd15"], reference="lora.safetensors")
 
     tensors, metadata = invert(models["sd15"], "sd15").to_dict()
     tensors["latents"] = tensors["latents"][:, :1].contiguous()  # tampered: shape no longer matches
     save_file(tensors, str(reference_folder / "tampered.safetensors"), metadata=metadata)
     with pytest.raises(ValueError, match="the file is damaged"):
-        hs.run_node(LoadStyleReference, model=models["sd15"], reference="tampered.safetensors")
+        host.run_node(LoadStyleReference, model=models["sd15"], reference="tampered.safetensors")
 
     with pytest.raises(ValueError, match="not found"):
-        hs.run_node(LoadStyleReference, model=models["sd15"], reference="missing.safetensors")
+        host.run_node(LoadStyleReference, model=models["sd15"], reference="missing.safetensors")
     with pytest.raises(ValueError, match="not found"):
-        hs.run_node(LoadStyleReference, model=models["sd15"], reference="../outside.safetensors")
+        host.run_node(LoadStyleReference, model=models["sd15"], reference="../outside.safetensors")
     with pytest.raises(ValueError, match="filename_prefix"):
-        hs.run_node(SaveStyleReference, style_reference=invert(models["sd15"], "sd15"), filename_prefix="../x")
+        host.run_node(SaveStyleReference, style_reference=invert(models["sd15"], "sd15"), filename_prefix="../x")
 
 
 def test_node_contract():
@@ -178,7 +179,7 @@ def test_node_contract():
 
     for name in ("DDIMInvertReference", "SaveStyleReference", "LoadStyleReference", "MultiRefBlend"):
         assert name in style_aligned.NODE_CLASS_MAPPINGS and name in style_aligned.NODE_DISPLAY_NAME_MAPPINGS
-    defaults = hs.node_defaults(DDIMInvertReference)
+    defaults = host.node_defaults(DDIMInvertReference)
     assert defaults["steps"] == 50 and defaults["cfg"] == 1.0 and defaults["refinement"] == 0
 
 
@@ -196,7 +197,7 @@ def test_check_reference_for_model(models):
 def blend_node(**inputs):
     from style_aligned.nodes.blend import MultiRefBlend
 
-    return hs.run_node(MultiRefBlend, **inputs)[0]["samples"]
+    return host.run_node(MultiRefBlend, **inputs)[0]["samples"]
 
 
 def test_blend_node_collects_rows_of_all_inputs_in_order():

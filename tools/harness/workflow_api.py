@@ -29,7 +29,8 @@ CONTROL_AFTER_GENERATE = ("fixed", "increment", "decrement", "randomize")
 UPLOAD_OPTIONS = ("image_upload", "audio_upload", "video_upload")
 MODE_MUTED, MODE_BYPASSED = 2, 4
 
-# Stock nodes of current upstream ComfyUI that the installable test host (mid 2024) lacks.
+# Stock nodes of current upstream ComfyUI that the installable 2024 host lacks (used only where the
+# host does not list them itself).
 UPSTREAM_ONLY = {
     "LoadAudio": {
         "input": {"required": {"audio": [[], {"audio_upload": True}]}},

@@ -2,28 +2,23 @@
 shipped workflow, converted from its UI file, runs through POST /prompt to the expected outputs.
 
 The host gets a temp --cwd whose custom_nodes/ links the repo (as a user's clone would be) and
-tests/host_pack (tiny loaders); the tiny BLIP/Whisper/CLAP/DPT/DINO/CLIP models are written into
+tools/harness/tiny_pack (tiny loaders); the tiny BLIP/Whisper/CLAP/DPT/DINO/CLIP models are written into
 its models/ folders, so the pack finds them by name. Weather comes from a local HTTP server.
 The server runs in its own process group and is always killed by the fixture's finalizer.
 """
 
 import json
 import time
-from pathlib import Path
 
 import pytest
-import sa_host_boot
-import sa_support
 import style_aligned
+from harness import inputs, pack, tiny_pack
+from harness import server as hs
+from harness import workflow_api as wf
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = pack.ROOT
 KEY = "server-test-KEY-7"
-
-
-wf = sa_host_boot.load_tool("workflow_api")
-hs = sa_host_boot.load_tool("host_server")
-test_pack = sa_host_boot.load_module("sa_host_pack_in_process", ROOT / "tests" / "host_pack" / "__init__.py")
 
 # Per workflow: SaveImage filename_prefix -> images saved (reference rows included), and the
 # number of PreviewImage outputs (charts, depth and edge maps).
@@ -38,11 +33,12 @@ EXPECTED = {
     "style_aligned_metrics.json": ({"style_aligned/metrics_set": 4}, 3),
 }
 INPUT_IMAGES = ("style_reference.png", "style_a.png", "style_b.png", "content.png", "control.png")
+INPUT_AUDIO = {"speech.wav": (220.0, 440.0), "music.mp3": (330.0, 495.0)}  # WAV data: ffmpeg probes content
 
 
 @pytest.fixture(scope="module")
 def weather_url():
-    with sa_support.fake_weather_service(KEY) as url:
+    with inputs.fake_weather_service(KEY) as url:
         yield url
 
 
@@ -50,10 +46,12 @@ def weather_url():
 def host(tmp_path_factory, request):
     started = time.monotonic()
     cwd = hs.prepare_host(tmp_path_factory.mktemp("host"), {hs.PACK_FOLDER: ROOT, "style-aligned-test-pack":
-                                                            hs.TEST_PACK})
+                                                            hs.TINY_PACK})
     hs.write_tiny_pretrained(cwd / "models")
     for seed, name in enumerate(INPUT_IMAGES):
-        hs.write_test_image(cwd / "input" / name, seed=seed)
+        inputs.write_test_image(cwd / "input" / name, seed=seed)
+    for name, chord in INPUT_AUDIO.items():
+        inputs.write_wav(cwd / "input" / name, chord)
     server = hs.HostServer(cwd, env={"OPENWEATHERMAP_API_KEY": KEY})
     request.addfinalizer(server.stop)  # also when start() fails half-way
     server.start()
@@ -83,7 +81,7 @@ def test_object_info_registers_every_pack_node_with_its_inputs(object_info):
     # the tiny models written into the host's models/ folders are offered by name
     for (node, input_name), tiny in hs.TINY_MODEL_NAMES.items():
         assert tiny in object_info[node]["input"]["required"][input_name][0], (node, tiny)
-    assert set(test_pack.NODE_CLASS_MAPPINGS) <= set(object_info)
+    assert set(tiny_pack.NODE_CLASS_MAPPINGS) <= set(object_info)
 
 
 def _specs(object_info):
@@ -93,10 +91,14 @@ def _specs(object_info):
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_shipped_workflow_runs_to_its_outputs(name, host, object_info, weather_url):
     ui = wf.load(ROOT / "workflows" / name)
-    prompt = hs.use_tiny_models(wf.to_api(ui, _specs(object_info)),
+    stock_audio = "LoadAudio" in object_info  # upstream: the host's own LoadAudio reads our WAV files
+    prompt = hs.use_tiny_models(wf.to_api(ui, _specs(object_info)), stock_audio=stock_audio,
                                 overrides={("StyleAlignedWeatherPhrase", "base_url"): weather_url})
-    assert not any(n["class_type"] in ("CheckpointLoaderSimple", "ControlNetLoader", "LoadAudio")
-                   for n in prompt.values()), "a real model would be downloaded"
+    assert not any(n["class_type"] in ("CheckpointLoaderSimple", "ControlNetLoader") for n in prompt.values()), \
+        "a real model would be downloaded"
+    audio_files = {n["inputs"]["audio"] for n in prompt.values() if n["class_type"] == "LoadAudio"}
+    multimodal = name == "style_aligned_multimodal_prompts.json"
+    assert audio_files == (set(INPUT_AUDIO) if stock_audio and multimodal else set())
     started = time.monotonic()
     entry = host.run(prompt, timeout=150)
     print(f"\n{name}: {time.monotonic() - started:.1f} s")

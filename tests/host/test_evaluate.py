@@ -1,17 +1,15 @@
 """The evaluation runner end to end on tiny random models (the numbers are meaningless)."""
 
+import importlib
 import json
 import math
-from pathlib import Path
 
-import sa_host_boot
-
-ROOT = Path(__file__).resolve().parent.parent
+from harness import pack
 
 
 def test_runner_produces_the_table_for_all_six_methods(tmp_path, monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "bench"))  # as when run as `python bench/evaluate.py`
-    evaluate = sa_host_boot.load_module("sa_evaluate", ROOT / "bench" / "evaluate.py")
+    monkeypatch.syspath_prepend(str(pack.ROOT / "bench"))  # as when run as `python bench/evaluate.py`
+    evaluate = importlib.import_module("evaluate")
     evaluate.main(["--tiny", "--sets", "2", "--subjects", "2", "--steps", "2", "--inversion-steps", "2",
                    "--out", str(tmp_path)])
     table = (tmp_path / "table.md").read_text().splitlines()

@@ -1,7 +1,6 @@
 """Tiny multi-modal models built from configs with random weights, saved to a folder.
 
-Tokenizers and processors are built locally (no hub). Tests get it as
-`sa_host_boot.load_test_module("tiny_hf")`.
+Tokenizers and processors are built locally (no hub).
 """
 
 import dataclasses

@@ -1,26 +1,21 @@
 """DepthMap node in the real host with a tiny DPT loaded from a local folder offline."""
 
 
-import folder_paths
 import pytest
-import sa_host_boot
 import torch
+from harness import host, tiny_hf
 from style_aligned.nodes import depth, pretrained
-
-tiny_hf = sa_host_boot.load_test_module("tiny_hf")
 
 
 @pytest.fixture(scope="module")
 def dpt_name(tmp_path_factory):
     root = tmp_path_factory.mktemp("dpt_models")
     tiny_hf.dpt(root / "Intel--tiny-dpt")
-    folder_paths.add_model_folder_path("dpt", str(root))
-    return "Intel/tiny-dpt"  # a hub-style name found as the Intel--tiny-dpt folder
+    with host.model_folder("dpt", root):
+        yield "Intel/tiny-dpt"  # a hub-style name found as the Intel--tiny-dpt folder
 
 
-def test_depth_node_keeps_size_and_drops_alpha(dpt_name, monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    pretrained.clear_cache()
+def test_depth_node_keeps_size_and_drops_alpha(dpt_name):
     node = depth.StyleAlignedDepthMap()
     assert "Intel--tiny-dpt" in node.INPUT_TYPES()["required"]["model"][0]
     (maps,) = node.estimate(torch.rand(2, 24, 40, 4), "Intel/dpt-hybrid-midas", dpt_name)

@@ -1,5 +1,6 @@
-"""Run the installable ComfyUI host headless on 127.0.0.1 with the pack in its custom_nodes,
-queue API prompts and wait for their results. Used by tests/test_server.py and tools/demo.py.
+"""Run a ComfyUI host headless on 127.0.0.1 with the pack in its custom_nodes, queue API prompts and
+wait for their results: upstream ComfyUI from COMFYUI_PATH (see harness.host), else the installable
+2024 host. Used by the server tests and tools/demo.py.
 
 No host import here: the server is a child process in its own process group, always stopped
 (SIGTERM, then SIGKILL) when the context exits, also on errors.
@@ -20,11 +21,14 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PACK_FOLDER = "comfyui-style-aligned-suite"
-TEST_PACK = ROOT / "tests" / "host_pack"
+from . import host, pack
 
-# Tiny stand-ins for the names the shipped workflows use (see tests/host_pack and tests/tiny_*.py).
+ROOT = pack.ROOT
+PACK_FOLDER = "comfyui-style-aligned-suite"
+TINY_PACK = Path(__file__).resolve().parent / "tiny_pack"
+TOOLS = Path(__file__).resolve().parents[1]
+
+# Tiny stand-ins for the names the shipped workflows use (see tiny_pack/ and tiny_*.py beside this file).
 TINY_MODEL_NAMES = {
     ("StyleAlignedImageCaption", "model"): "tiny-blip",
     ("StyleAlignedSpeechTranscript", "model"): "tiny-random.pt",
@@ -44,34 +48,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-# Set to a ComfyUI checkout's main.py (current upstream) to run that host instead of the installable one;
-# used only for the by-hand upstream check in tools/check_upstream.md.
-HOST_MAIN_ENV = "STYLE_ALIGNED_HOST_MAIN"
-
-
 def host_command(cwd: Path) -> list[str]:
     """The command that starts the host with its folders (custom_nodes, models, input, output) in `cwd`."""
-    main = os.environ.get(HOST_MAIN_ENV)
-    if main:  # upstream has no `comfyui` command and no --cwd; --base-directory moves the same folders
-        return [sys.executable, str(Path(main).resolve()), "--base-directory", str(Path(cwd).resolve())]
-    return comfyui_command() + ["--cwd", str(cwd)]
-
-
-def comfyui_command() -> list[str]:
+    upstream = host.checkout()
+    if upstream is not None:  # upstream has no `comfyui` command and no --cwd; --base-directory moves the folders
+        return [sys.executable, str(upstream / "main.py"), "--base-directory", str(Path(cwd).resolve())]
     exe = Path(sys.executable).with_name("comfyui")
-    if exe.exists():
-        return [str(exe)]
-    found = shutil.which("comfyui")
-    if found:
-        return [found]
-    raise RuntimeError("the `comfyui` command of the installable host is not installed: run ./run demo, which "
-                       "creates the environment, or pip install comfyui==0.0.1")
+    found = str(exe) if exe.exists() else shutil.which("comfyui")
+    if not found:
+        raise RuntimeError("no host: set COMFYUI_PATH to a ComfyUI checkout, or use ./run, which finds one")
+    return [found, "--cwd", str(cwd)]
 
 
 def prepare_host(cwd: Path, packs: dict[str, Path]) -> Path:
     """A host folder whose custom_nodes/ links each pack (folder name -> source folder)."""
     cwd = Path(cwd)
-    for sub in ("custom_nodes", "input", "output", "models/checkpoints"):
+    for sub in ("custom_nodes", "input", "output", "user", "models/checkpoints"):
         (cwd / sub).mkdir(parents=True, exist_ok=True)
     for name, source in packs.items():
         link = cwd / "custom_nodes" / name
@@ -96,7 +88,9 @@ class HostServer:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         hub = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"} if offline else {}
-        self.env = {**os.environ, **hub, **(env or {})}
+        # tiny_pack imports the harness: tools/ goes on the server's path (after the host's own folder)
+        path = os.pathsep.join(p for p in (str(TOOLS), os.environ.get("PYTHONPATH")) if p)
+        self.env = {**os.environ, **hub, "PYTHONPATH": path, **(env or {})}
         self.startup_timeout = startup_timeout
         self.process = None
         self.log_path = self.cwd / "host.log"
@@ -194,8 +188,8 @@ class HostServer:
 
 
 def use_tiny_models(prompt: dict, size: int = TINY_SIZE, steps: int = TINY_STEPS, audio_frequency: float = 220.0,
-                    overrides: dict | None = None) -> dict:
-    """A copy of an API prompt with the stock loaders swapped for tests/host_pack's tiny ones, the
+                    overrides: dict | None = None, stock_audio: bool = False) -> dict:
+    """A copy of an API prompt with the stock loaders swapped for tiny_pack's tiny ones, the
     pack's model names for the tiny local models, and sizes/steps small enough for a CPU."""
     out = json.loads(json.dumps(prompt))
     for node in out.values():
@@ -206,7 +200,7 @@ def use_tiny_models(prompt: dict, size: int = TINY_SIZE, steps: int = TINY_STEPS
         elif kind == "ControlNetLoader":
             family = "sdxl" if "xl" in inputs["control_net_name"].lower() else "sd15"
             node.update(class_type="TinyControlNetLoader", inputs={"kind": family})
-        elif kind == "LoadAudio":
+        elif kind == "LoadAudio" and not stock_audio:  # a host without LoadAudio: a generated chord
             node.update(class_type="TinyAudio", inputs={"seconds": 1.5, "frequency": audio_frequency})
             audio_frequency *= 1.5
         elif kind in ("StyleAlignedBatchPrompts", "ImageScale"):
@@ -227,10 +221,8 @@ def use_tiny_models(prompt: dict, size: int = TINY_SIZE, steps: int = TINY_STEPS
 
 def write_tiny_pretrained(models_dir: Path, kinds=("blip", "clap", "dpt", "whisper", "dino", "clip")) -> None:
     """The tiny BLIP/Whisper/CLAP/DPT/DINO/CLIP test models, under the names TINY_MODEL_NAMES uses."""
-    import runpy
+    from . import tiny_hf, tiny_vision
 
-    boot = runpy.run_path(str(ROOT / "tests" / "host_boot.py"))
-    tiny_hf, tiny_vision = boot["load_test_module"]("tiny_hf"), boot["load_test_module"]("tiny_vision")
     models_dir = Path(models_dir)
     steps = {
         models_dir / "blip" / "tiny-blip": tiny_hf.blip,
@@ -244,20 +236,6 @@ def write_tiny_pretrained(models_dir: Path, kinds=("blip", "clap", "dpt", "whisp
         if path.parent.name in kinds and not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             make(path)
-
-
-def write_test_image(path: Path, size: int = TINY_SIZE, seed: int = 0) -> None:
-    """A smooth colourful PNG (gradients and a disc), so depth/edges/captions get some structure."""
-    import numpy as np
-    from PIL import Image
-
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:size, 0:size] / size
-    a, b, c = rng.uniform(0.2, 1.0, 3)
-    disc = ((x - 0.5) ** 2 + (y - 0.55) ** 2 < 0.08).astype(float)
-    rgb = np.stack([a * x + 0.3 * disc, b * y, c * (1 - x) * (1 - disc * 0.5)], axis=-1)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray((np.clip(rgb, 0, 1) * 255).astype("uint8")).save(path)
 
 
 def saved_images(entry: dict) -> dict:

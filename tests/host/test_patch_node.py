@@ -3,18 +3,19 @@
 import math
 
 import pytest
-import sa_support as hs
 import torch
+from harness import host, recording
+from harness import tiny_models as tiny
 from style_aligned.nodes.patch import StyleAlignedPatchModel
 
 
 def patched(model, **knobs):
-    return hs.run_node(StyleAlignedPatchModel, model=model, **knobs)[0]
+    return host.run_node(StyleAlignedPatchModel, model=model, **knobs)[0]
 
 
 @pytest.fixture(scope="module", params=["sd15", "sdxl"])
 def kind_model(request):
-    return request.param, hs.tiny_model(request.param)
+    return request.param, tiny.tiny_model(request.param)
 
 
 LAYOUTS = {  # name -> (cfg, force split)
@@ -27,9 +28,9 @@ LAYOUTS = {  # name -> (cfg, force split)
 def _sample(model, kind, batch, layout, **kwargs):
     cfg, split = LAYOUTS[layout]
     if split:
-        with hs.forced_split(model):
-            return hs.sample(model, kind, batch, cfg=cfg, **kwargs)
-    return hs.sample(model, kind, batch, cfg=cfg, **kwargs)
+        with recording.forced_split(model):
+            return tiny.sample(model, kind, batch, cfg=cfg, **kwargs)
+    return tiny.sample(model, kind, batch, cfg=cfg, **kwargs)
 
 
 @pytest.mark.parametrize("layout", list(LAYOUTS))
@@ -38,12 +39,12 @@ def test_reference_row_is_unchanged_and_targets_change(kind_model, layout):
     input; target rows do not."""
     kind, model = kind_model
     style = patched(model, share_group_norm=True, score_shift=math.log(2))
-    recorder = hs.CallRecorder.install(style)
+    recorder = recording.CallRecorder.install(style)
     _sample(style, kind, 4, layout)
     expected_chunks = {"batched cond+uncond": 2, "split cond/uncond": 1, "cfg 1 (no uncond)": 1}[layout]
     assert {len(call["cond_or_uncond"]) for call in recorder.calls} == {expected_chunks}
     for call in recorder.calls:
-        plain = hs.replay_unpatched(model, call)
+        plain = recording.replay_unpatched(model, call)
         rows = plain.shape[0] // len(call["cond_or_uncond"])
         for chunk in range(len(call["cond_or_uncond"])):
             ref, targets = chunk * rows, slice(chunk * rows + 1, (chunk + 1) * rows)
@@ -56,7 +57,7 @@ def test_batched_and_split_runs_agree(kind_model):
     tiny random UNet reaches magnitudes of hundreds, so the tolerance is relative to that)."""
     kind, model = kind_model
     style = patched(model, share_group_norm=True)
-    recorder = hs.CallRecorder.install(style)
+    recorder = recording.CallRecorder.install(style)
     batched = _sample(style, kind, 3, "batched cond+uncond")
     assert {len(c["cond_or_uncond"]) for c in recorder.calls} == {2}
     recorder.calls.clear()
@@ -68,26 +69,26 @@ def test_batched_and_split_runs_agree(kind_model):
 
 def test_original_model_is_untouched_after_sampling_the_patched_clone(kind_model):
     kind, model = kind_model
-    before = hs.sample(model, kind, 3)
-    hs.sample(patched(model, share_group_norm=True, score_shift=1.0), kind, 3)
-    after = hs.sample(model, kind, 3)
+    before = tiny.sample(model, kind, 3)
+    tiny.sample(patched(model, share_group_norm=True, score_shift=1.0), kind, 3)
+    after = tiny.sample(model, kind, 3)
     assert torch.equal(before, after)
     assert not model.object_patches and not model.model_options["transformer_options"]
 
 
 def test_batch_of_one_runs_as_plain_attention():
-    model = hs.tiny_model("sd15")
-    out = hs.sample(patched(model, share_group_norm=True), "sd15", 1)
-    torch.testing.assert_close(out, hs.sample(model, "sd15", 1), rtol=1e-5, atol=1e-5)
+    model = tiny.tiny_model("sd15")
+    out = tiny.sample(patched(model, share_group_norm=True), "sd15", 1)
+    torch.testing.assert_close(out, tiny.sample(model, "sd15", 1), rtol=1e-5, atol=1e-5)
 
 
 def test_outside_the_active_range_attention_is_plain():
-    model = hs.tiny_model("sd15")
+    model = tiny.tiny_model("sd15")
     # steps are at 0, 1/3, 2/3 of the schedule: a range strictly between them touches none
     style = patched(model, share_group_norm=True, start_percent=0.1, end_percent=0.2)
-    torch.testing.assert_close(hs.sample(style, "sd15", 3), hs.sample(model, "sd15", 3), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(tiny.sample(style, "sd15", 3), tiny.sample(model, "sd15", 3), rtol=1e-5, atol=1e-5)
     partial = patched(model, start_percent=0.0, end_percent=0.2)
-    assert not torch.allclose(hs.sample(partial, "sd15", 3), hs.sample(model, "sd15", 3), atol=1e-4)
+    assert not torch.allclose(tiny.sample(partial, "sd15", 3), tiny.sample(model, "sd15", 3), atol=1e-4)
 
 
 class RecordingReplace:
@@ -107,33 +108,33 @@ class RecordingReplace:
 
 
 def test_other_packs_attention_replace_and_wrapper_still_run():
-    model = hs.tiny_model("sd15")
+    model = tiny.tiny_model("sd15")
     other = model.clone()
-    by_block, by_layer, wrapper = RecordingReplace(), RecordingReplace(), hs.CallRecorder()
+    by_block, by_layer, wrapper = RecordingReplace(), RecordingReplace(), recording.CallRecorder()
     other.set_model_attn1_replace(by_block, "output", 1)
     other.set_model_attn1_replace(by_layer, "input", 1, 0)
     other.set_model_unet_function_wrapper(wrapper)
     style = patched(other, share_group_norm=True)
-    aligned = hs.sample(style, "sd15", 3)
+    aligned = tiny.sample(style, "sd15", 3)
     assert wrapper.calls, "the other pack's model wrapper was dropped"
     for replace in (by_block, by_layer):
         assert replace.key_lengths, "the other pack's attention replace was dropped"
         # targets went through it with their own plus the reference's keys
         assert any(k == 2 * q for q, k in replace.key_lengths)
     # and the result is the same as with our own kernel
-    ours = hs.sample(patched(model, share_group_norm=True), "sd15", 3)
+    ours = tiny.sample(patched(model, share_group_norm=True), "sd15", 3)
     torch.testing.assert_close(aligned, ours, rtol=1e-4, atol=1e-4)
 
 
 def test_style_blocks_preset_patches_only_the_style_block():
-    model = hs.tiny_model("sdxl")
+    model = tiny.tiny_model("sdxl")
     style = patched(model, layers="style blocks")
     keys = set(style.model_options["transformer_options"]["patches_replace"]["attn1"])
     assert keys == {("output", 1, 0)}
 
 
 def test_fraction_and_custom_layers():
-    model = hs.tiny_model("sd15")
+    model = tiny.tiny_model("sd15")
     half = patched(model, layers="fraction", share_fraction=0.5)
     assert len(half.model_options["transformer_options"]["patches_replace"]["attn1"]) == 3  # of 7
     custom = patched(model, layers="custom", custom_layers="input_1, output_3")
@@ -150,7 +151,7 @@ def test_fraction_and_custom_layers():
     ({"start_percent": 0.8, "end_percent": 0.2}, "start_percent"),
 ])
 def test_bad_knobs_name_the_input(knobs, message):
-    model = hs.tiny_model("sd15")
+    model = tiny.tiny_model("sd15")
     with pytest.raises(ValueError, match=message):
         patched(model, **knobs)
     assert not model.model_options.get("transformer_options")
@@ -178,3 +179,31 @@ def test_host_kernel_gets_the_transformer_options_when_it_takes_them(monkeypatch
     q = torch.randn(2, 5, 8)
     torch.testing.assert_close(host_attend(None, options)(q, q, q, 2), q)
     assert seen == [options if takes_options else None]
+
+
+@pytest.mark.needs("attention override")
+def test_reference_row_is_unchanged_under_another_packs_attention_override():
+    """Current upstream: a kernel override in transformer_options (as SageAttention packs set) is
+    used by the unpatched model, so the reference rows must go through it too."""
+
+    class Override:
+        calls = 0
+
+        def __deepcopy__(self, memo):
+            return self
+
+        def __call__(self, kernel, *args, **kwargs):
+            Override.calls += 1
+            return kernel(*args, **kwargs) * 1.05
+
+    model = tiny.tiny_model("sd15").clone()
+    model.model_options["transformer_options"]["optimized_attention_override"] = Override()
+    style = patched(model)
+    recorder = recording.CallRecorder.install(style)
+    tiny.sample(style, "sd15", 3)
+    assert Override.calls
+    for call in recorder.calls:
+        plain = recording.replay_unpatched(model, call)
+        rows = plain.shape[0] // len(call["cond_or_uncond"])
+        for chunk in range(len(call["cond_or_uncond"])):
+            torch.testing.assert_close(call["output"][chunk * rows], plain[chunk * rows], rtol=1e-5, atol=1e-5)

@@ -1,8 +1,9 @@
 """StyleAlignedBatchPrompts with a real host CLIP and sampler."""
 
 import pytest
-import sa_support as hs
 import torch
+from harness import host
+from harness import tiny_models as tiny
 from style_aligned.nodes.batch_prompts import StyleAlignedBatchPrompts
 from style_aligned.nodes.patch import StyleAlignedPatchModel
 
@@ -13,7 +14,7 @@ SHORT_PROMPTS = "a house\na cat\na bicycle\na mountain lake\na teapot"
 
 
 def batch(clip, prompts=PROMPTS, **inputs):
-    return hs.run_node(StyleAlignedBatchPrompts, clip=clip, prompts=prompts, width=64, height=64, **inputs)
+    return host.run_node(StyleAlignedBatchPrompts, clip=clip, prompts=prompts, width=64, height=64, **inputs)
 
 
 class ContextRecorder:
@@ -32,7 +33,7 @@ class ContextRecorder:
 
 @pytest.mark.parametrize("kind", ["sd15", "sdxl"])
 def test_each_prompt_row_reaches_its_own_latent_row(kind):
-    clip, model = hs.tiny_clip(kind), hs.tiny_model(kind)
+    clip, model = tiny.tiny_clip(kind), tiny.tiny_model(kind)
     positive, latent, prompts = batch(clip, style="ink drawing")
     cond = positive[0][0]
     assert cond.shape[0] == latent["samples"].shape[0] == 5
@@ -43,8 +44,8 @@ def test_each_prompt_row_reaches_its_own_latent_row(kind):
     recorder = ContextRecorder()
     watched = model.clone()
     watched.set_model_attn2_patch(recorder)
-    negative = hs.conditioning(kind, 1, seed=9)
-    hs.sample(watched, kind, 5, positive=positive, negative=negative, size=8)
+    negative = tiny.conditioning(kind, 1, seed=9)
+    tiny.sample(watched, kind, 5, positive=positive, negative=negative, size=8)
     seen = 0
     for cond_or_uncond, context in recorder.contexts:
         rows = context.shape[0] // len(cond_or_uncond)
@@ -58,13 +59,13 @@ def test_each_prompt_row_reaches_its_own_latent_row(kind):
 def _ksample(model, positive, latent, seed=7):
     import nodes
 
-    negative = hs.conditioning("sd15", 1, seed=9)
+    negative = tiny.conditioning("sd15", 1, seed=9)
     return nodes.KSampler().sample(model, seed, 3, 4.0, "euler", "normal", positive, negative, latent)[0]["samples"]
 
 
 def test_windows_share_the_reference_row_and_reproduce_the_full_set():
-    clip, model = hs.tiny_clip("sd15"), hs.tiny_model("sd15")
-    style = hs.run_node(StyleAlignedPatchModel, model=model)[0]
+    clip, model = tiny.tiny_clip("sd15"), tiny.tiny_model("sd15")
+    style = host.run_node(StyleAlignedPatchModel, model=model)[0]
     full = _ksample(style, *batch(clip, SHORT_PROMPTS)[:2])
     first = _ksample(style, *batch(clip, SHORT_PROMPTS, window_start=0, window_size=2)[:2])
     second = _ksample(style, *batch(clip, SHORT_PROMPTS, window_start=2, window_size=2)[:2])
@@ -76,15 +77,15 @@ def test_windows_share_the_reference_row_and_reproduce_the_full_set():
 
 
 def test_latent_of_the_wrong_size_is_rejected():
-    clip = hs.tiny_clip("sd15")
+    clip = tiny.tiny_clip("sd15")
     with pytest.raises(ValueError, match="latent has 3 rows but this batch has 5 prompts"):
         batch(clip, latent={"samples": torch.zeros(3, 4, 8, 8)})
 
 
 def test_empty_prompts_and_bad_window_name_the_input():
-    clip = hs.tiny_clip("sd15")
+    clip = tiny.tiny_clip("sd15")
     with pytest.raises(ValueError, match="prompts is empty"):
-        hs.run_node(StyleAlignedBatchPrompts, clip=clip, prompts="\n \n")
+        host.run_node(StyleAlignedBatchPrompts, clip=clip, prompts="\n \n")
     with pytest.raises(ValueError, match="window_start"):
         batch(clip, window_start=9)
 
@@ -92,17 +93,17 @@ def test_empty_prompts_and_bad_window_name_the_input():
 def test_inverted_reference_rows_come_first_and_stay_the_reference():
     from style_aligned.nodes.reference import DDIMInvertReference
 
-    clip, model = hs.tiny_clip("sd15"), hs.tiny_model("sd15")
+    clip, model = tiny.tiny_clip("sd15"), tiny.tiny_model("sd15")
     references = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(5))
     reference_prompt = batch(clip, SHORT_PROMPTS, window_size=0)[0]
-    trajectory = hs.run_node(DDIMInvertReference, model=model, latent={"samples": references},
+    trajectory = host.run_node(DDIMInvertReference, model=model, latent={"samples": references},
                              positive=[[reference_prompt[0][0][:1], {}]], steps=6)[0]
-    positive, latent, prompts = hs.run_node(StyleAlignedBatchPrompts, clip=clip, prompts=SHORT_PROMPTS, width=512,
+    positive, latent, prompts = host.run_node(StyleAlignedBatchPrompts, clip=clip, prompts=SHORT_PROMPTS, width=512,
                                             height=512, window_start=1, window_size=2, style_reference=trajectory)
     assert latent["samples"].shape == (4, 4, 8, 8)  # size from the reference, not width/height
     assert latent["batch_index"] == [0, 1, 3, 4]
     assert prompts.splitlines() == ["a house", "a house", "a bicycle", "a mountain lake"]
     torch.testing.assert_close(positive[0][0][0], positive[0][0][1])
-    style = hs.run_node(StyleAlignedPatchModel, model=model, style_reference=trajectory)[0]
+    style = host.run_node(StyleAlignedPatchModel, model=model, style_reference=trajectory)[0]
     out = _ksample(style, positive, latent)
     torch.testing.assert_close(out[:2], references, rtol=1e-5, atol=1e-5)

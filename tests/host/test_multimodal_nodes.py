@@ -2,19 +2,15 @@
 
 import json
 import logging
-import math
 import os
 
 import comfy.model_management
 import folder_paths
 import pytest
-import sa_host_boot
-import sa_support
 import torch
+from harness import host, inputs, tiny_hf
 from style_aligned import nodes as pack_nodes
 from style_aligned.nodes import multimodal, pretrained
-
-tiny_hf = sa_host_boot.load_test_module("tiny_hf")
 
 KEY = "node-SECRET-key-42"
 OURS = [name for name in multimodal.NODE_CLASS_MAPPINGS]
@@ -26,15 +22,9 @@ def model_root(tmp_path_factory):
     tiny_hf.blip(root / "blip" / "tiny-blip")
     tiny_hf.clap(root / "clap" / "tiny-clap")
     tiny_hf.whisper_checkpoint(root / "whisper" / "tiny-random.pt")
-    for kind in ("blip", "clap", "whisper"):
-        folder_paths.add_model_folder_path(kind, str(root / kind))
-    return root
-
-
-def stereo_44k(seconds=1.5, amplitude=0.3):
-    t = torch.arange(int(44100 * seconds)) / 44100
-    wave = torch.stack([torch.sin(2 * math.pi * 220 * t), torch.sin(2 * math.pi * 440 * t)]) * amplitude
-    return {"waveform": wave[None], "sample_rate": 44100}
+    with host.model_folder("blip", root / "blip"), host.model_folder("clap", root / "clap"), \
+            host.model_folder("whisper", root / "whisper"):
+        yield root
 
 
 def test_nodes_registered_with_tooltips_and_categories():
@@ -92,7 +82,7 @@ def test_unknown_hub_id_offline_is_a_clear_error(model_root):
 
 def test_speech_node_transcribes_44k_stereo_and_notes_silence(model_root):
     node = multimodal.StyleAlignedSpeechTranscript()
-    out = node.transcribe(stereo_44k(), "tiny-random.pt", "en", "transcribe")
+    out = node.transcribe(inputs.audio(), "tiny-random.pt", "en", "transcribe")
     assert isinstance(out["result"][0], str) and "language: en" in out["ui"]["text"][0]
     silent = node.transcribe({"waveform": torch.zeros(1, 2, 44100), "sample_rate": 44100}, "tiny-random.pt",
                              "auto", "transcribe")
@@ -104,7 +94,7 @@ def test_speech_node_transcribes_44k_stereo_and_notes_silence(model_root):
 
 def test_music_node_scores_each_label_list(model_root):
     node = multimodal.StyleAlignedMusicMood()
-    out = node.classify(stereo_44k(), "tiny-clap", "", "jazz, rock", "calm\nhappy", 5)
+    out = node.classify(inputs.audio(), "tiny-clap", "", "jazz, rock", "calm\nhappy", 5)
     phrase, scores = out["result"]
     assert phrase.endswith(" music")
     lines = dict(line.split(": ", 1) for line in scores.split("\n"))
@@ -118,7 +108,7 @@ def test_music_node_scores_each_label_list(model_root):
 
 @pytest.fixture(scope="module")
 def weather_url():
-    with sa_support.fake_weather_service(KEY, timezone=-8 * 3600) as url:
+    with inputs.fake_weather_service(KEY, timezone=-8 * 3600) as url:
         yield url
 
 

@@ -2,16 +2,13 @@
 
 import math
 
-import folder_paths
 import pytest
-import sa_host_boot
 import torch
+from harness import host, inputs, tiny_vision
 from style_aligned import nodes as pack_nodes
 from style_aligned.core import embeddings, metrics
 from style_aligned.nodes import metrics as metric_nodes
 from style_aligned.nodes import pretrained
-
-tiny_vision = sa_host_boot.load_test_module("tiny_vision")
 
 
 @pytest.fixture(scope="module")
@@ -19,13 +16,8 @@ def model_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("metric_models")
     tiny_vision.save_tiny_dino(root / "dino" / "tiny-dino")
     tiny_vision.save_tiny_clip(root / "clip" / "tiny-clip")
-    for kind in ("dino", "clip"):
-        folder_paths.add_model_folder_path(kind, str(root / kind))
-    return root
-
-
-def _images(n, h=36, w=28, channels=3, seed=0):
-    return torch.rand(n, h, w, channels, generator=torch.Generator().manual_seed(seed))
+    with host.model_folder("dino", root / "dino"), host.model_folder("clip", root / "clip"):
+        yield root
 
 
 def _check_outputs(out, node_cls):
@@ -53,7 +45,7 @@ def test_nodes_registered_with_tooltips(model_root):
 
 
 def test_weighted_score_node_matches_core_math(model_root):
-    images, refs = _images(3), _images(2, h=50, w=50, seed=1)
+    images, refs = inputs.images(3), inputs.images(2, h=50, w=50, seed=1)
     out = metric_nodes.StyleAlignedWeightedDinoScore().score(images, refs, "3, 1", "tiny-dino", "", 2)
     score, report = _check_outputs(out, metric_nodes.StyleAlignedWeightedDinoScore)
     bundle = embeddings.load_dino(str(model_root / "dino" / "tiny-dino"))
@@ -68,16 +60,16 @@ def test_weighted_score_node_matches_core_math(model_root):
 
 
 def test_set_consistency_node(model_root):
-    row = _images(1, seed=4)
+    row = inputs.images(1, seed=4)
     identical = metric_nodes.StyleAlignedDinoSetConsistency().score(row.repeat(3, 1, 1, 1), "tiny-dino", "", 8)
     assert _check_outputs(identical, metric_nodes.StyleAlignedDinoSetConsistency)[0] == pytest.approx(1.0, abs=1e-5)
-    mixed = metric_nodes.StyleAlignedDinoSetConsistency().score(_images(4, channels=4), "tiny-dino", "", 3)
+    mixed = metric_nodes.StyleAlignedDinoSetConsistency().score(inputs.images(4, channels=4), "tiny-dino", "", 3)
     score, report = _check_outputs(mixed, metric_nodes.StyleAlignedDinoSetConsistency)
     assert score < 1.0 - 1e-4 and "4 images, 6 pairs" in report
 
 
 def test_clip_alignment_node_strips_or_includes_style(model_root):
-    images = _images(2, seed=5)
+    images = inputs.images(2, seed=5)
     node = metric_nodes.StyleAlignedClipTextAlignment()
     stripped = node.score(images, "a cat, oil painting\na dog, oil painting", "oil painting",
                           metric_nodes.STYLE_MODES[0], "tiny-clip", "", 1)
@@ -92,19 +84,19 @@ def test_clip_alignment_node_strips_or_includes_style(model_root):
 def test_bad_input_names_the_input(model_root):
     weighted = metric_nodes.StyleAlignedWeightedDinoScore()
     with pytest.raises(ValueError, match="images: the batch is empty"):
-        weighted.score(torch.zeros(0, 8, 8, 3), _images(2), "", "tiny-dino", "", 8)
+        weighted.score(torch.zeros(0, 8, 8, 3), inputs.images(2), "", "tiny-dino", "", 8)
     with pytest.raises(ValueError, match="weights: 3 weight.*for 2 reference"):
-        weighted.score(_images(2), _images(2), "0.5, 0.3, 0.2", "tiny-dino", "", 8)
+        weighted.score(inputs.images(2), inputs.images(2), "0.5, 0.3, 0.2", "tiny-dino", "", 8)
     with pytest.raises(ValueError, match="weights: NaN or infinite"):
-        weighted.score(_images(2), _images(2), "nan, 1", "tiny-dino", "", 8)
+        weighted.score(inputs.images(2), inputs.images(2), "nan, 1", "tiny-dino", "", 8)
     with pytest.raises(ValueError, match="weights: 'x' is not a number"):
-        weighted.score(_images(2), _images(2), "1, x", "tiny-dino", "", 8)
+        weighted.score(inputs.images(2), inputs.images(2), "1, x", "tiny-dino", "", 8)
     with pytest.raises(ValueError, match="images: .*two are needed; got 1"):
-        metric_nodes.StyleAlignedDinoSetConsistency().score(_images(1), "tiny-dino", "", 8)
+        metric_nodes.StyleAlignedDinoSetConsistency().score(inputs.images(1), "tiny-dino", "", 8)
     with pytest.raises(ValueError, match="prompts: 2 prompt lines for 3 images"):
-        metric_nodes.StyleAlignedClipTextAlignment().score(_images(3), "a\nb", "", metric_nodes.STYLE_MODES[0],
+        metric_nodes.StyleAlignedClipTextAlignment().score(inputs.images(3), "a\nb", "", metric_nodes.STYLE_MODES[0],
                                                            "tiny-clip", "", 8)
     # all of these fail before any model is loaded
     assert pretrained.cached_keys() == []
     with pytest.raises(RuntimeError, match="not found in .* could not be downloaded"):
-        metric_nodes.StyleAlignedDinoSetConsistency().score(_images(2), "tiny-dino", "nobody/absent-dino", 8)
+        metric_nodes.StyleAlignedDinoSetConsistency().score(inputs.images(2), "tiny-dino", "nobody/absent-dino", 8)

@@ -1,11 +1,9 @@
-"""Tiny real models for the host tests, built from configs (no weights can be downloaded)."""
+"""Tiny real host models built from configs (no weights can be downloaded): SD1.5- and SDXL-shaped
+UNets, CLIP, VAE and ControlNet with random weights, and a sampler call on them. The host is imported
+when a model is built (after harness.host.start), never at import."""
 
-import contextlib
 import logging
 
-import comfy.model_patcher
-import comfy.sample
-import comfy.supported_models as supported_models
 import torch
 
 CPU = torch.device("cpu")
@@ -44,6 +42,9 @@ def unet_config(kind, **overrides):
 
 def tiny_model(kind="sd15", seed=0, **overrides):
     """A ModelPatcher around a tiny SD1.5- or SDXL-shaped UNet with random weights."""
+    import comfy.model_patcher
+    import comfy.supported_models as supported_models
+
     if kind == "sdxl":
         family = supported_models.SDXL(unet_config(kind, **overrides))
         family.unet_config["num_head_channels"] = 16  # SDXL's 64-wide heads do not fit 32 channels
@@ -76,82 +77,14 @@ def conditioning(kind, rows, seed=1, tokens=77, width=CONTEXT_DIM):
 
 def sample(model_patcher, kind, batch, steps=3, cfg=5.0, sampler="euler", seed=0, positive=None,
            negative=None, size=8):
+    import comfy.sample
+
     latent = torch.zeros(batch, 4, size, size)
     noise = torch.randn(latent.shape, generator=torch.Generator().manual_seed(seed))
     positive = positive if positive is not None else conditioning(kind, batch, seed=1)
     negative = negative if negative is not None else conditioning(kind, 1, seed=2)
     return comfy.sample.sample(model_patcher, noise, steps, cfg, sampler, "normal", positive, negative, latent,
                                disable_pbar=True, seed=seed)
-
-
-class CallRecorder:
-    """Another pack's model wrapper: records every UNet call (input, sigma, c, output) and chains
-    the wrapper that was there before it. Deep copies (clone() copies model_options) share it."""
-
-    def __init__(self, previous=None):
-        self.calls = []
-        self.previous = previous
-
-    def __deepcopy__(self, memo):
-        return self
-
-    def __call__(self, apply_model, args):
-        if self.previous is not None:
-            out = self.previous(apply_model, args)
-        else:
-            out = apply_model(args["input"], args["timestep"], **args["c"])
-        self.calls.append({"input": args["input"].clone(), "timestep": args["timestep"].clone(), "c": args["c"],
-                           "cond_or_uncond": list(args["cond_or_uncond"]), "output": out.clone()})
-        return out
-
-    @classmethod
-    def install(cls, model_patcher):
-        """Wrap whatever wrapper the model has (ours included)."""
-        recorder = cls(model_patcher.model_options.get("model_function_wrapper"))
-        model_patcher.set_model_unet_function_wrapper(recorder)
-        return recorder
-
-
-def replay_unpatched(model_patcher, call):
-    """Run one recorded UNet call on the plain model: no attention replaces, no object patches."""
-    import comfy.model_management
-
-    comfy.model_management.load_models_gpu([model_patcher])  # the host unpatches any other clone
-    c = dict(call["c"])
-    options = c.get("transformer_options", {})
-    c["transformer_options"] = {k: v for k, v in options.items() if k not in ("patches", "patches_replace")}
-    with torch.no_grad():
-        return model_patcher.model.apply_model(call["input"], call["timestep"], **c)
-
-
-def node_defaults(node_class, **overrides):
-    """The widget defaults of a classic node (as a freshly added node has them), with overrides."""
-    values = {}
-    for section in ("required", "optional"):
-        for name, spec in node_class.INPUT_TYPES().get(section, {}).items():
-            options = spec[1] if len(spec) > 1 else {}
-            if isinstance(spec[0], list):
-                values[name] = options.get("default", spec[0][0])
-            elif "default" in options:
-                values[name] = options["default"]
-    values.update(overrides)
-    return values
-
-
-def run_node(node_class, **inputs):
-    """Call a node the way the host does: its FUNCTION with widget defaults filled in."""
-    node = node_class()
-    return getattr(node, node_class.FUNCTION)(**node_defaults(node_class, **inputs))
-
-
-@contextlib.contextmanager
-def forced_split(model_patcher):
-    """Inside: cond and uncond run in separate UNet calls (as when memory is short)."""
-    model_patcher.model.memory_required = lambda *args, **kwargs: 1e30
-    try:
-        yield
-    finally:
-        del model_patcher.model.memory_required
 
 
 def _tiny_text_config(width):
@@ -205,17 +138,6 @@ def tiny_controlnet(kind="sd15", seed=3):
     return comfy.controlnet.ControlNet(control_model, load_device=CPU, manual_cast_dtype=None)
 
 
-def extra_nodes(stem):
-    """A module of the host's comfy_extras node files (e.g. "nodes_custom_sampler"): the installable
-    host keeps them under comfy_extras.nodes, current upstream directly under comfy_extras."""
-    import importlib
-
-    try:
-        return importlib.import_module(f"comfy_extras.nodes.{stem}")
-    except ModuleNotFoundError:
-        return importlib.import_module(f"comfy_extras.{stem}")
-
-
 def with_control(conditioning, control_net, size=8, strength=1.0, seed=4):
     """Apply a ControlNet to a CONDITIONING with the stock node, on a random hint image."""
     import nodes
@@ -239,56 +161,3 @@ def tiny_vae(seed=5):
     return vae
 
 
-@contextlib.contextmanager
-def model_folder(kind, path, extensions=(".safetensors",)):
-    """Inside: the host's models/<kind> search list starts with `path` (a test's temp folder)."""
-    import folder_paths
-
-    names = folder_paths.folder_names_and_paths
-    if kind not in names:
-        names[kind] = ([], set(extensions))
-    names[kind][0].insert(0, str(path))
-    try:
-        yield path
-    finally:
-        names[kind][0].remove(str(path))
-
-
-@contextlib.contextmanager
-def local_http_server(handler_class):
-    """A real HTTP server on 127.0.0.1 (free port) in a thread; yields its base URL."""
-    import http.server
-    import threading
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@contextlib.contextmanager
-def fake_weather_service(key, timezone=0):
-    """OpenWeatherMap's current-weather endpoint on 127.0.0.1: clear sky, 21.6 °C for `key`, 401
-    for any other key. Yields the endpoint URL."""
-    import http.server
-    import json
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def do_GET(self):
-            ok = f"appid={key}" in self.path
-            body = ({"weather": [{"description": "clear sky"}], "main": {"temp": 21.6}, "dt": 1700000000,
-                     "timezone": timezone} if ok else {"cod": 401, "message": "Invalid API key"})
-            raw = json.dumps(body).encode()
-            self.send_response(200 if ok else 401)
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
-
-    with local_http_server(Handler) as base:
-        yield f"{base}/data/2.5/weather"

@@ -1,8 +1,9 @@
 """Inverted references inside StyleAlignedPatchModel, in the real host (tiny UNet)."""
 
 import pytest
-import sa_support as hs
 import torch
+from harness import host, recording
+from harness import tiny_models as tiny
 from style_aligned.nodes.patch import StyleAlignedPatchModel
 from style_aligned.nodes.reference import DDIMInvertReference
 
@@ -11,24 +12,24 @@ SAMPLERS = ["euler", "euler_ancestral", "dpmpp_2m", "ddim"]
 
 @pytest.fixture(scope="module")
 def setup():
-    model = hs.tiny_model("sd15")
+    model = tiny.tiny_model("sd15")
     gen = torch.Generator().manual_seed(11)
     references = torch.randn(2, 4, 8, 8, generator=gen)
-    trajectories = {k: hs.run_node(DDIMInvertReference, model=model, latent={"samples": references[:k]},
-                                   positive=hs.conditioning("sd15", 1, seed=12), steps=8)[0] for k in (1, 2)}
+    trajectories = {k: host.run_node(DDIMInvertReference, model=model, latent={"samples": references[:k]},
+                                   positive=tiny.conditioning("sd15", 1, seed=12), steps=8)[0] for k in (1, 2)}
     return model, references, trajectories
 
 
 def _recorded_run(model, trajectory, batch, sampler="euler", split=False, weights="", positive=None, **knobs):
     inner = model.clone()
-    recorder = hs.CallRecorder.install(inner)  # inside our wrapper: sees what the UNet sees
-    style = hs.run_node(StyleAlignedPatchModel, model=inner, style_reference=trajectory,
+    recorder = recording.CallRecorder.install(inner)  # inside our wrapper: sees what the UNet sees
+    style = host.run_node(StyleAlignedPatchModel, model=inner, style_reference=trajectory,
                         reference_weights=weights, **knobs)[0]
     if split:
-        with hs.forced_split(model):
-            out = hs.sample(style, "sd15", batch, sampler=sampler, steps=4, positive=positive)
+        with recording.forced_split(model):
+            out = tiny.sample(style, "sd15", batch, sampler=sampler, steps=4, positive=positive)
     else:
-        out = hs.sample(style, "sd15", batch, sampler=sampler, steps=4, positive=positive)
+        out = tiny.sample(style, "sd15", batch, sampler=sampler, steps=4, positive=positive)
     return out, recorder.calls
 
 
@@ -53,7 +54,7 @@ def test_reference_rows_follow_the_trajectory_at_every_call(setup, sampler, spli
 def test_targets_take_the_reference(setup):
     model, _, trajectories = setup
     with_reference, _ = _recorded_run(model, trajectories[1], 4)
-    plain_sharing = hs.sample(hs.run_node(StyleAlignedPatchModel, model=model)[0], "sd15", 4, steps=4)
+    plain_sharing = tiny.sample(host.run_node(StyleAlignedPatchModel, model=model)[0], "sd15", 4, steps=4)
     assert (with_reference[1:] - plain_sharing[1:]).abs().amax() > 1e-3
 
 
@@ -70,8 +71,8 @@ def test_reference_weights_change_the_targets(setup):
 def test_reference_rows_get_no_controlnet_residual(setup, use_reference):
     model, _, trajectories = setup
     trajectory = trajectories[1] if use_reference else None
-    positive = hs.conditioning("sd15", 3, seed=1)
-    controlled = hs.with_control(positive, hs.tiny_controlnet())
+    positive = tiny.conditioning("sd15", 3, seed=1)
+    controlled = tiny.with_control(positive, tiny.tiny_controlnet())
     _, plain_calls = _recorded_run(model, trajectory, 3, positive=positive)
     out_controlled, control_calls = _recorded_run(model, trajectory, 3, positive=controlled)
     assert len(plain_calls) == len(control_calls)
@@ -88,24 +89,24 @@ def test_reference_rows_get_no_controlnet_residual(setup, use_reference):
 
 def test_reference_of_another_size_or_model_is_rejected(setup):
     model, _, trajectories = setup
-    style = hs.run_node(StyleAlignedPatchModel, model=model, style_reference=trajectories[1])[0]
+    style = host.run_node(StyleAlignedPatchModel, model=model, style_reference=trajectories[1])[0]
     with pytest.raises(ValueError, match="style_reference: the reference latent is 4 channels x 8x8"):
-        hs.sample(style, "sd15", 3, size=16)
+        tiny.sample(style, "sd15", 3, size=16)
     with pytest.raises(ValueError, match="style_reference: was inverted with a SD15 model but is used with a SDXL"):
-        hs.run_node(StyleAlignedPatchModel, model=hs.tiny_model("sdxl"), style_reference=trajectories[1])
+        host.run_node(StyleAlignedPatchModel, model=tiny.tiny_model("sdxl"), style_reference=trajectories[1])
     with pytest.raises(ValueError, match="reference_weights: 3 weight"):
-        hs.run_node(StyleAlignedPatchModel, model=model, style_reference=trajectories[2], reference_weights="1,2,3")
+        host.run_node(StyleAlignedPatchModel, model=model, style_reference=trajectories[2], reference_weights="1,2,3")
     with pytest.raises(ValueError, match="reference_weights: set, but no style_reference"):
-        hs.run_node(StyleAlignedPatchModel, model=model, reference_weights="1,2")
+        host.run_node(StyleAlignedPatchModel, model=model, reference_weights="1,2")
 
 
 def test_saved_and_loaded_reference_generates_the_same_images(setup, tmp_path):
     from style_aligned.nodes.reference import FOLDER, LoadStyleReference, SaveStyleReference
 
     model, _, trajectories = setup
-    with hs.model_folder(FOLDER, tmp_path):
-        name = hs.run_node(SaveStyleReference, style_reference=trajectories[2], filename_prefix="pair")["result"][0]
-        loaded = hs.run_node(LoadStyleReference, model=model, reference=name)[0]
+    with host.model_folder(FOLDER, tmp_path):
+        name = host.run_node(SaveStyleReference, style_reference=trajectories[2], filename_prefix="pair")["result"][0]
+        loaded = host.run_node(LoadStyleReference, model=model, reference=name)[0]
     in_memory, _ = _recorded_run(model, trajectories[2], 4, weights="0.7, 0.3")
     from_file, _ = _recorded_run(model, loaded, 4, weights="0.7, 0.3")
     assert torch.equal(in_memory, from_file)
@@ -113,16 +114,16 @@ def test_saved_and_loaded_reference_generates_the_same_images(setup, tmp_path):
 
 def test_works_with_the_stock_sampler_custom_node(setup):
     """SamplerCustom (sampler object + sigmas) instead of KSampler: reference rows stay on track."""
-    custom = hs.extra_nodes("nodes_custom_sampler")
+    custom = host.extra_nodes("nodes_custom_sampler")
     model, references, trajectories = setup
     inner = model.clone()
-    recorder = hs.CallRecorder.install(inner)
-    style = hs.run_node(StyleAlignedPatchModel, model=inner, style_reference=trajectories[1])[0]
+    recorder = recording.CallRecorder.install(inner)
+    style = host.run_node(StyleAlignedPatchModel, model=inner, style_reference=trajectories[1])[0]
     sampler = custom.KSamplerSelect().get_sampler("dpmpp_2m")[0]
     sigmas = custom.BasicScheduler().get_sigmas(style, "karras", 5, 1.0)[0]
     latent = {"samples": torch.zeros(3, 4, 8, 8)}
-    out = custom.SamplerCustom().sample(style, True, 3, 4.0, hs.conditioning("sd15", 3),
-                                        hs.conditioning("sd15", 1, seed=2), sampler, sigmas, latent)[0]["samples"]
+    out = custom.SamplerCustom().sample(style, True, 3, 4.0, tiny.conditioning("sd15", 3),
+                                        tiny.conditioning("sd15", 1, seed=2), sampler, sigmas, latent)[0]["samples"]
     assert len(recorder.calls) == 5
     for call in recorder.calls:
         expected = trajectories[1].latent_at(call["timestep"])

@@ -6,41 +6,41 @@ custom_nodes/ folder that links the repo under a user-style folder name.
 """
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
-import sa_host_boot
 import style_aligned
+from harness import pack, server
 
-ROOT = Path(__file__).resolve().parent.parent
-FOLDER = sa_host_boot.load_tool("host_server").PACK_FOLDER  # a user-style clone folder name
+ROOT = pack.ROOT
+FOLDER = server.PACK_FOLDER  # a user-style clone folder name
 
 SCRIPT = textwrap.dedent("""
-    import importlib.abc, importlib.util, io, json, logging, sys
-    root, custom_nodes, blocked = sys.argv[1], sys.argv[2], set(sys.argv[3].split(","))
+    import importlib.abc, io, json, logging, os, sys
+    custom_nodes, blocked = sys.argv[1], sys.argv[2].split(",")
 
     class NotInstalled(importlib.abc.MetaPathFinder):
+        \"\"\"Blocks a module and its submodules; an entry starting with "." blocks by suffix.\"\"\"
         def find_spec(self, name, path=None, target=None):
-            if name in blocked or name.split(".")[0] in blocked:
+            if any(name.endswith(b) if b.startswith(".") else (name == b or name.startswith(b + "."))
+                   for b in blocked):
                 raise ModuleNotFoundError(f"No module named {name!r}", name=name)
             return None
 
     sys.meta_path.insert(0, NotInstalled())
     log = io.StringIO()
-    spec = importlib.util.spec_from_file_location("sa_host_boot", root + "/tests/host_boot.py")
-    host_boot = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(host_boot)
-    host_boot.start_host(cpu=True)
-    logging.basicConfig(stream=log, level=logging.WARNING, force=True)
-    from comfy.nodes.vanilla_node_importing import _vanilla_load_custom_nodes_2
+    from harness import host
 
-    exported = _vanilla_load_custom_nodes_2([custom_nodes])
-    pack = sys.modules["__PACK__"]
-    result = {"nodes": sorted(exported.NODE_CLASS_MAPPINGS), "unavailable": pack.nodes.UNAVAILABLE,
+    host.start(cpu=True)
+    logging.basicConfig(stream=log, level=logging.WARNING, force=True)
+    registered = host.load_custom_nodes(custom_nodes)
+    entry = os.path.join(custom_nodes, "__PACK__", "__init__.py")
+    pack = next(m for m in list(sys.modules.values()) if getattr(m, "__file__", None) == entry)
+    result = {"nodes": sorted(registered), "unavailable": pack.nodes.UNAVAILABLE,
               "missing": pack.nodes.MISSING_OPTIONAL, "log": log.getvalue()}
-    speech = exported.NODE_CLASS_MAPPINGS.get("StyleAlignedSpeechTranscript")
+    speech = registered.get("StyleAlignedSpeechTranscript")
     if speech is not None:
         import torch
         result["speech_models"] = speech.INPUT_TYPES()["required"]["model"][0]
@@ -59,10 +59,10 @@ def _load_without(tmp_path, blocked):
     (custom_nodes / FOLDER).symlink_to(ROOT, target_is_directory=True)
     script = tmp_path / "load_pack.py"
     script.write_text(SCRIPT)
-    proc = subprocess.run([sys.executable, str(script), str(ROOT), str(custom_nodes), ",".join(blocked)],
-                          capture_output=True, text=True, timeout=180, cwd=tmp_path,
-                          env={"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PATH": "/usr/bin:/bin",
-                               "HOME": str(Path.home())})
+    env = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": os.environ["HOME"],
+           "PYTHONPATH": str(server.TOOLS), **{k: os.environ[k] for k in ("COMFYUI_PATH",) if k in os.environ}}
+    proc = subprocess.run([sys.executable, str(script), str(custom_nodes), ",".join(blocked)],
+                          capture_output=True, text=True, timeout=180, cwd=tmp_path, env=env)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT")]
     assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
     return json.loads(lines[-1][len("RESULT"):])
@@ -85,7 +85,7 @@ def test_without_whisper_every_node_registers_and_the_log_and_the_node_say_what_
 
 
 def test_a_stage_that_cannot_import_is_skipped_with_a_message_and_the_rest_loads(tmp_path):
-    result = _load_without(tmp_path, [f"{FOLDER}.nodes.depth"])
+    result = _load_without(tmp_path, [".nodes.depth"])
     expected = sorted(set(style_aligned.NODE_CLASS_MAPPINGS) - {"StyleAlignedDepthMap"})
     assert result["nodes"] == expected
     assert list(result["unavailable"]) == ["depth"] and "reinstall the pack" in result["unavailable"]["depth"]

@@ -2,7 +2,7 @@
 
 Nothing comes from a hub: configs are small, the CLIP tokenizer is built from a letter-level BPE
 vocabulary written here (the real CLIP file format: vocab.json + merges.txt), and the image
-processors are constructed from parameters. Load this module by path (importlib).
+processors are constructed from parameters.
 """
 
 import json

@@ -1,0 +1,26 @@
+"""Tests in a real ComfyUI host: upstream from COMFYUI_PATH, else the installable 2024 host (see
+harness.host). A test marked `needs("feature")` is skipped, with the reason, on a host without it."""
+
+import pytest
+from harness import host, pack
+
+host.start(cpu=True)
+pack.load()
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for marker in item.iter_markers("needs"):
+            reason = host.missing(marker.args[0])
+            if reason:
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(autouse=True)
+def fresh_helper_models():
+    """No helper model cached from another test."""
+    from style_aligned.nodes import pretrained
+
+    pretrained.clear_cache()
+    yield
+    pretrained.clear_cache()

@@ -1,0 +1,56 @@
+"""Watching the host's model calls: record every UNet call, replay one on the unpatched model, and
+force cond and uncond into separate calls (as when memory is short)."""
+
+import contextlib
+
+import torch
+
+
+class CallRecorder:
+    """Another pack's model wrapper: records every UNet call (input, sigma, c, output) and chains
+    the wrapper that was there before it. Deep copies (clone() copies model_options) share it."""
+
+    def __init__(self, previous=None):
+        self.calls = []
+        self.previous = previous
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __call__(self, apply_model, args):
+        if self.previous is not None:
+            out = self.previous(apply_model, args)
+        else:
+            out = apply_model(args["input"], args["timestep"], **args["c"])
+        self.calls.append({"input": args["input"].clone(), "timestep": args["timestep"].clone(), "c": args["c"],
+                           "cond_or_uncond": list(args["cond_or_uncond"]), "output": out.clone()})
+        return out
+
+    @classmethod
+    def install(cls, model_patcher):
+        """Wrap whatever wrapper the model has (ours included)."""
+        recorder = cls(model_patcher.model_options.get("model_function_wrapper"))
+        model_patcher.set_model_unet_function_wrapper(recorder)
+        return recorder
+
+
+def replay_unpatched(model_patcher, call):
+    """Run one recorded UNet call on the plain model: no attention replaces, no object patches."""
+    import comfy.model_management
+
+    comfy.model_management.load_models_gpu([model_patcher])  # the host unpatches any other clone
+    c = dict(call["c"])
+    options = c.get("transformer_options", {})
+    c["transformer_options"] = {k: v for k, v in options.items() if k not in ("patches", "patches_replace")}
+    with torch.no_grad():
+        return model_patcher.model.apply_model(call["input"], call["timestep"], **c)
+
+
+@contextlib.contextmanager
+def forced_split(model_patcher):
+    """Inside: cond and uncond run in separate UNet calls (as when memory is short)."""
+    model_patcher.model.memory_required = lambda *args, **kwargs: 1e30
+    try:
+        yield
+    finally:
+        del model_patcher.model.memory_required
