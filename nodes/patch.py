@@ -9,6 +9,7 @@ registered first is chained, not dropped.
 
 import functools
 import inspect
+import logging
 import math
 
 import torch.nn.functional as F
@@ -21,6 +22,7 @@ from ..core.weights import normalise_weights, parse_weights
 from .reference import STYLE_REFERENCE, check_reference_for_model
 
 CATEGORY = "style_aligned"
+log = logging.getLogger("style_aligned")
 
 
 class SigmaRange:
@@ -187,10 +189,33 @@ def _without_reference_control(control, chunks, refs):
             for key, residuals in control.items()}
 
 
+def _attn1_replaces(model_options):
+    return model_options.get("transformer_options", {}).get("patches_replace", {}).get("attn1", {})
+
+
 def existing_attn1_replace(model_options, block, number, index):
     """What the host would run for this layer now (3-part key wins over the 2-part one)."""
-    replaces = model_options.get("transformer_options", {}).get("patches_replace", {}).get("attn1", {})
+    replaces = _attn1_replaces(model_options)
     return replaces.get((block, number, index), replaces.get((block, number)))
+
+
+def _remove_our_patch(patched):
+    """Take an earlier Style Aligned patch off a fresh clone, so that patching twice replaces it: its
+    attention replaces give way to what they had chained, its GroupNorm object patches go, and its
+    wrapper gives way to the one it had chained. True if there was one."""
+    replaces = _attn1_replaces(patched.model_options)
+    ours = [key for key, value in replaces.items() if isinstance(value, SharedAttentionPatch)]
+    for key in ours:
+        previous = replaces.pop(key).previous
+        if previous is not None and previous is not replaces.get(key[:2]):  # the host falls back to (block, number)
+            replaces[key] = previous
+    norms = [key for key, value in patched.object_patches.items() if isinstance(value, SharedGroupNormForward)]
+    for key in norms:
+        del patched.object_patches[key]
+    wrapper = patched.model_options.get("model_function_wrapper")
+    if isinstance(wrapper, StyleAlignedWrapper):
+        patched.model_options["model_function_wrapper"] = wrapper.previous
+    return bool(ours or norms or isinstance(wrapper, StyleAlignedWrapper))
 
 
 def _check_finite(name, value, low=None, high=None):
@@ -280,6 +305,9 @@ class StyleAlignedPatchModel:
         state = CallState(SigmaRange(model.get_model_object("model_sampling"), start_percent, end_percent))
 
         patched = model.clone()
+        if _remove_our_patch(patched):
+            log.warning("Style Aligned Patch Model: the model already carried a Style Aligned patch; it is replaced "
+                        "and this node's settings apply (patches of other packs stay chained)")
         if share_attention:
             for block, number, index in selected:
                 previous = existing_attn1_replace(patched.model_options, block, number, index)

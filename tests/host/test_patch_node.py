@@ -91,14 +91,11 @@ def test_outside_the_active_range_attention_is_plain():
     assert not torch.allclose(tiny.sample(partial, "sd15", 3), tiny.sample(model, "sd15", 3), atol=1e-4)
 
 
-class RecordingReplace:
+class RecordingReplace(recording.Shared):
     """Another pack's attn1_replace: plain attention that records the key lengths it sees."""
 
     def __init__(self):
         self.key_lengths = []
-
-    def __deepcopy__(self, memo):
-        return self
 
     def __call__(self, q, k, v, extra_options):
         from comfy.ldm.modules.attention import optimized_attention
@@ -124,6 +121,31 @@ def test_other_packs_attention_replace_and_wrapper_still_run():
     # and the result is the same as with our own kernel
     ours = tiny.sample(patched(model, share_group_norm=True), "sd15", 3)
     torch.testing.assert_close(aligned, ours, rtol=1e-4, atol=1e-4)
+
+
+def test_patching_a_patched_model_replaces_our_patch_and_keeps_other_packs(caplog):
+    """A second Style Aligned patch used to chain the first as if it were a kernel and crash at
+    sampling (shape '[2, 2, 64, 32]' is invalid). Now the later settings win, the log says so, and
+    another pack's replace and wrapper registered underneath still run."""
+    model = tiny.tiny_model("sd15")
+    other = model.clone()
+    replace, wrapper = RecordingReplace(), recording.CallRecorder()
+    other.set_model_attn1_replace(replace, "output", 1)
+    other.set_model_unet_function_wrapper(wrapper)
+    plain = tiny.sample(model, "sd15", 3)
+
+    first = patched(other, share_group_norm=True, score_shift=math.log(2))
+    with caplog.at_level("WARNING", logger="style_aligned"):
+        twice = patched(first, share_group_norm=False, layers="fraction", share_fraction=0.5)
+    assert "already carried a Style Aligned patch; it is replaced" in caplog.text
+    once = patched(other, share_group_norm=False, layers="fraction", share_fraction=0.5)
+    assert first.object_patches and not twice.object_patches  # the first patch's GroupNorm patches are gone
+    assert set(twice.model_options["transformer_options"]["patches_replace"]["attn1"]) == \
+        set(once.model_options["transformer_options"]["patches_replace"]["attn1"])
+
+    torch.testing.assert_close(tiny.sample(twice, "sd15", 3), tiny.sample(once, "sd15", 3))
+    assert replace.key_lengths and wrapper.calls  # the other pack's patches ran under ours
+    torch.testing.assert_close(tiny.sample(model, "sd15", 3), plain, rtol=0, atol=0)  # the original is untouched
 
 
 def test_style_blocks_preset_patches_only_the_style_block():
@@ -186,11 +208,8 @@ def test_reference_row_is_unchanged_under_another_packs_attention_override():
     """Current upstream: a kernel override in transformer_options (as SageAttention packs set) is
     used by the unpatched model, so the reference rows must go through it too."""
 
-    class Override:
+    class Override(recording.Shared):
         calls = 0
-
-        def __deepcopy__(self, memo):
-            return self
 
         def __call__(self, kernel, *args, **kwargs):
             Override.calls += 1
