@@ -4,7 +4,14 @@ Long sets run as several batches ("windows") that all start with the reference r
 stays constant and every batch shares the same reference (same prompt, same row-0 noise).
 """
 
+import math
+
+import torch
+
 STYLE_SLOT = "{prompt}"
+# Rows of different token lengths are repeated up to their least common multiple only while that
+# stays within this many times the longest row (the host itself refuses to pad more than 4x).
+REPEAT_LIMIT = 4
 
 
 def parse_prompt_lines(text):
@@ -46,3 +53,32 @@ def batch_rows(count, start=0, size=0, refs=1):
     prompt_rows = [0] * refs + targets
     noise_rows = list(range(refs)) + [refs - 1 + j for j in targets]
     return prompt_rows, noise_rows
+
+
+def common_length(lengths):
+    """The token length every conditioning row is brought to, and whether rows are repeated to it.
+
+    Repeating a row's tokens leaves cross-attention exactly as it was (the same keys repeated get the
+    same weights), so the least common multiple is used while it stays within REPEAT_LIMIT times the
+    longest row. Beyond that (four long prompts of 4..7 chunks give 420 chunks a row) the rows are
+    brought to the longest length by padding."""
+    longest = max(lengths)
+    lcm = math.lcm(*lengths)
+    return (lcm, True) if lcm <= REPEAT_LIMIT * longest else (longest, False)
+
+
+def stack_rows(conds, empty):
+    """Stack per-prompt conditionings (1, T_i, C) into (B, T, C) with T from `common_length`.
+
+    Padding appends the tokens of the empty prompt (`empty`, (1, T_e, C)), repeated and cut to fit:
+    for CLIP encoders, whole empty 77-token chunks, the convention of other UIs. A padded prompt then
+    also attends a little to empty-prompt tokens, which changes its image slightly; nothing else does."""
+    length, repeat = common_length([c.shape[1] for c in conds])
+    if repeat:
+        return torch.cat([c.repeat(1, length // c.shape[1], 1) for c in conds])
+    rows = []
+    for c in conds:
+        missing = length - c.shape[1]
+        filler = empty.to(c).repeat(1, math.ceil(missing / empty.shape[1]), 1)[:, :missing]
+        rows.append(torch.cat([c, filler], dim=1))
+    return torch.cat(rows)

@@ -1,10 +1,8 @@
 """StyleAlignedBatchPrompts: one prompt per latent row, reference first."""
 
-import math
-
 import torch
 
-from ..core.prompt_set import apply_style, batch_rows, parse_prompt_lines
+from ..core.prompt_set import apply_style, batch_rows, common_length, parse_prompt_lines, stack_rows
 from .reference import STYLE_REFERENCE
 
 MAX_RESOLUTION = 16384
@@ -14,14 +12,6 @@ def _encode(clip, text):
     tokens = clip.tokenize(text)
     cond, pooled = clip.encode_from_tokens(tokens, return_pooled=True)
     return cond, pooled
-
-
-def stack_rows(conds):
-    """Stack per-prompt conditionings (1, T_i, C) into (B, T, C). Lengths differ in multiples of
-    77 for long prompts; each is repeated up to the common multiple, which leaves cross-attention
-    unchanged (the same keys repeated get the same weights), as the host does when batching."""
-    length = math.lcm(*(c.shape[1] for c in conds))
-    return torch.cat([c.repeat(1, length // c.shape[1], 1) for c in conds])
 
 
 def _checked_latent(latent, rows):
@@ -78,7 +68,9 @@ class StyleAlignedBatchPrompts:
         refs = 1 if style_reference is None else style_reference.ref_count
         prompt_rows, noise_rows = batch_rows(len(lines), window_start, window_size, refs)
         encoded = {i: _encode(clip, apply_style(lines[i], style)) for i in sorted(set(prompt_rows))}
-        cond = stack_rows([encoded[i][0] for i in prompt_rows])
+        conds = [encoded[i][0] for i in prompt_rows]
+        _, repeat = common_length([c.shape[1] for c in conds])
+        cond = stack_rows(conds, None if repeat else _encode(clip, "")[0])  # the empty prompt pads
         if latent is not None:
             latent = _checked_latent(latent, len(prompt_rows))
             height, width = (8 * n for n in latent["samples"].shape[-2:])

@@ -1,5 +1,13 @@
 import pytest
-from style_aligned.core.prompt_set import apply_style, batch_rows, parse_prompt_lines, window_rows
+import torch
+from style_aligned.core.prompt_set import (
+    apply_style,
+    batch_rows,
+    common_length,
+    parse_prompt_lines,
+    stack_rows,
+    window_rows,
+)
 
 
 def test_lines_are_stripped_and_blank_lines_dropped():
@@ -35,3 +43,35 @@ def test_batch_rows_put_k_reference_rows_first_with_stable_noise():
     assert batch_rows(5) == ([0, 1, 2, 3, 4], [0, 1, 2, 3, 4])
     assert batch_rows(5, 2, 2, refs=2) == ([0, 0, 3, 4], [0, 1, 4, 5])
     assert batch_rows(5, 0, 0, refs=3) == ([0, 0, 0, 1, 2, 3, 4], [0, 1, 2, 3, 4, 5, 6])
+
+
+def _rows(*lengths, width=3):
+    return [torch.randn(1, n, width, generator=torch.Generator().manual_seed(n)) for n in lengths]
+
+
+def test_rows_are_repeated_exactly_while_the_common_length_stays_small():
+    short, long = _rows(77, 154)
+    stacked = stack_rows([short, long], empty=None)
+    assert stacked.shape == (2, 154, 3)
+    assert torch.equal(stacked[0], short[0].repeat(2, 1)) and torch.equal(stacked[1], long[0])
+
+
+def test_very_different_lengths_pad_to_the_longest_row_with_the_empty_prompt():
+    """Prompts of 4, 5, 6 and 7 chunks would repeat to 420 chunks a row (lcm); instead every row
+    is as long as the longest, its own tokens first, then empty-prompt tokens."""
+    rows = _rows(308, 385, 462, 539)
+    empty = torch.full((1, 77, 3), 0.5)
+    assert common_length([r.shape[1] for r in rows]) == (539, False)
+    stacked = stack_rows(rows, empty)
+    assert stacked.shape == (4, 539, 3)
+    for row, original in zip(stacked, rows, strict=True):
+        n = original.shape[1]
+        assert torch.equal(row[:n], original[0]) and torch.equal(row[n:], torch.full((539 - n, 3), 0.5))
+
+
+def test_padding_cuts_the_empty_prompt_when_it_does_not_divide_the_gap():
+    assert common_length([5, 50]) == (50, True)  # lcm 50 <= 4 * 50: repeated
+    rows = _rows(7, 30)  # lcm 210 > 120: padded with 23 tokens from a 10-token empty prompt
+    stacked = stack_rows(rows, torch.arange(10.0).reshape(1, 10, 1).expand(1, 10, 3))
+    assert stacked.shape == (2, 30, 3)
+    assert torch.equal(stacked[0, 7:, 0], torch.arange(10.0).repeat(3)[:23])

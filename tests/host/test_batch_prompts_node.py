@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from harness import host
+from harness import host, recording
 from harness import tiny_models as tiny
 from style_aligned.nodes.batch_prompts import StyleAlignedBatchPrompts
 from style_aligned.nodes.patch import StyleAlignedPatchModel
@@ -17,14 +17,11 @@ def batch(clip, prompts=PROMPTS, **inputs):
     return host.run_node(StyleAlignedBatchPrompts, clip=clip, prompts=prompts, width=64, height=64, **inputs)
 
 
-class ContextRecorder:
+class ContextRecorder(recording.Shared):
     """attn2 patch that records the cross-attention context each latent row sees."""
 
     def __init__(self):
         self.contexts = []
-
-    def __deepcopy__(self, memo):
-        return self
 
     def __call__(self, n, context, value, extra_options):
         self.contexts.append((list(extra_options["cond_or_uncond"]), context.clone()))
@@ -54,6 +51,28 @@ def test_each_prompt_row_reaches_its_own_latent_row(kind):
         torch.testing.assert_close(got, cond.repeat(1, got.shape[1] // cond.shape[1], 1))
         seen += 1
     assert seen
+
+
+def test_long_prompts_of_different_lengths_stay_bounded_and_sample(tmp_path):
+    """Four prompts of 300, 375, 450 and 525 times "cat" (4..7 chunks of 77 tokens) were repeated to
+    their lcm, 32340 tokens a row (a 500-word list OOM-killed the host). Now every row is as long as
+    the longest prompt: its own tokens, then the empty prompt's."""
+    clip, model = tiny.tiny_clip("sd15"), tiny.tiny_model("sd15")
+    counts = (300, 375, 450, 525)
+    prompts = "\n".join(" ".join(["cat"] * n) for n in counts)
+    positive, latent, _ = batch(clip, prompts=prompts, style="")
+    own = [clip.encode_from_tokens(clip.tokenize(" ".join(["cat"] * n))) for n in counts]
+    empty = clip.encode_from_tokens(clip.tokenize(""))
+    cond = positive[0][0]
+    assert [c.shape[1] for c in own] == [308, 385, 462, 539]
+    assert cond.shape == (4, 539, tiny.CONTEXT_DIM)
+    for row, alone in zip(cond, own, strict=True):
+        n = alone.shape[1]
+        torch.testing.assert_close(row[:n], alone[0])
+        torch.testing.assert_close(row[n:], empty[0].repeat((539 - n) // 77, 1))
+    negative = tiny.conditioning("sd15", 1, seed=9)
+    out = tiny.sample(model, "sd15", 4, positive=positive, negative=negative, size=8, steps=1)
+    assert torch.isfinite(out).all()
 
 
 def _ksample(model, positive, latent, seed=7):
