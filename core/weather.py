@@ -27,13 +27,22 @@ class WeatherError(RuntimeError):
     """A weather lookup failed; the message is safe to show (no key)."""
 
 
-def resolve_key(api_key: str | None = None, env_var: str = ENV_KEY) -> str:
-    key = (api_key or "").strip() or os.environ.get(env_var or ENV_KEY, "").strip()
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_LOOKS_LIKE_KEY = re.compile(r"[0-9a-fA-F]{32}")  # OpenWeatherMap keys are 32 hex digits
+
+
+def resolve_key(env_var: str = ENV_KEY) -> str:
+    """The key from the environment variable named `env_var`. The key itself never travels through a
+    node input: whatever a prompt carries is stored in the host's /history."""
+    name = (env_var or ENV_KEY).strip()
+    if not _ENV_NAME.fullmatch(name) or _LOOKS_LIKE_KEY.fullmatch(name):
+        # not echoed: it may be the key itself, typed into the name field
+        raise WeatherError(f"api_key_env must be the name of an environment variable that holds the key (such as "
+                           f"{ENV_KEY}), not the key itself: set the variable before starting ComfyUI")
+    key = os.environ.get(name, "").strip()
     if not key:
-        raise WeatherError(
-            f"no OpenWeatherMap API key: set the environment variable {env_var or ENV_KEY} before starting "
-            "ComfyUI (get a free key at openweathermap.org) or connect a key to the api_key input"
-        )
+        raise WeatherError(f"no OpenWeatherMap API key: set the environment variable {name} before starting "
+                           "ComfyUI (get a free key at openweathermap.org)")
     return key
 
 
@@ -78,8 +87,8 @@ def location_params(location: str) -> dict:
 
 def _status_error(status: int, location: str, body: str) -> WeatherError | None:
     if status == 401:
-        return WeatherError("OpenWeatherMap rejected the API key (HTTP 401): check the key in "
-                            f"{ENV_KEY} or the api_key input; new keys take up to two hours to activate")
+        return WeatherError("OpenWeatherMap rejected the API key (HTTP 401): check the key in the environment "
+                            "variable named in api_key_env; new keys take up to two hours to activate")
     if status == 404:
         return WeatherError(f"OpenWeatherMap does not know the location '{location}' (HTTP 404): "
                             "use 'City,CountryCode' such as 'Paris,FR' or 'lat,lon'")

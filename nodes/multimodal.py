@@ -78,8 +78,8 @@ class StyleAlignedSpeechTranscript:
 
 class StyleAlignedWeatherPhrase:
     DESCRIPTION = ("Current weather at a place from OpenWeatherMap as a short phrase such as 'light rain, "
-                   "12 °C, evening'. The API key is read from an environment variable (never stored in the "
-                   "workflow) or from a connected STRING.")
+                   "12 °C, evening'. The API key is read from an environment variable; only the variable's "
+                   "name is in the workflow, so the key never reaches a saved workflow or the host's history.")
     RETURN_TYPES = ("STRING",)
     RETURN_NAMES = ("weather",)
     OUTPUT_TOOLTIPS = ("Conditions, temperature and part of day; empty (with a note) on error when asked.",)
@@ -100,8 +100,6 @@ class StyleAlignedWeatherPhrase:
                                               "continue with an empty weather slot and show the reason."}),
             },
             "optional": {
-                "api_key": ("STRING", {"forceInput": True, "tooltip": "Optional key from another node; used "
-                                       "instead of the environment variable. Never shown or logged."}),
                 "base_url": ("STRING", {"default": weather.DEFAULT_BASE_URL, "tooltip": "Current-weather endpoint; "
                                         "change only for a proxy or a test server."}),
                 "timeout": ("FLOAT", {"default": 10.0, "min": 0.5, "max": 120.0, "step": 0.5,
@@ -116,10 +114,10 @@ class StyleAlignedWeatherPhrase:
         # weather changes: re-query at most every 10 minutes instead of caching forever
         return int(time.time() // 600)
 
-    def weather(self, location, units, api_key_env, on_error, api_key=None, base_url=weather.DEFAULT_BASE_URL,
-                timeout=10.0, retries=3):
+    def weather(self, location, units, api_key_env, on_error, base_url=weather.DEFAULT_BASE_URL, timeout=10.0,
+                retries=3):
         try:
-            key = weather.resolve_key(api_key, api_key_env)
+            key = weather.resolve_key(api_key_env)
             data = weather.fetch_current(location, key, units, base_url or weather.DEFAULT_BASE_URL, timeout, retries)
         except (weather.WeatherError, ValueError) as exc:
             if on_error == ON_ERROR[0]:

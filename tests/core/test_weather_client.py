@@ -135,7 +135,15 @@ def test_key_resolution(monkeypatch):
         weather.resolve_key("")
     monkeypatch.setenv(weather.ENV_KEY, " from-env ")
     assert weather.resolve_key("") == "from-env"
-    assert weather.resolve_key("typed") == "typed"
+    monkeypatch.setenv("MY_KEY", "mine")
+    assert weather.resolve_key("MY_KEY") == "mine"
+
+
+@pytest.mark.parametrize("typed", ["0123456789abcdef0123456789ABCDEF", "key with spaces", "abc-123"])
+def test_a_key_typed_as_the_variable_name_is_refused_without_echoing_it(typed):
+    with pytest.raises(weather.WeatherError, match="name of an environment variable") as info:
+        weather.resolve_key(typed)
+    assert typed not in str(info.value)
     with pytest.raises(ValueError, match="location is empty"):
         weather.location_params("  ")
 

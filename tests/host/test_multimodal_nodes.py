@@ -8,7 +8,7 @@ import comfy.model_management
 import folder_paths
 import pytest
 import torch
-from harness import host, inputs, tiny_hf
+from harness import host, inputs, server
 from style_aligned import nodes as pack_nodes
 from style_aligned.nodes import multimodal, pretrained
 
@@ -19,9 +19,7 @@ OURS = [name for name in multimodal.NODE_CLASS_MAPPINGS]
 @pytest.fixture(scope="module")
 def model_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("host_models")
-    tiny_hf.blip(root / "blip" / "tiny-blip")
-    tiny_hf.clap(root / "clap" / "tiny-clap")
-    tiny_hf.whisper_checkpoint(root / "whisper" / "tiny-random.pt")
+    server.write_tiny_pretrained(root, kinds=("blip", "clap", "whisper"))
     with host.model_folder("blip", root / "blip"), host.model_folder("clap", root / "clap"), \
             host.model_folder("whisper", root / "whisper"):
         yield root
@@ -119,9 +117,9 @@ def test_weather_node_key_from_env_never_shown(weather_url, monkeypatch, caplog)
     out = node.weather("Oslo,NO", "metric", "MY_OWM_KEY", multimodal.ON_ERROR[0], base_url=weather_url)
     assert out["result"] == ("clear sky, 22 °C, afternoon",)
     assert KEY not in json.dumps(out) and all(KEY not in r.getMessage() for r in caplog.records)
-    # the key is not a widget: nothing of it can be saved with the workflow
+    # no input carries a key (whatever a prompt carries is stored in the host's /history): only its name
     spec = multimodal.StyleAlignedWeatherPhrase.INPUT_TYPES()
-    assert spec["optional"]["api_key"][1].get("forceInput") and "default" not in spec["optional"]["api_key"][1]
+    assert not [name for section in spec.values() for name in section if "key" in name and name != "api_key_env"]
 
 
 def test_weather_node_wrong_or_missing_key(weather_url, monkeypatch, caplog):
@@ -131,12 +129,11 @@ def test_weather_node_wrong_or_missing_key(weather_url, monkeypatch, caplog):
     with pytest.raises(RuntimeError, match="no OpenWeatherMap API key"):
         node.weather("Oslo", "metric", "OPENWEATHERMAP_API_KEY", multimodal.ON_ERROR[0], base_url=weather_url)
     wrong = "wrong-SECRET-123"
+    monkeypatch.setenv("OPENWEATHERMAP_API_KEY", wrong)
     with pytest.raises(RuntimeError, match="rejected the API key") as info:
-        node.weather("Oslo", "metric", "OPENWEATHERMAP_API_KEY", multimodal.ON_ERROR[0], api_key=wrong,
-                     base_url=weather_url)
+        node.weather("Oslo", "metric", "OPENWEATHERMAP_API_KEY", multimodal.ON_ERROR[0], base_url=weather_url)
     assert wrong not in str(info.value)
-    soft = node.weather("Oslo", "metric", "OPENWEATHERMAP_API_KEY", multimodal.ON_ERROR[1], api_key=wrong,
-                        base_url=weather_url)
+    soft = node.weather("Oslo", "metric", "OPENWEATHERMAP_API_KEY", multimodal.ON_ERROR[1], base_url=weather_url)
     assert soft["result"] == ("",) and "rejected the API key" in soft["ui"]["text"][0]
     assert wrong not in json.dumps(soft) and all(wrong not in r.getMessage() for r in caplog.records)
 

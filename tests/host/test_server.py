@@ -147,3 +147,18 @@ def test_a_workflow_error_is_reported_not_hung(host, object_info):
     with pytest.raises(RuntimeError, match="latent has 2 rows but this batch has 4 prompts"):
         host.run(prompt, timeout=60)
     assert host.get("/object_info/StyleAlignedPatchModel")
+
+
+def test_a_failing_weather_run_leaves_no_key_in_the_history(host, object_info):
+    """The server's key (from its environment) is rejected by the weather service: the run stops
+    with the message, and neither the stored prompt nor the error in /history holds the key."""
+    ui = wf.load(ROOT / "workflows" / "style_aligned_multimodal_prompts.json")
+    with inputs.fake_weather_service("another-key") as rejecting_url:
+        prompt = hs.use_tiny_models(wf.to_api(ui, _specs(object_info)), stock_audio="LoadAudio" in object_info,
+                                    overrides={("StyleAlignedWeatherPhrase", "base_url"): rejecting_url,
+                                               ("StyleAlignedWeatherPhrase", "on_error"): "stop with message"})
+        prompt_id = host.queue(prompt)
+        with pytest.raises(RuntimeError, match="rejected the API key"):
+            host.wait(prompt_id, timeout=120)
+    history = json.dumps(host.get(f"/history/{prompt_id}"))
+    assert "rejected the API key" in history and KEY not in history
