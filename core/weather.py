@@ -5,14 +5,19 @@ leak through exception texts (requests puts the URL in them) and urllib3's debug
 message we raise goes through `redact`, exceptions are raised `from None` so the original
 (with the URL) is not chained, and a logging filter redacts urllib3's records while we call.
 Retries are a small loop of our own so each failure gets a message that says what to do.
+requests' timeout applies to each read, so a server that sends a byte at a time could hold a call
+for ever: each try runs in a worker thread and is given up after `timeout` seconds in all.
 """
 
 import contextlib
 import datetime as dt
 import logging
+import math
 import os
 import re
+import threading
 import time
+from urllib.parse import urlsplit
 
 DEFAULT_BASE_URL = "https://api.openweathermap.org/data/2.5/weather"
 ENV_KEY = "OPENWEATHERMAP_API_KEY"
@@ -97,23 +102,64 @@ def _status_error(status: int, location: str, body: str) -> WeatherError | None:
     return None
 
 
+def check_base_url(base_url: str) -> str:
+    """An http(s) URL with a host, or a ValueError that says so (before any request is made)."""
+    try:
+        parts = urlsplit(base_url)
+        parts.port  # noqa: B018  (raises ValueError on a port that is not a number)
+    except ValueError as exc:
+        raise ValueError(f"base_url '{base_url}' is not a valid URL ({exc}); use the default "
+                         f"{DEFAULT_BASE_URL} or an http(s) URL of your proxy") from None
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"base_url '{base_url}' must be an http:// or https:// URL with a host, such as "
+                         f"{DEFAULT_BASE_URL}")
+    return base_url
+
+
+def _within(seconds, call):
+    """call() in a daemon thread; its result, or TimeoutError after `seconds` in all."""
+    outcome = {}
+
+    def run():
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:  # handed to the caller's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, name="style-aligned-weather", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise TimeoutError
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
 def fetch_current(location: str, api_key: str, units: str = "metric", base_url: str = DEFAULT_BASE_URL,
                   timeout: float = 10.0, retries: int = 3, backoff: float = 0.5) -> dict:
-    """The current-weather JSON for `location`, retrying 429/5xx/timeouts with exponential backoff."""
+    """The current-weather JSON for `location`, retrying 429/5xx/timeouts with exponential backoff.
+    Each try gets `timeout` seconds in all, however slowly the server sends."""
     import requests
 
     if units not in UNITS:
         raise ValueError(f"units must be one of {', '.join(UNITS)}, got '{units}'")
+    check_base_url(base_url)
     params = {**location_params(location), "appid": api_key, "units": units}
     attempts = max(1, int(retries) + 1)
     last = ""
-    with _redacted_logs(api_key), requests.Session() as session:
+
+    def get(session):
+        with _redacted_logs(api_key):  # held by the worker, also if it outlives its deadline
+            return session.get(base_url, params=params, timeout=timeout)
+
+    with requests.Session() as session:
         for attempt in range(attempts):
             if attempt:
                 time.sleep(backoff * 2 ** (attempt - 1))
             try:
-                reply = session.get(base_url, params=params, timeout=timeout)
-            except requests.Timeout:
+                reply = _within(timeout, lambda session=session: get(session))
+            except (requests.Timeout, TimeoutError):
                 last = f"no reply within {timeout:g} s"
                 log.warning("weather: %s (try %d of %d)", last, attempt + 1, attempts)
                 continue
@@ -142,16 +188,25 @@ def fetch_current(location: str, api_key: str, units: str = "metric", base_url: 
 
 
 def _host(url: str) -> str:
-    from urllib.parse import urlsplit
-
     return urlsplit(url).netloc or url
 
 
+def _number(value):
+    """A finite int or float from a JSON field, else None (odd replies leave the part out)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return value
+
+
 def time_of_day(data: dict) -> str:
-    """Local part of day from the observation time and the city's UTC offset."""
-    if "dt" not in data:
+    """Local part of day from the observation time and the city's UTC offset ('' if they are odd)."""
+    when, offset = _number(data.get("dt")), _number(data.get("timezone", 0))
+    if when is None or offset is None:
         return ""
-    local = dt.datetime.fromtimestamp(int(data["dt"]) + int(data.get("timezone", 0)), tz=dt.timezone.utc)
+    try:
+        local = dt.datetime.fromtimestamp(int(when) + int(offset), tz=dt.timezone.utc)
+    except (OverflowError, OSError, ValueError):  # a time outside what datetime can hold
+        return ""
     hour = local.hour
     if 5 <= hour < 12:
         return "morning"
@@ -163,14 +218,19 @@ def time_of_day(data: dict) -> str:
 
 
 def describe(data: dict, units: str = "metric") -> str:
-    """'light rain, 12 °C, evening' from a current-weather reply."""
+    """'light rain, 12 °C, evening' from a current-weather reply; fields of the wrong kind are left
+    out, and a reply with nothing usable is a WeatherError (so on_error applies)."""
     parts = []
-    conditions = [w.get("description", "") for w in data.get("weather", []) if isinstance(w, dict)]
-    if conditions and conditions[0]:
-        parts.append(str(conditions[0]))
-    temp = data.get("main", {}).get("temp")
-    if isinstance(temp, (int, float)):
+    conditions = data.get("weather")
+    first = conditions[0] if isinstance(conditions, list) and conditions else None
+    if isinstance(first, dict) and isinstance(first.get("description"), str) and first["description"].strip():
+        parts.append(first["description"].strip())
+    main = data.get("main")
+    temp = _number(main.get("temp")) if isinstance(main, dict) else None
+    if temp is not None:
         parts.append(f"{round(temp)} {UNITS.get(units, '°C')}")
+    if not parts:
+        raise WeatherError("OpenWeatherMap sent a reply with no usable conditions or temperature; try again later")
     part = time_of_day(data)
     if part:
         parts.append(part)

@@ -103,7 +103,8 @@ class StyleAlignedWeatherPhrase:
                 "base_url": ("STRING", {"default": weather.DEFAULT_BASE_URL, "tooltip": "Current-weather endpoint; "
                                         "change only for a proxy or a test server."}),
                 "timeout": ("FLOAT", {"default": 10.0, "min": 0.5, "max": 120.0, "step": 0.5,
-                                      "tooltip": "Seconds to wait for each reply."}),
+                                      "tooltip": "Seconds each try may take in all, however slowly the server "
+                                                 "sends."}),
                 "retries": ("INT", {"default": 3, "min": 0, "max": 10, "tooltip": "Extra tries on timeouts, rate "
                                     "limits (429) and server errors (5xx), with exponential backoff."}),
             },
@@ -119,11 +120,11 @@ class StyleAlignedWeatherPhrase:
         try:
             key = weather.resolve_key(api_key_env)
             data = weather.fetch_current(location, key, units, base_url or weather.DEFAULT_BASE_URL, timeout, retries)
+            phrase = weather.describe(data, units)
         except (weather.WeatherError, ValueError) as exc:
             if on_error == ON_ERROR[0]:
                 raise
             return shown(("",), [f"weather left empty: {exc}"])
-        phrase = weather.describe(data, units)
         return shown((phrase,), [phrase])
 
 

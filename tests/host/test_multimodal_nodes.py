@@ -1,8 +1,11 @@
 """Multi-modal nodes in the real host with tiny local models (offline) and a local weather server."""
 
+import http.server
 import json
 import logging
 import os
+import time
+from urllib.parse import urlsplit
 
 import comfy.model_management
 import folder_paths
@@ -154,3 +157,73 @@ def test_fusion_nodes_single_and_batch_lines():
     assert "cut from 10" in lines["ui"]["text"][0]
     with pytest.raises(ValueError, match=r"\{mood\}"):
         multimodal.StyleAlignedPromptFusion().fuse("{mood}", "x", 55)
+
+
+ODD_REPLIES = {  # valid JSON a broken proxy or a changed API might send
+    "no-fields": ({"weather": [], "main": 5}, None),
+    "nan-temperature": ('{"weather": [{"description": "fog"}], "main": {"temp": NaN}, "dt": 1700000000}', "fog, night"),
+    "time-out-of-range": ({"weather": [{"description": "fog"}], "main": {"temp": 3.2}, "dt": 1e20}, "fog, 3 °C"),
+}
+
+
+class OddWeather(http.server.BaseHTTPRequestHandler):
+    """/<case> answers ODD_REPLIES[case]; /drip sends a reply one byte every 0.12 s."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        case = urlsplit(self.path).path.strip("/")
+        body = ODD_REPLIES.get(case, ({"weather": [{"description": "slow"}], "main": {"temp": 1}},))[0]
+        raw = (body if isinstance(body, str) else json.dumps(body)).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        for i in range(len(raw)) if case == "drip" else ():
+            self.wfile.write(raw[i:i + 1])
+            self.wfile.flush()
+            time.sleep(0.12)
+        self.wfile.write(b"" if case == "drip" else raw)
+
+
+@pytest.fixture(scope="module")
+def odd_server():
+    with inputs.local_http_server(OddWeather) as url:
+        yield url
+
+
+@pytest.mark.parametrize("case", sorted(ODD_REPLIES))
+def test_weather_replies_with_odd_fields_are_handled_by_on_error(odd_server, case, monkeypatch):
+    monkeypatch.setenv("OPENWEATHERMAP_API_KEY", KEY)
+    node = multimodal.StyleAlignedWeatherPhrase()
+    expected = ODD_REPLIES[case][1]
+    soft = node.weather("Oslo", "metric", "OPENWEATHERMAP_API_KEY", multimodal.ON_ERROR[1],
+                        base_url=f"{odd_server}/{case}", retries=0)
+    if expected is not None:  # what can be read is used, the rest left out
+        assert soft["result"] == (expected,)
+        return
+    assert soft["result"] == ("",) and "no usable conditions or temperature" in soft["ui"]["text"][0]
+    with pytest.raises(RuntimeError, match="no usable conditions or temperature"):
+        node.weather("Oslo", "metric", "OPENWEATHERMAP_API_KEY", multimodal.ON_ERROR[0],
+                     base_url=f"{odd_server}/{case}", retries=0)
+
+
+def test_a_server_that_drips_bytes_is_given_up_after_timeout_in_all(odd_server, monkeypatch):
+    monkeypatch.setenv("OPENWEATHERMAP_API_KEY", KEY)
+    node = multimodal.StyleAlignedWeatherPhrase()
+    started = time.monotonic()
+    soft = node.weather("Oslo", "metric", "OPENWEATHERMAP_API_KEY", multimodal.ON_ERROR[1],
+                        base_url=f"{odd_server}/drip", timeout=1.0, retries=1)
+    elapsed = time.monotonic() - started
+    assert soft["result"] == ("",) and "no reply within 1 s" in soft["ui"]["text"][0]
+    assert elapsed < 4.0, elapsed  # two tries of 1 s and a 0.5 s pause; the reply alone takes over 8 s
+
+
+@pytest.mark.parametrize("url", ["ftp://example.org/weather", "file:///etc/passwd", "http://[::1", "weather.local",
+                                 "http://127.0.0.1:notaport/x"])
+def test_a_base_url_that_is_not_http_is_refused_before_any_request(url, monkeypatch):
+    monkeypatch.setenv("OPENWEATHERMAP_API_KEY", KEY)
+    with pytest.raises(ValueError, match="base_url") as info:
+        multimodal.StyleAlignedWeatherPhrase().weather("Oslo", "metric", "OPENWEATHERMAP_API_KEY",
+                                                        multimodal.ON_ERROR[0], base_url=url, retries=0)
+    assert "network" not in str(info.value)
