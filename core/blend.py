@@ -20,6 +20,7 @@ import math
 
 import torch
 
+from .validation import require_finite
 from .weights import normalise_weights
 
 # Below this angle (radians) two directions count as parallel and SLERP falls back to linear,
@@ -44,6 +45,7 @@ def stack_references(latents, names=None):
             latent = latent.unsqueeze(0)
         if latent.ndim != 4:
             raise ValueError(f"{name}: expected a (batch, C, H, W) latent, got shape {tuple(latent.shape)}")
+        require_finite(latent, name)  # a NaN, even at weight 0, would make the whole blend NaN
         if parts and latent.shape[1:] != parts[0].shape[1:]:
             raise ValueError(f"{name}: latent shape {tuple(latent.shape[1:])} (C, H, W) differs from {names[0]}'s "
                              f"{tuple(parts[0].shape[1:])}; encode all references at the same size")

@@ -15,12 +15,17 @@ import math
 
 import torch
 
+from .validation import require_finite
+
 FORMAT = "style_aligned.trajectory"
 VERSION = "1"
 
 # Relative sigma tolerance: the host hands sigmas around as float32, the trajectory keeps them in
 # float64; anything closer than this is the stored sigma itself.
 SIGMA_RTOL = 1e-5
+# Sampler-space latents stay within a few times the largest sigma (about 15 for SD, 1 for flow
+# models); a stored value beyond this is damage, and would sample NaN.
+LATENT_BOUND = 1e4
 
 
 def _as_float(sigma):
@@ -74,8 +79,7 @@ class Trajectory:
             raise ValueError(f"sigmas: must start at 0 (the clean latent), starts at {float(sigmas[0])}")
         if not bool(torch.all(sigmas[1:] > sigmas[:-1])):
             raise ValueError("sigmas: must be strictly increasing")
-        if not bool(torch.isfinite(latents).all()):
-            raise ValueError("latents: contain NaN or infinite values")
+        require_finite(latents, "latents", bound=LATENT_BOUND)
         self.sigmas = sigmas
         self.latents = latents.detach()
         self.metadata = {str(k): str(v) for k, v in (metadata or {}).items()}

@@ -6,6 +6,7 @@ and cached by `nodes.pretrained` under the kinds "dino" and "clip".
 """
 
 from ..core import charts, embeddings, metrics
+from ..core.validation import require_finite
 from ..core.weights import normalise_weights, parse_weights
 from .pretrained import chosen, get_model, model_inputs, on_device
 from .ui import progress_bar, shown
@@ -35,6 +36,7 @@ def _numbers(values):
 
 def _check_images(images, name, minimum=1):
     metrics.check_batch(int(images.shape[0]), name, minimum)
+    require_finite(images, name)  # NaN images would score a perfect 1.0
 
 
 class _ScoreNode:

@@ -13,7 +13,8 @@ import os
 import torch
 
 from ..core.inversion import invert
-from ..core.trajectory import Trajectory
+from ..core.trajectory import LATENT_BOUND, Trajectory
+from ..core.validation import require_finite, require_finite_number
 
 STYLE_REFERENCE = "STYLE_REFERENCE"
 CATEGORY = "style_aligned/reference"
@@ -167,6 +168,8 @@ class DDIMInvertReference:
                              f"{channels}; encode the reference with this model's VAE")
         if steps < 1:
             raise ValueError(f"steps: need at least 1, got {steps}")
+        cfg = require_finite_number(cfg, "cfg")
+        require_finite(samples, "latent", bound=LATENT_BOUND)
         import comfy.samplers
 
         if scheduler not in comfy.samplers.KSampler.SCHEDULERS:

@@ -100,3 +100,17 @@ def test_model_check_deepcopy_and_to():
     half = traj.to(dtype=torch.float16)
     assert half.latents.dtype == torch.float16 and half.latent_at(0.0).dtype == torch.float16
     assert traj.to(dtype=torch.float32) is traj
+
+
+def test_validation_messages_name_the_input():
+    from style_aligned.core.validation import require_finite, require_finite_number
+
+    with pytest.raises(ValueError, match="cfg must be a finite number, got nan"):
+        require_finite_number(float("nan"), "cfg")
+    with pytest.raises(ValueError, match="latent: contains NaN"):
+        require_finite(torch.tensor([0.0, float("inf")]), "latent")
+    with pytest.raises(ValueError, match="latent: expected floating-point values, got torch.bool"):
+        require_finite(torch.tensor([True]), "latent")
+    with pytest.raises(ValueError, match="values up to 2e\\+04"):
+        require_finite(torch.tensor([2e4]), "latent", bound=1e4)
+    assert require_finite(torch.tensor([1e4]), "latent", bound=1e4) is not None

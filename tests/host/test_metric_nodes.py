@@ -100,3 +100,13 @@ def test_bad_input_names_the_input(model_root):
     assert pretrained.cached_keys() == []
     with pytest.raises(RuntimeError, match="not found in .* could not be downloaded"):
         metric_nodes.StyleAlignedDinoSetConsistency().score(inputs.images(2), "tiny-dino", "nobody/absent-dino", 8)
+
+
+def test_non_finite_images_are_refused_not_scored(model_root):
+    """NaN images used to give a perfect set consistency of 1.0."""
+    images = inputs.images(3)
+    images[1, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="images: contains NaN or infinite values"):
+        metric_nodes.StyleAlignedDinoSetConsistency().score(images, "tiny-dino", "", 8)
+    with pytest.raises(ValueError, match="references: contains NaN"):
+        metric_nodes.StyleAlignedWeightedDinoScore().score(inputs.images(2), images, "", "tiny-dino", "", 8)

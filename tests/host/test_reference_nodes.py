@@ -225,3 +225,33 @@ def test_blend_node_errors_name_the_input(inputs, match):
     inputs.setdefault("latent_2", reference_latent(1, seed=2))
     with pytest.raises(ValueError, match=match):
         blend_node(latent_1=reference_latent(1, seed=1), **inputs)
+
+
+def test_non_finite_and_huge_values_are_refused_where_they_enter(models, reference_folder):
+    """NaN at weight 0 made the whole blend NaN; a reference file of finite but huge latents (1e38)
+    loaded and sampled NaN; cfg NaN through the JSON API failed as 'latents contain NaN'. Each is now
+    refused with the input named, and the model stays usable."""
+    from safetensors.torch import save_file
+
+    good, bad = reference_latent(1), reference_latent(1, seed=1)
+    bad["samples"][0, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="latent_2: contains NaN or infinite values"):
+        blend_node(method="Linear", latent_1=good, latent_2=bad, weights="1, 0")
+
+    with pytest.raises(ValueError, match="cfg must be a finite number"):
+        invert(models["sd15"], "sd15", cfg=float("nan"))
+    with pytest.raises(ValueError, match="latent: contains NaN"):
+        invert(models["sd15"], "sd15", latent=bad)
+
+    tensors, metadata = invert(models["sd15"], "sd15").to_dict()
+    huge = torch.full_like(tensors["latents"], 1e38)  # finite in float32
+    save_file({**tensors, "latents": huge}, str(reference_folder / "huge.safetensors"), metadata=metadata)
+    with pytest.raises(ValueError, match="values up to .* far beyond any latent"):
+        host.run_node(LoadStyleReference, model=models["sd15"], reference="huge.safetensors")
+    save_file({**tensors, "latents": tensors["latents"].to(torch.int32)}, str(reference_folder / "ints.safetensors"),
+              metadata=metadata)
+    with pytest.raises(ValueError, match="expected floating-point values, got torch.int32"):
+        host.run_node(LoadStyleReference, model=models["sd15"], reference="ints.safetensors")
+
+    trajectory = invert(models["sd15"], "sd15")  # the model still inverts and samples as before
+    assert torch.isfinite(trajectory.latents).all()
