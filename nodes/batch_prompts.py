@@ -4,6 +4,7 @@ import torch
 
 from ..core.prompt_set import apply_style, batch_rows, common_length, parse_prompt_lines, stack_rows
 from .reference import STYLE_REFERENCE
+from .ui import shown
 
 MAX_RESOLUTION = 16384
 
@@ -12,6 +13,19 @@ def _encode(clip, text):
     tokens = clip.tokenize(text)
     cond, pooled = clip.encode_from_tokens(tokens, return_pooled=True)
     return cond, pooled
+
+
+def batch_notes(count, window_start, width, height, latent_given):
+    """Settings that are silently ignored or changed, said on the node."""
+    notes = []
+    if count == 1:
+        notes.append("only the reference prompt: the batch has no target image to align; add prompts, one per line")
+        if window_start:
+            notes.append(f"window_start {window_start} is ignored: there is no target prompt")
+    for name, value in (("width", width), ("height", height)):
+        if value % 8 and not latent_given:
+            notes.append(f"{name} {value} is not a multiple of 8: the images will be {value // 8 * 8} px")
+    return notes
 
 
 def _checked_latent(latent, rows):
@@ -71,6 +85,7 @@ class StyleAlignedBatchPrompts:
         conds = [encoded[i][0] for i in prompt_rows]
         _, repeat = common_length([c.shape[1] for c in conds])
         cond = stack_rows(conds, None if repeat else _encode(clip, "")[0])  # the empty prompt pads
+        notes = batch_notes(len(lines), window_start, width, height, latent is not None or style_reference is not None)
         if latent is not None:
             latent = _checked_latent(latent, len(prompt_rows))
             height, width = (8 * n for n in latent["samples"].shape[-2:])
@@ -83,7 +98,7 @@ class StyleAlignedBatchPrompts:
             extra["pooled_output"] = torch.cat([encoded[i][1] for i in prompt_rows])
         if latent is None:
             latent = {"samples": torch.zeros(len(prompt_rows), 4, height // 8, width // 8), "batch_index": noise_rows}
-        return ([[cond, extra]], latent, "\n".join(lines[i] for i in prompt_rows))
+        return shown(([[cond, extra]], latent, "\n".join(lines[i] for i in prompt_rows)), notes)
 
 
 NODE_CLASS_MAPPINGS = {"StyleAlignedBatchPrompts": StyleAlignedBatchPrompts}

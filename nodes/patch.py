@@ -20,6 +20,7 @@ from ..core.layers import LAYER_MODES, find_self_attention_layers, select_layers
 from ..core.reference_rows import replace_reference_rows, zero_reference_rows
 from ..core.weights import normalise_weights, parse_weights
 from .reference import STYLE_REFERENCE, check_reference_for_model
+from .ui import shown
 
 CATEGORY = "style_aligned"
 log = logging.getLogger("style_aligned")
@@ -234,6 +235,18 @@ def validate_knobs(score_scale, score_shift, share_fraction, start_percent, end_
         raise ValueError(f"start_percent ({start_percent}) must not be after end_percent ({end_percent})")
 
 
+def no_effect_notes(share_attention, share_group_norm, selected, start_percent, end_percent):
+    """What in these settings makes the patch do nothing, said on the node instead of silently."""
+    notes = []
+    if share_attention and not selected:
+        notes.append("no self-attention layer is selected (share_fraction is too small for this model), so no "
+                     "attention is shared: raise share_fraction or choose layers = all")
+    if start_percent == end_percent and (share_attention or share_group_norm):
+        notes.append(f"start_percent = end_percent ({start_percent}): the active range is empty, so nothing is "
+                     "shared; set end_percent after start_percent")
+    return notes
+
+
 def _patch_group_norms(model, state, refs):
     import torch
 
@@ -317,7 +330,10 @@ class StyleAlignedPatchModel:
             _patch_group_norms(patched, state, refs)
         previous_wrapper = patched.model_options.get("model_function_wrapper")
         patched.set_model_unet_function_wrapper(StyleAlignedWrapper(state, previous_wrapper, reference, refs))
-        return (patched,)
+        notes = no_effect_notes(share_attention, share_group_norm, selected, start_percent, end_percent)
+        for note in notes:
+            log.warning("Style Aligned Patch Model: %s", note)
+        return shown((patched,), notes)
 
 
 NODE_CLASS_MAPPINGS = {"StyleAlignedPatchModel": StyleAlignedPatchModel}

@@ -126,3 +126,18 @@ def test_inverted_reference_rows_come_first_and_stay_the_reference():
     style = host.run_node(StyleAlignedPatchModel, model=model, style_reference=trajectory)[0]
     out = _ksample(style, positive, latent)
     torch.testing.assert_close(out[:2], references, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("inputs, note", [
+    ({"prompts": "only a reference", "window_start": 3}, "window_start 3 is ignored"),
+    ({"prompts": "only a reference"}, "the batch has no target image to align"),
+    ({"width": 1020}, "width 1020 is not a multiple of 8: the images will be 1016 px"),
+    ({"height": 100}, "height 100 is not a multiple of 8: the images will be 96 px"),
+    ({}, ""),
+])
+def test_ignored_or_changed_settings_say_so_on_the_node(inputs, note):
+    clip = tiny.tiny_clip("sd15")
+    values = {"prompts": SHORT_PROMPTS, "width": 64, "height": 64, **inputs}
+    (positive, latent, _), text = host.run_node_shown(StyleAlignedBatchPrompts, clip=clip, **values)
+    assert (note in text) if note else text == ""
+    assert latent["samples"].shape[-1] == values["width"] // 8

@@ -226,3 +226,15 @@ def test_reference_row_is_unchanged_under_another_packs_attention_override():
         rows = plain.shape[0] // len(call["cond_or_uncond"])
         for chunk in range(len(call["cond_or_uncond"])):
             torch.testing.assert_close(call["output"][chunk * rows], plain[chunk * rows], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("knobs, note", [
+    ({"layers": "fraction", "share_fraction": 0.0}, "no self-attention layer is selected"),
+    ({"start_percent": 0.4, "end_percent": 0.4}, "the active range is empty"),
+    ({}, ""),
+])
+def test_settings_that_share_nothing_say_so_on_the_node(knobs, note):
+    model = tiny.tiny_model("sd15")
+    (style,), text = host.run_node_shown(StyleAlignedPatchModel, model=model, **knobs)
+    assert (note in text) if note else text == ""
+    assert torch.isfinite(tiny.sample(style, "sd15", 3)).all()  # still a working model

@@ -105,7 +105,7 @@ def test_saved_and_loaded_reference_generates_the_same_images(setup, tmp_path):
 
     model, _, trajectories = setup
     with host.model_folder(FOLDER, tmp_path):
-        name = host.run_node(SaveStyleReference, style_reference=trajectories[2], filename_prefix="pair")["result"][0]
+        name = host.run_node(SaveStyleReference, style_reference=trajectories[2], filename_prefix="pair")[0]
         loaded = host.run_node(LoadStyleReference, model=model, reference=name)[0]
     in_memory, _ = _recorded_run(model, trajectories[2], 4, weights="0.7, 0.3")
     from_file, _ = _recorded_run(model, loaded, 4, weights="0.7, 0.3")

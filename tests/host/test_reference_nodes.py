@@ -116,7 +116,7 @@ def test_bad_inversion_inputs_are_named(models, inputs, match):
 def test_save_load_round_trip_is_bit_identical(models, reference_folder):
     model = models["sd15"]
     traj = invert(model, "sd15")
-    name = host.run_node(SaveStyleReference, style_reference=traj, filename_prefix="watercolor/style")["result"][0]
+    name = host.run_node(SaveStyleReference, style_reference=traj, filename_prefix="watercolor/style")[0]
     assert name == "watercolor/style_00001.safetensors"
     assert (reference_folder / name).is_file() and not list(reference_folder.rglob("*.partial"))
     assert name in LoadStyleReference.INPUT_TYPES()["required"]["reference"][0]
@@ -129,7 +129,7 @@ def test_save_load_round_trip_is_bit_identical(models, reference_folder):
     for sigma in (0.0, float(traj.sigmas[2]), 1.2345):
         assert torch.equal(loaded.latent_at(sigma), traj.latent_at(sigma))
     # a second save does not overwrite the first
-    again = host.run_node(SaveStyleReference, style_reference=traj, filename_prefix="watercolor/style")["result"][0]
+    again = host.run_node(SaveStyleReference, style_reference=traj, filename_prefix="watercolor/style")[0]
     assert again == "watercolor/style_00002.safetensors"
 
 
@@ -137,7 +137,7 @@ def test_loading_checks_model_family_and_file(models, reference_folder):
     from safetensors.torch import save_file
 
     name = host.run_node(SaveStyleReference, style_reference=invert(models["sd15"], "sd15"),
-                       filename_prefix="sd15")["result"][0]
+                       filename_prefix="sd15")[0]
     with pytest.raises(ValueError, match="inverted with a SD15 model but is used with a SDXL model"):
         host.run_node(LoadStyleReference, model=models["sdxl"], reference=name)
 

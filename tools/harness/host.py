@@ -163,10 +163,19 @@ def node_defaults(node_class, **overrides):
     return values
 
 
-def run_node(node_class, **inputs):
-    """Call a node the way the host does: its FUNCTION with widget defaults filled in."""
+def run_node_shown(node_class, **inputs):
+    """Call a node the way the host does, its FUNCTION with widget defaults filled in: (its outputs,
+    the text it shows on the node, "" if none)."""
     node = node_class()
-    return getattr(node, node_class.FUNCTION)(**node_defaults(node_class, **inputs))
+    out = getattr(node, node_class.FUNCTION)(**node_defaults(node_class, **inputs))
+    if isinstance(out, dict):
+        return tuple(out.get("result", ())), "\n".join(out.get("ui", {}).get("text", []))
+    return out, ""
+
+
+def run_node(node_class, **inputs):
+    """The outputs of a node called the way the host does (see run_node_shown)."""
+    return run_node_shown(node_class, **inputs)[0]
 
 
 @contextlib.contextmanager

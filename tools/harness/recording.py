@@ -6,16 +6,21 @@ import contextlib
 import torch
 
 
-class CallRecorder:
+class Shared:
+    """Base of a patch object that records: ModelPatcher.clone() deep-copies model_options, and every
+    clone must record into this one object."""
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+class CallRecorder(Shared):
     """Another pack's model wrapper: records every UNet call (input, sigma, c, output) and chains
-    the wrapper that was there before it. Deep copies (clone() copies model_options) share it."""
+    the wrapper that was there before it."""
 
     def __init__(self, previous=None):
         self.calls = []
         self.previous = previous
-
-    def __deepcopy__(self, memo):
-        return self
 
     def __call__(self, apply_model, args):
         if self.previous is not None:
