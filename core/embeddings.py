@@ -14,6 +14,7 @@ Script use (the evaluation runner); images are an IMAGE tensor, PIL images or a 
 A name or path instead of a loaded bundle is loaded on each call (search_dirs: folders to look in).
 """
 
+import inspect
 import re
 
 import numpy as np
@@ -34,7 +35,12 @@ def load_dino(source):
     AutoModel rather than ViTModel so DINOv2 folders load as well; both put the CLS token first.
     The slow (PIL) processor is the preprocessing the published DINO numbers were measured with.
     """
-    return load_model_and_processor(source, "the DINO metrics", "AutoModel", "AutoImageProcessor", use_fast=False)
+    model, processor = load_model_and_processor(source, "the DINO metrics", "AutoModel", "AutoImageProcessor",
+                                                 use_fast=False)
+    if "input_ids" in inspect.signature(model.forward).parameters:  # a text or text+image model (CLIP, BLIP)
+        raise ValueError(f"model '{source}' is a {type(model).__name__}, not an image-only ViT; choose a DINO "
+                         f"model such as {DINO_DEFAULT}")
+    return model, processor
 
 
 def load_clip(source):

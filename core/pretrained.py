@@ -98,6 +98,11 @@ def load_pretrained(load_fn, name: str, search_dirs: list[str], kind: str, resol
     hub repositories (Whisper's named checkpoints).
     """
     source = resolve(name, search_dirs)
+    if os.path.isdir(source) and not os.path.isfile(os.path.join(source, "config.json")):
+        # an empty or foreign folder: transformers would fail with its own message about model types
+        raise RuntimeError(f"could not load the {kind} model '{name}' from {source}: the folder has no config.json; "
+                           "check that it holds a complete model (config and weights) or delete it to download "
+                           "again")
     try:
         return load_fn(source)
     except _load_errors() as exc:

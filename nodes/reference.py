@@ -8,6 +8,7 @@ The trajectory is therefore stored in the sampler's space: the `x` every k-diffu
 carries, which is what a model wrapper sees as `input` at the same sigma.
 """
 
+import contextlib
 import os
 
 import torch
@@ -162,6 +163,10 @@ class DDIMInvertReference:
         samples = latent["samples"]
         if samples.ndim != 4:
             raise ValueError(f"latent: expected an image latent (batch, C, H, W), got shape {tuple(samples.shape)}")
+        if samples.shape[0] < 1 or min(samples.shape[-2:]) < MIN_LATENT_SIZE:
+            raise ValueError(f"latent: shape {tuple(samples.shape)} is too small to invert; give at least one "
+                             f"image of {8 * MIN_LATENT_SIZE}x{8 * MIN_LATENT_SIZE} pixels or more (VAE Encode "
+                             "of your reference)")
         channels = latent_channels(model)
         if samples.shape[1] != channels:
             raise ValueError(f"latent: has {samples.shape[1]} channels but this {model_family(model)} model uses "
@@ -225,9 +230,16 @@ def _inside(folder, relative):
     return path if os.path.commonpath([path, folder]) == folder else None
 
 
+MIN_LATENT_SIZE = 8  # 64 px, the smallest size Style Aligned Batch Prompts offers
+MAX_NAME = 255 - len("_00001.safetensors.partial")  # a file name's limit on common file systems
+
+
 def next_free_name(folder, prefix):
     """`<prefix>_00001.safetensors`, the first counter not taken yet (as SaveImage numbers files)."""
     prefix = prefix.strip().replace("\\", "/")
+    if "\0" in prefix or any(len(part) > MAX_NAME for part in prefix.split("/")):
+        raise ValueError(f"filename_prefix: must not contain NUL characters or parts longer than {MAX_NAME} "
+                         "characters (the file system's limit); use a short name such as 'watercolor'")
     if not prefix or prefix.startswith("/") or ".." in prefix.split("/") or _inside(folder, prefix) is None:
         raise ValueError(f"filename_prefix: {prefix!r} must be a relative name inside the {FOLDER} folder, "
                          "e.g. 'watercolor' or 'paintings/watercolor'")
@@ -241,10 +253,17 @@ def save_reference(trajectory, path):
     from safetensors.torch import save_file
 
     tensors, metadata = trajectory.to_dict()
-    os.makedirs(os.path.dirname(path), exist_ok=True)
     partial = path + ".partial"
-    save_file(tensors, partial, metadata=metadata)
-    os.replace(partial, path)  # never leave a half-written reference under the final name
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        save_file(tensors, partial, metadata=metadata)
+        os.replace(partial, path)  # never leave a half-written reference under the final name
+    except Exception as exc:  # OSError, or safetensors' own error type for the same I/O failures
+        with contextlib.suppress(OSError):
+            os.remove(partial)
+        why = getattr(exc, "strerror", None) or exc
+        raise ValueError(f"could not write {path} ({why}): make the {FOLDER} folder writable, or add a writable "
+                         f"one for '{FOLDER}' in extra_model_paths.yaml") from None
 
 
 def load_reference(path, what="reference"):

@@ -110,3 +110,15 @@ def test_non_finite_images_are_refused_not_scored(model_root):
         metric_nodes.StyleAlignedDinoSetConsistency().score(images, "tiny-dino", "", 8)
     with pytest.raises(ValueError, match="references: contains NaN"):
         metric_nodes.StyleAlignedWeightedDinoScore().score(inputs.images(2), images, "", "tiny-dino", "", 8)
+
+
+def test_an_empty_or_wrong_kind_folder_for_dino_is_a_clear_error(model_root, tmp_path):
+    """A CLIP folder chosen as the DINO model used to fail inside the model ('You have to specify
+    input_ids'); an empty folder failed inside transformers."""
+    (tmp_path / "empty-dino").mkdir()
+    with host.model_folder("dino", root := model_root / "clip"), host.model_folder("dino", tmp_path):
+        with pytest.raises((ValueError, RuntimeError), match="not an image-only ViT; choose a DINO model"):
+            metric_nodes.StyleAlignedDinoSetConsistency().score(inputs.images(2), "tiny-clip", "", 8)
+        with pytest.raises(RuntimeError, match="could not load the dino model 'empty-dino'"):
+            metric_nodes.StyleAlignedDinoSetConsistency().score(inputs.images(2), "empty-dino", "", 8)
+    assert root.exists()

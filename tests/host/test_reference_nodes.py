@@ -255,3 +255,32 @@ def test_non_finite_and_huge_values_are_refused_where_they_enter(models, referen
 
     trajectory = invert(models["sd15"], "sd15")  # the model still inverts and samples as before
     assert torch.isfinite(trajectory.latents).all()
+
+
+@pytest.mark.parametrize("prefix", ["style\0name", "x" * 300, "dir/" + "y" * 240])
+def test_save_prefix_with_nul_or_too_long_is_a_message(models, reference_folder, prefix):
+    with pytest.raises(ValueError, match="filename_prefix: must not contain NUL characters or parts longer"):
+        host.run_node(SaveStyleReference, style_reference=invert(models["sd15"], "sd15"), filename_prefix=prefix)
+
+
+def test_an_unwritable_reference_folder_is_a_message_and_leaves_nothing(models, tmp_path):
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        if os.access(folder, os.W_OK):  # root ignores permission bits: a file where the folder should be
+            folder.chmod(0o755)
+            folder.rmdir()
+            folder.write_text("not a folder")
+        with host.model_folder(FOLDER, folder), pytest.raises(ValueError, match="could not write .* make the"):
+            host.run_node(SaveStyleReference, style_reference=invert(models["sd15"], "sd15"), filename_prefix="a")
+    finally:
+        if folder.is_dir():
+            folder.chmod(0o755)
+    assert not list(tmp_path.rglob("*.partial"))
+
+
+@pytest.mark.parametrize("shape", [(0, 4, 8, 8), (1, 4, 1, 1), (2, 4, 4, 16)])
+def test_an_empty_or_tiny_latent_is_refused_before_inverting(models, shape):
+    with pytest.raises(ValueError, match="latent: shape .* is too small to invert"):
+        invert(models["sd15"], "sd15", latent={"samples": torch.zeros(shape)})
