@@ -51,12 +51,13 @@ class Generator:
         return nodes.CLIPTextEncode().encode(self.clip, text)[0]
 
     def images(self, model, prompts, style, negative, style_reference=None):
+        from harness.host import run_node
         from style_aligned.nodes.batch_prompts import StyleAlignedBatchPrompts
 
         import nodes
 
-        positive, latent, _ = StyleAlignedBatchPrompts().encode(
-            self.clip, "\n".join(prompts), style, self.size, self.size, 0, 0, style_reference=style_reference)
+        positive, latent, _ = run_node(StyleAlignedBatchPrompts, clip=self.clip, prompts="\n".join(prompts),
+                                       style=style, width=self.size, height=self.size, style_reference=style_reference)
         samples = nodes.KSampler().sample(model, self.seed, self.steps, self.cfg, self.sampler, self.scheduler,
                                           positive, self.encode_text(negative), latent)[0]
         return nodes.VAEDecode().decode(self.vae, samples)[0]

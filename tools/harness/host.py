@@ -6,10 +6,13 @@ legacy environment. Tests, benchmarks and tools call `start()`, then `pack.load(
 """
 
 import asyncio
+import atexit
 import contextlib
 import importlib
+import importlib.util
 import inspect
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -62,6 +65,7 @@ def start(cpu=True, pytorch_attention=False):
     args.use_pytorch_cross_attention = pytorch_attention
     if upstream is not None:
         args.base_directory = tempfile.mkdtemp(prefix="style-aligned-host-")
+        atexit.register(shutil.rmtree, args.base_directory, ignore_errors=True)
     import comfy.model_management  # noqa: F401  (after args.cpu)
 
     if upstream is not None:
