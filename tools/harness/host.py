@@ -9,7 +9,6 @@ import asyncio
 import atexit
 import contextlib
 import importlib
-import importlib.util
 import inspect
 import os
 import shutil
@@ -100,8 +99,6 @@ def _has_attention_override():
 
 FEATURES = {
     "attention override": _has_attention_override,
-    "LoadAudio": lambda: "LoadAudio" in stock_nodes(),
-    "DiT models": lambda: importlib.util.find_spec("comfy.ldm.flux") is not None,
     # generated files (docs/) list the host's own choices, such as its schedulers: made on upstream
     "upstream's node lists": lambda: name() == "upstream",
 }
