@@ -110,7 +110,8 @@ def _reference_key_bias(opts, weights, tokens, own_tokens, device, dtype):
     Returns None when every bias is zero (plain fused attention, nothing extra to carry).
     """
     # a zero weight leaves that reference out: a large finite negative shift, never -inf
-    shifts = opts.score_shift + torch.log((weights.to(device=device, dtype=torch.float64) * len(weights)).clamp_min(1e-12))
+    relative = weights.to(device=device, dtype=torch.float64) * len(weights)
+    shifts = opts.score_shift + torch.log(relative.clamp_min(1e-12))
     if not torch.any(shifts != 0):
         return None
     ref_bias = shifts.to(dtype).repeat_interleave(tokens)
@@ -138,7 +139,8 @@ def shared_attention(q, k, v, heads, chunks, refs=1, opts=None, weights=None, at
     k_t = _align(k[:, refs:], ref_k, w, opts.adain_keys)
     v_t = _align(v[:, refs:], ref_v, w, opts.adain_values)
     # All reference tokens as one key sequence per chunk; scaled once, then broadcast to targets.
-    ref_keys = (ref_k * opts.score_scale if opts.score_scale != 1 else ref_k).reshape(chunks, 1, refs * tokens, channels)
+    scaled = ref_k * opts.score_scale if opts.score_scale != 1 else ref_k
+    ref_keys = scaled.reshape(chunks, 1, refs * tokens, channels)
     ref_values = ref_v.reshape(chunks, 1, refs * tokens, channels)
     if opts.full_share:
         return _full_share(q_t, k_t, v_t, ref_q, ref_v, ref_keys, heads, opts, w, attend)

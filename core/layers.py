@@ -16,7 +16,8 @@ def find_self_attention_layers(unet):
     `Upsample`), so it reads any SD1.x/SD2/SDXL-style UNet without importing the host.
     """
     layers = []
-    for block, modules in (("input", unet.input_blocks), ("middle", [unet.middle_block]), ("output", unet.output_blocks)):
+    blocks = (("input", unet.input_blocks), ("middle", [unet.middle_block]), ("output", unet.output_blocks))
+    for block, modules in blocks:
         for number, module in enumerate(modules):
             for sub in module.modules():
                 if hasattr(sub, "transformer_blocks"):

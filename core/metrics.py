@@ -41,7 +41,8 @@ def check_batch(count, name, minimum=1):
     Nodes call it before loading a model, so a wrong batch fails at once.
     """
     if count == 0:
-        raise ValueError(f"{name}: the batch is empty; connect at least {'one image' if minimum == 1 else 'two images'}")
+        least = "one image" if minimum == 1 else "two images"
+        raise ValueError(f"{name}: the batch is empty; connect at least {least}")
     if count < minimum:
         raise ValueError(f"{name}: this score compares images with each other, so two are needed; "
                          f"got {count}. Connect a batch of at least two images")

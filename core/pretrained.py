@@ -49,7 +49,8 @@ def resolve_source(name: str, search_dirs: list[str]) -> str:
     where = search_dirs[0] if search_dirs else "the models folder"
     raise ValueError(
         f"model '{name}' is neither a local model nor a hub id (owner/name): put its files in "
-        f"{os.path.join(where, folder_name(name))}{os.sep} or type a hub id such as Salesforce/blip-image-captioning-base"
+        f"{os.path.join(where, folder_name(name))}{os.sep} or type a hub id such as "
+        "Salesforce/blip-image-captioning-base"
     )
 
 

@@ -60,17 +60,30 @@ class StyleAlignedBatchPrompts:
             "required": {
                 "clip": ("CLIP", {"tooltip": "The text encoder of your checkpoint."}),
                 "prompts": ("STRING", {"multiline": True, "default": "a house\na cat\na bicycle\na mountain lake",
-                                       "tooltip": "One prompt per line. The first line is the reference whose style every other image takes."}),
+                                       "tooltip": "One prompt per line. The first line is the reference whose style "
+                                                  "every other image takes."}),
                 "style": ("STRING", {"multiline": True, "default": "minimal flat illustration, pastel colours",
-                                     "tooltip": "Added to every prompt after a comma, or a template with {prompt} (e.g. 'a watercolor of {prompt}'). May be empty."}),
-                "width": ("INT", {"default": 1024, "min": 64, "max": MAX_RESOLUTION, "step": 8, "tooltip": "Image width in pixels (1024 for SDXL, 512 for SD1.5)."}),
-                "height": ("INT", {"default": 1024, "min": 64, "max": MAX_RESOLUTION, "step": 8, "tooltip": "Image height in pixels."}),
-                "window_start": ("INT", {"default": 0, "min": 0, "max": 100000, "tooltip": "First target prompt of this batch (0 = the line after the reference). Queue several windows for long lists."}),
-                "window_size": ("INT", {"default": 0, "min": 0, "max": 4096, "tooltip": "Number of target prompts in this batch besides the reference (0 = all remaining)."}),
+                                     "tooltip": "Added to every prompt after a comma, or a template with {prompt} "
+                                                "(e.g. 'a watercolor of {prompt}'). May be empty."}),
+                "width": ("INT", {"default": 1024, "min": 64, "max": MAX_RESOLUTION, "step": 8,
+                                  "tooltip": "Image width in pixels (1024 for SDXL, 512 for SD1.5)."}),
+                "height": ("INT", {"default": 1024, "min": 64, "max": MAX_RESOLUTION, "step": 8,
+                                   "tooltip": "Image height in pixels."}),
+                "window_start": ("INT", {"default": 0, "min": 0, "max": 100000,
+                                         "tooltip": "First target prompt of this batch (0 = the line after the "
+                                                    "reference). Queue several windows for long lists."}),
+                "window_size": ("INT", {"default": 0, "min": 0, "max": 4096,
+                                        "tooltip": "Number of target prompts in this batch besides the reference (0 = "
+                                                   "all remaining)."}),
             },
             "optional": {
-                "latent": ("LATENT", {"tooltip": "Use this latent instead of an empty one (e.g. VAE-encoded images); it needs one row per prompt of this batch. Width and height are then taken from it."}),
-                "style_reference": (STYLE_REFERENCE, {"tooltip": "An inverted reference of K images: the batch then starts with K reference rows (all with the first prompt, which should describe the reference) and takes the reference's size."}),
+                "latent": ("LATENT", {"tooltip": "Use this latent instead of an empty one (e.g. VAE-encoded images); "
+                                                 "it needs one row per prompt of this batch. Width and height are then "
+                                                 "taken from it."}),
+                "style_reference": (STYLE_REFERENCE, {"tooltip": "An inverted reference of K images: the batch then "
+                                                                 "starts with K reference rows (all with the first "
+                                                                 "prompt, which should describe the reference) and "
+                                                                 "takes the reference's size."}),
             },
         }
 

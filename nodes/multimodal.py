@@ -28,7 +28,8 @@ class StyleAlignedImageCaption:
             "images": ("IMAGE", {"tooltip": "Images to describe; any size, alpha is ignored."}),
             **model_inputs("blip", [captions.BLIP_DEFAULT, "Salesforce/blip-image-captioning-large"]),
             "prefix": ("STRING", {"default": "", "tooltip": "Optional start of every caption (conditional "
-                                                            "captioning), e.g. 'a photograph of'. Empty = free caption."}),
+                                                            "captioning), e.g. 'a photograph of'. Empty = free "
+                                                            "caption."}),
             "max_new_tokens": ("INT", {"default": 30, "min": 1, "max": 128, "tooltip": "Longest caption in tokens."}),
         }}
 

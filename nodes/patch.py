@@ -287,23 +287,57 @@ class StyleAlignedPatchModel:
         return {
             "required": {
                 "model": ("MODEL", {"tooltip": "The diffusion model (SD1.5 or SDXL family) to patch."}),
-                "share_attention": ("BOOLEAN", {"default": True, "tooltip": "Targets attend to the reference's keys and values. The heart of the method."}),
-                "adain_queries": ("BOOLEAN", {"default": True, "tooltip": "Normalise the targets' queries to the reference's per-channel mean and std (AdaIN)."}),
-                "adain_keys": ("BOOLEAN", {"default": True, "tooltip": "Normalise the targets' keys to the reference's statistics (AdaIN)."}),
-                "adain_values": ("BOOLEAN", {"default": False, "tooltip": "Also normalise values. Stronger style transfer, more content leakage; off in the paper."}),
-                "score_scale": ("FLOAT", {"default": 1.0, "min": 0.001, "max": 100.0, "step": 0.01, "tooltip": "Multiplies the reference keys (sharpens or flattens attention to the reference). 1 = paper."}),
-                "score_shift": ("FLOAT", {"default": 0.0, "min": -20.0, "max": 20.0, "step": 0.01, "tooltip": "Added to the attention logits of reference keys: log(w) multiplies the reference's weight by w (0.693 = log 2 doubles it, as in the transfer demo)."}),
-                "share_group_norm": ("BOOLEAN", {"default": False, "tooltip": "Targets' GroupNorm statistics are taken over their features together with the reference's."}),
-                "full_attention_share": ("BOOLEAN", {"default": False, "tooltip": "Every image attends to every image of the batch (the reference too, so it changes as well). Off in the paper."}),
-                "layers": (LAYER_MODES, {"default": "all", "tooltip": "Which self-attention layers share: all; an evenly spread fraction; 'style blocks' (InstantStyle: SDXL output_1, SD1.5 output_4) for less content leakage; or a custom list."}),
-                "share_fraction": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0, "step": 0.05, "tooltip": "With layers = fraction: the share of self-attention layers that share, spread evenly (the original's level knob)."}),
-                "custom_layers": ("STRING", {"default": "output_1", "tooltip": "With layers = custom: blocks such as 'input_4, output_1' or one transformer as 'output_1.0'."}),
-                "start_percent": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip": "Share from this point of the denoising schedule (0 = first step)."}),
-                "end_percent": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip": "Share until this point of the schedule (1 = last step). Plain attention outside the range."}),
+                "share_attention": ("BOOLEAN", {"default": True,
+                                                "tooltip": "Targets attend to the reference's keys and values. The "
+                                                           "heart of the method."}),
+                "adain_queries": ("BOOLEAN", {"default": True,
+                                              "tooltip": "Normalise the targets' queries to the reference's "
+                                                         "per-channel mean and std (AdaIN)."}),
+                "adain_keys": ("BOOLEAN", {"default": True, "tooltip": "Normalise the targets' keys to the reference's "
+                                                                       "statistics (AdaIN)."}),
+                "adain_values": ("BOOLEAN", {"default": False,
+                                             "tooltip": "Also normalise values. Stronger style transfer, more content "
+                                                        "leakage; off in the paper."}),
+                "score_scale": ("FLOAT", {"default": 1.0, "min": 0.001, "max": 100.0, "step": 0.01,
+                                          "tooltip": "Multiplies the reference keys (sharpens or flattens attention to "
+                                                     "the reference). 1 = paper."}),
+                "score_shift": ("FLOAT", {"default": 0.0, "min": -20.0, "max": 20.0, "step": 0.01,
+                                          "tooltip": "Added to the attention logits of reference keys: log(w) "
+                                                     "multiplies the reference's weight by w (0.693 = log 2 doubles "
+                                                     "it, as in the transfer demo)."}),
+                "share_group_norm": ("BOOLEAN", {"default": False,
+                                                 "tooltip": "Targets' GroupNorm statistics are taken over their "
+                                                            "features together with the reference's."}),
+                "full_attention_share": ("BOOLEAN", {"default": False,
+                                                     "tooltip": "Every image attends to every image of the batch (the "
+                                                                "reference too, so it changes as well). Off in the "
+                                                                "paper."}),
+                "layers": (LAYER_MODES, {"default": "all", "tooltip": "Which self-attention layers share: all; an "
+                                                                      "evenly spread fraction; 'style blocks' "
+                                                                      "(InstantStyle: SDXL output_1, SD1.5 output_4) "
+                                                                      "for less content leakage; or a custom list."}),
+                "share_fraction": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0, "step": 0.05,
+                                             "tooltip": "With layers = fraction: the share of self-attention layers "
+                                                        "that share, spread evenly (the original's level knob)."}),
+                "custom_layers": ("STRING", {"default": "output_1",
+                                             "tooltip": "With layers = custom: blocks such as 'input_4, output_1' or "
+                                                        "one transformer as 'output_1.0'."}),
+                "start_percent": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 1.0, "step": 0.01,
+                                            "tooltip": "Share from this point of the denoising schedule (0 = first "
+                                                       "step)."}),
+                "end_percent": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0, "step": 0.01,
+                                          "tooltip": "Share until this point of the schedule (1 = last step). Plain "
+                                                     "attention outside the range."}),
             },
             "optional": {
-                "style_reference": (STYLE_REFERENCE, {"tooltip": "Inverted reference image(s) from DDIM Invert Reference or Load Style Reference. Rows 0..K-1 of the batch then follow the reference's trajectory and every other row takes its style."}),
-                "reference_weights": ("STRING", {"default": "", "tooltip": "With K references: one weight each, e.g. '0.7, 0.3' (renormalised). Each target attends to all K references with these weights; empty = equal."}),
+                "style_reference": (STYLE_REFERENCE, {"tooltip": "Inverted reference image(s) from DDIM Invert "
+                                                                 "Reference or Load Style Reference. Rows 0..K-1 of "
+                                                                 "the batch then follow the reference's trajectory and "
+                                                                 "every other row takes its style."}),
+                "reference_weights": ("STRING", {"default": "",
+                                                 "tooltip": "With K references: one weight each, e.g. '0.7, 0.3' "
+                                                            "(renormalised). Each target attends to all K references "
+                                                            "with these weights; empty = equal."}),
             },
         }
 

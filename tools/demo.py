@@ -1,11 +1,12 @@
 """The main job in one command: `./run demo [--checkpoint PATH] [--out DIR]`.
 
 Sets up current upstream ComfyUI (the checkout ./run resolves: COMFYUI_PATH, else the pinned
-snapshot), with this pack linked into its custom_nodes under <out>/host, starts it headless on 127.0.0.1, runs the shipped prompts-only
-workflow and the metrics workflow end to end, and writes the images and a metric report to <out>.
+snapshot), with this pack linked into its custom_nodes under <out>/host, starts it headless on
+127.0.0.1, runs the shipped prompts-only workflow and the metrics workflow end to end, and writes
+the images and a metric report to <out>.
 
-Without --checkpoint it uses a tiny built-in model with random weights (tools/harness/tiny_pack) and tiny
-DINO/CLIP models: it proves the whole path works in a minute or two on a CPU, but its images are
+Without --checkpoint it uses a tiny built-in model with random weights (tools/harness/tiny_pack) and
+tiny DINO/CLIP models: it proves the whole path works in a minute or two on a CPU, but its images are
 noise. With --checkpoint the shipped workflows run unchanged with the stock Load Checkpoint node
 on your file (linked into the host's models/checkpoints); the metric models (DINO ViT-B/8, CLIP
 ViT-L/14) are then downloaded from the Hugging Face hub on first use.
