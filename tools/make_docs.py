@@ -1,5 +1,6 @@
-"""Writes docs/nodes.md (every node's inputs, defaults and tooltips, from INPUT_TYPES) and a
-picture of every shipped workflow's graph in docs/workflows/.
+"""Writes docs/nodes.md (every node's inputs, defaults and tooltips, from INPUT_TYPES), one help page
+per node in web/docs/<node id>.md (what ComfyUI's node docs panel shows for a custom node: the pack's
+WEB_DIRECTORY is web/), and a picture of every shipped workflow's graph in docs/workflows/.
 
     ./run make-docs                    # after changing a node or a workflow
     python tools/make_docs.py --check  # what tests/host/test_docs.py runs
@@ -15,6 +16,41 @@ from harness import host, pack
 
 ROOT = pack.ROOT
 DOCS = ROOT / "docs"
+HELP = ROOT / "web" / "docs"
+
+# The part of a help page that INPUT_TYPES cannot say: when to reach for the node.
+WHEN_TO_USE = {
+    "StyleAlignedPatchModel": "Put it between your checkpoint loader and the sampler whenever a batch should share "
+    "one style: the first image of the batch (the reference) sets the style, every other image takes it. Use "
+    "'style blocks' when the targets copy too much of the reference's content, score_shift 0.693 (log 2) for a "
+    "stronger transfer from an inverted reference image.",
+    "StyleAlignedBatchPrompts": "Use it instead of a text encode node when you have a list of subjects for one "
+    "set: it makes one conditioning row per line and the matching empty latent. For long lists queue several "
+    "windows; each keeps the same reference row, so the batches match.",
+    "DDIMInvertReference": "Use it when the style should come from an existing image: VAE Encode the image, "
+    "invert it here, and connect the result to the patch node and the batch-prompts node. Invert once and save "
+    "the result with Save Style Reference to reuse it.",
+    "SaveStyleReference": "Keep an inverted reference for later sessions or other machines, so the style can be "
+    "reused without inverting again.",
+    "LoadStyleReference": "Reuse a style reference saved earlier; it is checked against the connected model.",
+    "MultiRefBlend": "Mix the styles of several reference images before inverting them: Linear for similar "
+    "images, SLERP (which keeps the latent's norm) for different ones.",
+    "StyleAlignedImageCaption": "Turn an image into words for the prompts, for example to describe a content "
+    "image or the style reference.",
+    "StyleAlignedSpeechTranscript": "Turn spoken audio into prompt text.",
+    "StyleAlignedWeatherPhrase": "Add today's weather at a place to the prompts. The key stays in an environment "
+    "variable on the machine that runs ComfyUI.",
+    "StyleAlignedMusicMood": "Let a piece of music set the mood words of the prompts.",
+    "StyleAlignedPromptFusion": "Combine a prompt with captions, transcripts, weather and music into one prompt.",
+    "StyleAlignedPromptFusionList": "The same as Prompt Fusion, but one line per image, for the batch-prompts node.",
+    "StyleAlignedDepthMap": "Make a depth map from a content image for a depth ControlNet; the reference row gets "
+    "no control, so the style source stays itself.",
+    "StyleAlignedDinoSetConsistency": "Measure how alike in style a generated set is (higher = more consistent), "
+    "as in the StyleAligned paper.",
+    "StyleAlignedClipTextAlignment": "Check that each image still shows its own prompt (higher = closer to the "
+    "text), the other half of the paper's trade-off.",
+    "StyleAlignedWeightedDinoScore": "Measure how close a set is to several weighted style references (Z-SAMB).",
+}
 
 
 def load_pack():
@@ -45,8 +81,20 @@ def _cell(text):
 
 
 def node_section(key, cls, display):
-    lines = [f"## {display} (`{key}`)", "", _cell(getattr(cls, "DESCRIPTION", "")), ""]
-    lines += ["| input | type | default | what it does |", "|---|---|---|---|"]
+    return "\n".join([f"## {display} (`{key}`)", "", _cell(getattr(cls, "DESCRIPTION", "")), "", io_tables(cls)])
+
+
+def help_page(key, cls, display):
+    """The page ComfyUI's node docs panel shows for this node."""
+    if key not in WHEN_TO_USE:
+        raise SystemExit(f"{key}: no 'when to use it' text in tools/make_docs.py WHEN_TO_USE")
+    return "\n".join([f"# {display}", "", getattr(cls, "DESCRIPTION", ""), "", "## When to use it", "",
+                      WHEN_TO_USE[key], "", "## Inputs and outputs", "", io_tables(cls),
+                      "", "More: the pack's README and docs/nodes.md.", ""])
+
+
+def io_tables(cls):
+    lines = ["| input | type | default | what it does |", "|---|---|---|---|"]
     for section in ("required", "optional"):
         for name, spec in cls.INPUT_TYPES().get(section, {}).items():
             options = spec[1] if len(spec) > 1 else {}
@@ -59,6 +107,12 @@ def node_section(key, cls, display):
     for name, kind, tip in zip(names, cls.RETURN_TYPES, tips, strict=False):
         lines.append(f"| {name} | {kind} | {_cell(tip)} |")
     return "\n".join(lines)
+
+
+def help_pages(pack):
+    """{file name: text} of web/docs/."""
+    return {f"{key}.md": help_page(key, cls, pack.NODE_DISPLAY_NAME_MAPPINGS.get(key, key))
+            for key, cls in pack.NODE_CLASS_MAPPINGS.items()}
 
 
 def nodes_markdown(pack):
@@ -125,14 +179,22 @@ def main(argv=None):
     # the 2024 host's models folder follows the working directory (upstream's is a temporary base
     # directory already): an empty one, so model lists show what a fresh install shows
     os.chdir(tempfile.mkdtemp(prefix="sa-docs-"))
-    reference = nodes_markdown(load_pack())
+    loaded = load_pack()
+    pages = {HELP / name: text for name, text in help_pages(loaded).items()}
+    pages[DOCS / "nodes.md"] = nodes_markdown(loaded)
     if check:
-        if (DOCS / "nodes.md").read_text() != reference:
-            raise SystemExit("docs/nodes.md is out of date: run ./run make-docs")
-        print("docs/nodes.md is up to date")
+        stale = [path for path, text in pages.items() if not path.is_file() or path.read_text() != text]
+        stale += sorted(set(HELP.glob("*.md")) - set(pages))  # pages of nodes that are gone
+        if stale:
+            raise SystemExit(f"out of date: {', '.join(str(p.relative_to(ROOT)) for p in stale)}: "
+                             "run ./run make-docs")
+        print("docs/nodes.md and web/docs/ are up to date")
         return
-    DOCS.mkdir(exist_ok=True)
-    (DOCS / "nodes.md").write_text(reference)
+    HELP.mkdir(parents=True, exist_ok=True)
+    for old in HELP.glob("*.md"):
+        old.unlink()
+    for path, text in pages.items():
+        path.write_text(text)
     (DOCS / "workflows").mkdir(exist_ok=True)
     for path in sorted((ROOT / "workflows").glob("*.json")):
         draw_workflow(path, DOCS / "workflows" / f"{path.stem}.png")

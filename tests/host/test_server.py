@@ -84,6 +84,18 @@ def test_object_info_registers_every_pack_node_with_its_inputs(object_info):
     assert set(tiny_pack.NODE_CLASS_MAPPINGS) <= set(object_info)
 
 
+@pytest.mark.needs("node help pages")
+def test_every_node_has_its_help_page_where_the_frontend_asks(host, object_info):
+    """The frontend asks /extensions/<pack folder>/docs/<node id>/<locale>.md, then
+    /extensions/<pack folder>/docs/<node id>.md, the folder taken from the node's python_module."""
+    for key, display in style_aligned.NODE_DISPLAY_NAME_MAPPINGS.items():
+        folder = object_info[key]["python_module"].split(".", 1)[1]
+        assert folder == hs.PACK_FOLDER
+        page = host.get_text(f"/extensions/{folder}/docs/{key}.md")
+        assert page.startswith(f"# {display}\n") and "## When to use it" in page, key
+        assert page == (ROOT / "web" / "docs" / f"{key}.md").read_text()
+
+
 def _specs(object_info):
     return {**wf.UPSTREAM_ONLY, **object_info}
 

@@ -101,6 +101,8 @@ FEATURES = {
     "attention override": _has_attention_override,
     # generated files (docs/) list the host's own choices, such as its schedulers: made on upstream
     "upstream's node lists": lambda: name() == "upstream",
+    # the frontend with a node docs panel (help pages of custom nodes) ships with upstream
+    "node help pages": lambda: name() == "upstream",
 }
 
 

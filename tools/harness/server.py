@@ -149,8 +149,11 @@ class HostServer:
     # ------------------------------------------------------------ HTTP
 
     def get(self, path: str, timeout: float = 30.0):
+        return json.loads(self.get_text(path, timeout))
+
+    def get_text(self, path: str, timeout: float = 30.0) -> str:
         with urllib.request.urlopen(self.url + path, timeout=timeout) as reply:
-            return json.loads(reply.read())
+            return reply.read().decode()
 
     def post(self, path: str, body: dict, timeout: float = 30.0):
         request = urllib.request.Request(self.url + path, data=json.dumps(body).encode(),
