@@ -1,6 +1,7 @@
 """Writes docs/nodes.md (every node's inputs, defaults and tooltips, from INPUT_TYPES), one help page
 per node in web/docs/<node id>.md (what ComfyUI's node docs panel shows for a custom node: the pack's
-WEB_DIRECTORY is web/), and a picture of every shipped workflow's graph in docs/workflows/.
+WEB_DIRECTORY is web/), and a picture of every shipped workflow's graph in web/docs/workflows/ (shown
+on the help pages too).
 
     ./run make-docs                    # after changing a node or a workflow
     python tools/make_docs.py --check  # what tests/host/test_docs.py runs
@@ -17,6 +18,22 @@ from harness import host, pack
 ROOT = pack.ROOT
 DOCS = ROOT / "docs"
 HELP = ROOT / "web" / "docs"
+
+# A shipped workflow that shows the node at work: its picture goes on the help page.
+EXAMPLE = {
+    "StyleAlignedPatchModel": "style_aligned_sdxl_prompts",
+    "StyleAlignedBatchPrompts": "style_aligned_sd15_prompts",
+    "DDIMInvertReference": "style_aligned_reference_image",
+    "SaveStyleReference": "style_aligned_reference_image",
+    "LoadStyleReference": "style_aligned_reference_image",
+    "MultiRefBlend": "style_aligned_multi_reference",
+    "StyleAlignedDepthMap": "style_aligned_controlnet_depth",
+    **{key: "style_aligned_multimodal_prompts" for key in (
+        "StyleAlignedImageCaption", "StyleAlignedSpeechTranscript", "StyleAlignedWeatherPhrase",
+        "StyleAlignedMusicMood", "StyleAlignedPromptFusion", "StyleAlignedPromptFusionList")},
+    **{key: "style_aligned_metrics" for key in (
+        "StyleAlignedDinoSetConsistency", "StyleAlignedClipTextAlignment", "StyleAlignedWeightedDinoScore")},
+}
 
 # The part of a help page that INPUT_TYPES cannot say: when to reach for the node.
 WHEN_TO_USE = {
@@ -88,8 +105,12 @@ def help_page(key, cls, display):
     """The page ComfyUI's node docs panel shows for this node."""
     if key not in WHEN_TO_USE:
         raise SystemExit(f"{key}: no 'when to use it' text in tools/make_docs.py WHEN_TO_USE")
+    example = EXAMPLE.get(key)
+    picture = [] if example is None else [
+        "## In a workflow", "", f"The shipped workflow `{example}.json` (Workflow → Browse Templates):", "",
+        f"![{example}](workflows/{example}.png)", ""]
     return "\n".join([f"# {display}", "", getattr(cls, "DESCRIPTION", ""), "", "## When to use it", "",
-                      WHEN_TO_USE[key], "", "## Inputs and outputs", "", io_tables(cls),
+                      WHEN_TO_USE[key], "", *picture, "## Inputs and outputs", "", io_tables(cls),
                       "", "More: the pack's README and docs/nodes.md.", ""])
 
 
@@ -195,9 +216,9 @@ def main(argv=None):
         old.unlink()
     for path, text in pages.items():
         path.write_text(text)
-    (DOCS / "workflows").mkdir(exist_ok=True)
+    (HELP / "workflows").mkdir(exist_ok=True)
     for path in sorted((ROOT / "workflows").glob("*.json")):
-        draw_workflow(path, DOCS / "workflows" / f"{path.stem}.png")
+        draw_workflow(path, HELP / "workflows" / f"{path.stem}.png")
         print("drew", path.name)
 
 

@@ -25,4 +25,4 @@ def test_node_reference_matches_the_nodes(tmp_path):
 
 def test_every_shipped_workflow_has_a_picture():
     for workflow in (ROOT / "workflows").glob("*.json"):
-        assert (ROOT / "docs" / "workflows" / f"{workflow.stem}.png").is_file(), "run: ./run make-docs"
+        assert (ROOT / "web" / "docs" / "workflows" / f"{workflow.stem}.png").is_file(), "run: ./run make-docs"

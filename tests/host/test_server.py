@@ -8,6 +8,7 @@ The server runs in its own process group and is always killed by the fixture's f
 """
 
 import json
+import re
 import time
 
 import pytest
@@ -94,6 +95,10 @@ def test_every_node_has_its_help_page_where_the_frontend_asks(host, object_info)
         page = host.get_text(f"/extensions/{folder}/docs/{key}.md")
         assert page.startswith(f"# {display}\n") and "## When to use it" in page, key
         assert page == (ROOT / "web" / "docs" / f"{key}.md").read_text()
+        pictures = re.findall(r"\]\((workflows/[\w.]+\.png)\)", page)  # relative to the page
+        assert pictures, key
+        for picture in pictures:
+            assert host.get_bytes(f"/extensions/{folder}/docs/{picture}").startswith(b"\x89PNG"), picture
 
 
 def _specs(object_info):

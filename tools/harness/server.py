@@ -149,11 +149,14 @@ class HostServer:
     # ------------------------------------------------------------ HTTP
 
     def get(self, path: str, timeout: float = 30.0):
-        return json.loads(self.get_text(path, timeout))
+        return json.loads(self.get_bytes(path, timeout))
 
     def get_text(self, path: str, timeout: float = 30.0) -> str:
+        return self.get_bytes(path, timeout).decode()
+
+    def get_bytes(self, path: str, timeout: float = 30.0) -> bytes:
         with urllib.request.urlopen(self.url + path, timeout=timeout) as reply:
-            return reply.read().decode()
+            return reply.read()
 
     def post(self, path: str, body: dict, timeout: float = 30.0):
         request = urllib.request.Request(self.url + path, data=json.dumps(body).encode(),
