@@ -1,6 +1,6 @@
-"""Node registry. Each stage lives in its own module; a stage that fails to import is skipped
-with a message and every other node still loads. Optional packages are imported by the nodes
-only when they run, so a missing one disables only its nodes and is named at load time."""
+"""Node registry: one module per stage. Optional packages are imported by the nodes only when they
+run, so a missing one disables only its nodes and is named at load time. Our own modules are
+imported plainly: a bug in one fails the pack's import loudly instead of hiding a node."""
 
 import importlib
 import importlib.util
@@ -12,15 +12,9 @@ _STAGES = ("patch", "batch_prompts", "reference", "blend", "multimodal", "depth"
 
 NODE_CLASS_MAPPINGS = {}
 NODE_DISPLAY_NAME_MAPPINGS = {}
-UNAVAILABLE = {}
 
 for _stage in _STAGES:
-    try:
-        _module = importlib.import_module(f".{_stage}", __name__)
-    except ImportError as exc:
-        UNAVAILABLE[_stage] = f"{exc} (reinstall the pack)"
-        log.warning("Style Aligned: nodes of '%s' not loaded: %s; reinstall the pack", _stage, exc)
-        continue
+    _module = importlib.import_module(f".{_stage}", __name__)
     NODE_CLASS_MAPPINGS.update(_module.NODE_CLASS_MAPPINGS)
     NODE_DISPLAY_NAME_MAPPINGS.update(_module.NODE_DISPLAY_NAME_MAPPINGS)
 

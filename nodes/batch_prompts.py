@@ -3,7 +3,7 @@
 import torch
 
 from ..core.prompt_set import apply_style, batch_rows, common_length, parse_prompt_lines, stack_rows
-from .reference import STYLE_REFERENCE
+from .model_family import STYLE_REFERENCE
 from .ui import shown
 
 MAX_RESOLUTION = 16384

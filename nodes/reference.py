@@ -16,30 +16,11 @@ import torch
 from ..core.inversion import invert
 from ..core.trajectory import LATENT_BOUND, Trajectory
 from ..core.validation import require_finite, require_finite_number
+from .model_family import STYLE_REFERENCE, check_reference_for_model, latent_channels, model_family
 
-STYLE_REFERENCE = "STYLE_REFERENCE"
 CATEGORY = "style_aligned/reference"
 FOLDER = "style_references"
 EXTENSION = ".safetensors"
-
-
-# ---------------------------------------------------------------- model facts shared with the patch
-
-
-def model_family(model):
-    """The host's model config class name (SD15, SDXL, ...): what a trajectory was made for."""
-    return type(model.model.model_config).__name__
-
-
-def latent_channels(model):
-    return int(model.get_model_object("latent_format").latent_channels)
-
-
-def check_reference_for_model(trajectory, model, what="style_reference"):
-    """ValueError naming `what` if `trajectory` was inverted with another model family."""
-    if not isinstance(trajectory, Trajectory):
-        raise ValueError(f"{what}: expected a STYLE_REFERENCE from DDIM Invert Reference or Load Style Reference")
-    trajectory.check_model(model_family(model), latent_channels(model), what=what)
 
 
 # ---------------------------------------------------------------- inversion

@@ -184,7 +184,7 @@ def test_host_kernel_gets_the_transformer_options_when_it_takes_them(monkeypatch
     """Newer hosts hand transformer_options to optimized_attention (another pack's
     `optimized_attention_override` lives there); the old host's kernel takes no **kwargs."""
     import comfy.ldm.modules.attention as host_attention
-    from style_aligned.nodes.patch import host_attend
+    from style_aligned.nodes.hooks import host_attend
 
     seen = []
 

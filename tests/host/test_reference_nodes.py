@@ -8,14 +8,8 @@ import torch
 from harness import host, recording
 from harness import tiny_models as tiny
 from style_aligned.core.trajectory import Trajectory
-from style_aligned.nodes.reference import (
-    FOLDER,
-    STYLE_REFERENCE,
-    DDIMInvertReference,
-    LoadStyleReference,
-    SaveStyleReference,
-    check_reference_for_model,
-)
+from style_aligned.nodes.model_family import STYLE_REFERENCE, check_reference_for_model
+from style_aligned.nodes.reference import FOLDER, DDIMInvertReference, LoadStyleReference, SaveStyleReference
 
 STEPS = 3
 
