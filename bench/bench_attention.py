@@ -70,12 +70,18 @@ def step_flops(fn):
     return counter.get_total_flops()
 
 
+def attention_flops(batch, tokens, channels, key_tokens=None):
+    """Multiply-adds x2 of one attention (QK^T and PV)."""
+    key_tokens = key_tokens or tokens
+    return 2 * 2 * batch * tokens * key_tokens * channels
+
+
 def extra_attention_flops(model, batch, size):
     """FLOPs the shared layers add per step: each target (in cond and uncond) also attends to the
     reference's tokens, in every self-attention layer. Token counts are read from one real step."""
     from comfy.ldm.modules.attention import optimized_attention
-    from style_aligned.core.attention import attention_flops
-    from style_aligned.core.layers import find_self_attention_layers
+    from style_aligned.core.alignment.attention import attention_flops
+    from style_aligned.core.alignment.layers import find_self_attention_layers
 
     shapes = []
 

@@ -106,7 +106,7 @@ def generate_set(gen, method, entry, ref_a, ref_b, negative):
 
 
 def score_set(judges, images, subjects, ref_a, ref_b):
-    from style_aligned.core import embeddings, metrics
+    from style_aligned.core.evaluation import embeddings, metrics
 
     dino, clip = judges
     generated = embeddings.dino_embeddings(dino, images)
@@ -135,8 +135,8 @@ def load_checkpoint(path):
 
 
 def load_judges(dino_name, clip_name):
-    from style_aligned.core import embeddings
-    from style_aligned.core.pretrained import load_pretrained
+    from style_aligned.core.common.pretrained import load_pretrained
+    from style_aligned.core.evaluation import embeddings
 
     return (load_pretrained(embeddings.load_dino, dino_name, [], "dino"),
             load_pretrained(embeddings.load_clip, clip_name, [], "clip"))

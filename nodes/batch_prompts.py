@@ -2,7 +2,7 @@
 
 import torch
 
-from ..core.prompt_set import apply_style, batch_rows, common_length, parse_prompt_lines, stack_rows
+from ..core.alignment.prompt_set import apply_style, batch_rows, common_length, parse_prompt_lines, stack_rows
 from .model_family import STYLE_REFERENCE
 from .ui import shown
 

@@ -1,10 +1,10 @@
 """MultiRefBlend: Z-SAMB blending of several reference latents into one, before inversion.
 
-Host glue only; the math lives in core/blend.py.
+Host glue only; the math lives in core/reference/blend.py.
 """
 
-from ..core.blend import blend_linear, blend_slerp, stack_references
-from ..core.weights import parse_weights
+from ..core.common.weights import parse_weights
+from ..core.reference.blend import blend_linear, blend_slerp, stack_references
 
 METHODS = {"SLERP": blend_slerp, "Linear": blend_linear}
 MAX_INPUTS = 4

@@ -1,7 +1,7 @@
 """Depth map for ControlNet with transformers DPT, so the StyleAligned ControlNet workflow needs no other pack."""
 
-from ..core import depth
-from ..core.metrics import check_batch
+from ..core.common.images import check_batch
+from ..core.content import depth
 from .pretrained import chosen, get_model, model_inputs, on_device
 from .ui import progress_bar
 

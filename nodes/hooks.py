@@ -8,9 +8,9 @@ import inspect
 
 import torch.nn.functional as F
 
-from ..core.attention import attention, shared_attention
-from ..core.group_norm import shared_group_norm
-from ..core.reference_rows import replace_reference_rows, zero_reference_rows
+from ..core.alignment.attention import attention, shared_attention
+from ..core.alignment.group_norm import shared_group_norm
+from ..core.alignment.reference_rows import replace_reference_rows, zero_reference_rows
 
 
 class SigmaRange:

@@ -1,13 +1,14 @@
 """Metrics in the graph: weighted multi-style DINO score, DINO set consistency, CLIP text alignment.
 
 Each node returns the score, a readable report (also shown on the node) and a small bar chart as
-an IMAGE. The math lives in `core.metrics`, the encoders in `core.embeddings`; models are found
-and cached by `nodes.pretrained` under the kinds "dino" and "clip".
+an IMAGE. The math lives in `core.evaluation.metrics`, the encoders in `core.evaluation.embeddings`;
+models are found and cached by `nodes.pretrained` under the kinds "dino" and "clip".
 """
 
-from ..core import charts, embeddings, metrics
-from ..core.validation import require_finite
-from ..core.weights import normalise_weights, parse_weights
+from ..core.common.images import check_batch
+from ..core.common.validation import require_finite
+from ..core.common.weights import normalise_weights, parse_weights
+from ..core.evaluation import charts, embeddings
 from .pretrained import chosen, get_model, model_inputs, on_device
 from .ui import progress_bar, shown
 
@@ -35,7 +36,7 @@ def _numbers(values):
 
 
 def _check_images(images, name, minimum=1):
-    metrics.check_batch(int(images.shape[0]), name, minimum)
+    check_batch(int(images.shape[0]), name, minimum)
     require_finite(images, name)  # NaN images would score a perfect 1.0
 
 

@@ -1,7 +1,7 @@
 """What the nodes share about the connected model (its family and latent channels) and the
 STYLE_REFERENCE type that carries an inverted reference between them."""
 
-from ..core.trajectory import Trajectory
+from ..core.reference.trajectory import Trajectory
 
 STYLE_REFERENCE = "STYLE_REFERENCE"
 

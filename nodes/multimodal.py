@@ -3,9 +3,9 @@ mood, and the fusion of all of them into one prompt or one prompt line per batch
 
 import time
 
-from ..core import audio as audio_ops
-from ..core import captions, music, prompt_fusion, speech, weather
-from ..core.metrics import check_batch
+from ..core.common.images import check_batch
+from ..core.content import audio as audio_ops
+from ..core.content import captions, music, prompt_fusion, speech, weather
 from .pretrained import chosen, get_model, model_choices, model_dirs, model_inputs, on_device
 from .ui import progress_bar, shown
 

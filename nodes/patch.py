@@ -10,9 +10,9 @@ registered first is chained, not dropped.
 import logging
 import math
 
-from ..core.attention import SharingOptions
-from ..core.layers import LAYER_MODES, find_self_attention_layers, select_layers
-from ..core.weights import normalise_weights, parse_weights
+from ..core.alignment.attention import SharingOptions
+from ..core.alignment.layers import LAYER_MODES, find_self_attention_layers, select_layers
+from ..core.common.weights import normalise_weights, parse_weights
 from .hooks import CallState, SharedAttentionPatch, SharedGroupNormForward, SigmaRange, StyleAlignedWrapper
 from .model_family import STYLE_REFERENCE, check_reference_for_model
 from .ui import shown

@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 
-from ..core.pretrained import load_pretrained, resolve_source
+from ..core.common.pretrained import load_pretrained, resolve_source
 
 log = logging.getLogger("style_aligned")
 

@@ -1,6 +1,6 @@
 """Reference images: DDIM inversion into a STYLE_REFERENCE, and saving/loading it.
 
-Host glue only; the math lives in core/inversion.py and core/trajectory.py. Inversion runs
+Host glue only; the math lives in core/reference/ (inversion, trajectory). Inversion runs
 through the host's own sampling path (CFGGuider + KSAMPLER with our sampler function), so the
 host prepares the model, converts and encodes the conditioning (SDXL pooled output and size
 conds included), applies `process_latent_in` and any model wrapper exactly as in generation.
@@ -13,9 +13,9 @@ import os
 
 import torch
 
-from ..core.inversion import invert
-from ..core.trajectory import LATENT_BOUND, Trajectory
-from ..core.validation import require_finite, require_finite_number
+from ..core.common.validation import require_finite, require_finite_number
+from ..core.reference.inversion import invert
+from ..core.reference.trajectory import LATENT_BOUND, Trajectory
 from .model_family import STYLE_REFERENCE, check_reference_for_model, latent_channels, model_family
 
 CATEGORY = "style_aligned/reference"

@@ -4,7 +4,7 @@ import math
 
 import pytest
 import torch
-from style_aligned.core import attention as sa
+from style_aligned.core.alignment import attention as sa
 
 
 def _qkv(batch, tokens=6, channels=8, seed=0, dtype=torch.float32, scale=1.0):

@@ -2,7 +2,7 @@
 import pytest
 import torch
 from harness import inputs
-from style_aligned.core import audio
+from style_aligned.core.content import audio
 
 
 def _peak_hz(signal, rate):

@@ -5,7 +5,7 @@ import math
 
 import pytest
 import torch
-from style_aligned.core.blend import (
+from style_aligned.core.reference.blend import (
     blend_linear,
     blend_slerp,
     spherical_mean_coefficients,

@@ -6,8 +6,9 @@ import pytest
 import torch
 from harness import inputs, tiny_vision
 from PIL import Image
-from style_aligned.core import embeddings, metrics
-from style_aligned.core.pretrained import load_pretrained
+from style_aligned.core.common import images as images_module
+from style_aligned.core.common.pretrained import load_pretrained
+from style_aligned.core.evaluation import embeddings, metrics
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,7 @@ def test_dino_embeddings_are_cls_tokens(dino):
     emb = embeddings.dino_embeddings(dino, images)
     assert emb.shape == (3, model.config.hidden_size)
     assert emb.dtype == torch.float32
-    pixels = processor(images=embeddings.to_pil_images(images), return_tensors="pt")["pixel_values"]
+    pixels = processor(images=images_module.to_pil_images(images), return_tensors="pt")["pixel_values"]
     with torch.no_grad():
         expected = model(pixel_values=pixels).last_hidden_state[:, 0]
     assert torch.allclose(emb, expected, atol=1e-6)
@@ -137,7 +138,7 @@ def test_script_functions_take_a_bundle_or_a_model_name(model_dir, dino, clip):
     embeddings.weighted_dino_score(dino, images, refs, progress=lambda done, total: seen.append((done, total)),
                                    batch_size=2)
     assert seen == [(2, 5), (3, 5), (5, 5)]
-    pils = embeddings.to_pil_images(images)
+    pils = images_module.to_pil_images(images)
     assert embeddings.dino_set_consistency(dino, pils).score == pytest.approx(
         embeddings.dino_set_consistency(dino, images).score, abs=1e-6)
     result, prompts = embeddings.clip_text_alignment(clip, images, ["a cat, ink", "a dog, ink", "a cat"], style="ink")

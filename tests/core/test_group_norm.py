@@ -1,7 +1,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from style_aligned.core.group_norm import shared_group_norm
+from style_aligned.core.alignment.group_norm import shared_group_norm
 
 
 def _inputs(batch, seed=0):

@@ -8,7 +8,7 @@ import math
 
 import pytest
 import torch
-from style_aligned.core.inversion import euler_generate, inversion_step, invert
+from style_aligned.core.reference.inversion import euler_generate, inversion_step, invert
 
 MU, S = 0.3, 0.5
 SIGMA_MIN, SIGMA_MAX = 0.0292, 14.6146  # the SD1.5 range
@@ -86,7 +86,7 @@ def test_first_step_uses_the_smallest_nonzero_sigma():
 
 def test_inversion_step_is_the_inverse_of_the_euler_step_when_solved():
     x = clean_sample()
-    from style_aligned.core.inversion import euler_step
+    from style_aligned.core.reference.inversion import euler_step
 
     up = inversion_step(gaussian_denoiser, x, torch.tensor(0.5), torch.tensor(0.8), iterations=80)
     assert torch.allclose(euler_step(gaussian_denoiser, up, torch.tensor(0.8), torch.tensor(0.5)), x, atol=1e-12)

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 import torch
-from style_aligned.core import metrics
+from style_aligned.core.evaluation import metrics
 
 
 def _random(n, d=16, seed=0):
@@ -115,7 +115,7 @@ def test_bad_batches_name_the_input():
 
 def test_score_chart_is_an_image_and_leaves_pyplot_alone():
     import matplotlib
-    from style_aligned.core import charts
+    from style_aligned.core.evaluation import charts
 
     backend = matplotlib.get_backend()
     few = charts.score_bar_chart([0.5, 0.9, -0.1], title="t")

@@ -6,7 +6,8 @@ import os
 import pytest
 import torch
 from harness import tiny_hf
-from style_aligned.core import captions, depth, music, pretrained, speech
+from style_aligned.core.common import pretrained
+from style_aligned.core.content import captions, depth, music, speech
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 import os
 
 import pytest
-from style_aligned.core import pretrained
+from style_aligned.core.common import pretrained
 
 
 def test_resolve_prefers_local_folder_named_like_the_hub_id(tmp_path):

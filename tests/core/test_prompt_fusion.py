@@ -1,5 +1,5 @@
 import pytest
-from style_aligned.core import prompt_fusion as pf
+from style_aligned.core.content import prompt_fusion as pf
 
 
 def test_all_slots_filled():

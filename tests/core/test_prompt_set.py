@@ -1,6 +1,6 @@
 import pytest
 import torch
-from style_aligned.core.prompt_set import (
+from style_aligned.core.alignment.prompt_set import (
     apply_style,
     batch_rows,
     common_length,

@@ -1,6 +1,6 @@
 import pytest
 import torch
-from style_aligned.core.reference_rows import reference_rows, replace_reference_rows, zero_reference_rows
+from style_aligned.core.alignment.reference_rows import reference_rows, replace_reference_rows, zero_reference_rows
 
 
 def test_reference_rows_are_the_first_rows_of_every_chunk():

@@ -4,7 +4,7 @@ import copy
 
 import pytest
 import torch
-from style_aligned.core.trajectory import Trajectory
+from style_aligned.core.reference.trajectory import Trajectory
 
 
 def make(steps=6, refs=2, seed=0):
@@ -103,7 +103,7 @@ def test_model_check_deepcopy_and_to():
 
 
 def test_validation_messages_name_the_input():
-    from style_aligned.core.validation import require_finite, require_finite_number
+    from style_aligned.core.common.validation import require_finite, require_finite_number
 
     with pytest.raises(ValueError, match="cfg must be a finite number, got nan"):
         require_finite_number(float("nan"), "cfg")

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from harness import inputs
-from style_aligned.core import weather
+from style_aligned.core.content import weather
 
 GOOD_KEY = "k3y-SECRET-0123456789abcdef"
 BAD_KEY = "wr0ng-SECRET-fedcba9876543210"

@@ -1,6 +1,6 @@
 import pytest
 import torch
-from style_aligned.core.weights import normalise_weights, parse_weights
+from style_aligned.core.common.weights import normalise_weights, parse_weights
 
 
 def test_parse_and_renormalise():

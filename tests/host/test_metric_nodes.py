@@ -6,7 +6,7 @@ import pytest
 import torch
 from harness import host, inputs, tiny_vision
 from style_aligned import nodes as pack_nodes
-from style_aligned.core import embeddings, metrics
+from style_aligned.core.evaluation import embeddings, metrics
 from style_aligned.nodes import metrics as metric_nodes
 from style_aligned.nodes import pretrained
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from harness import host, recording
 from harness import tiny_models as tiny
-from style_aligned.core.trajectory import Trajectory
+from style_aligned.core.reference.trajectory import Trajectory
 from style_aligned.nodes.model_family import STYLE_REFERENCE, check_reference_for_model
 from style_aligned.nodes.reference import FOLDER, DDIMInvertReference, LoadStyleReference, SaveStyleReference
 
@@ -195,7 +195,7 @@ def blend_node(**inputs):
 
 
 def test_blend_node_collects_rows_of_all_inputs_in_order():
-    from style_aligned.core.blend import blend_slerp
+    from style_aligned.core.reference.blend import blend_slerp
 
     a, b, c = (reference_latent(1, seed=s)["samples"] + 0.5 for s in (1, 2, 3))
     out = blend_node(latent_1={"samples": torch.cat([a, b])}, latent_3={"samples": c}, weights="1, 2; 3")

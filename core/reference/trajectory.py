@@ -15,7 +15,7 @@ import math
 
 import torch
 
-from .validation import require_finite
+from ..common.validation import require_finite
 
 FORMAT = "style_aligned.trajectory"
 VERSION = "1"

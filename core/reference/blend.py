@@ -20,8 +20,8 @@ import math
 
 import torch
 
-from .validation import require_finite
-from .weights import normalise_weights
+from ..common.validation import require_finite
+from ..common.weights import normalise_weights
 
 # Below this angle (radians) two directions count as parallel and SLERP falls back to linear,
 # which is its limit there; it also keeps identical inputs free of 0/0.

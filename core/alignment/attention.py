@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..common.weights import normalise_weights
 from .reference_rows import rows_per_chunk
-from .weights import normalise_weights
 
 EPS = 1e-5
 
@@ -169,10 +169,3 @@ def _full_share(q_t, k_t, v_t, ref_q, ref_v, ref_keys, heads, opts, w, attend):
         bias = torch.cat([ref_bias, ref_bias.new_zeros((rows - refs) * tokens)])
     out = attend(queries, keys, values, heads, key_bias=bias)
     return out.reshape(chunks * rows, tokens, channels)
-
-
-def attention_flops(batch, tokens, channels, key_tokens=None):
-    """Multiply-adds x2 of one attention (QK^T and PV) — for the benchmark's bound."""
-    key_tokens = key_tokens or tokens
-    return 2 * 2 * batch * tokens * key_tokens * channels
-

@@ -6,9 +6,9 @@ so near is white, the convention of the depth ControlNets.
 
 import torch
 
-from .embeddings import to_pil_images
-from .metrics import check_batch
-from .pretrained import load_model_and_processor
+from ..common.images import check_batch, to_pil_images
+from ..common.pretrained import load_model_and_processor
+from ..common.tensors import device_of, in_chunks
 
 DPT_DEFAULT = "Intel/dpt-hybrid-midas"
 
@@ -30,15 +30,15 @@ def depth_maps(bundle, images: torch.Tensor, progress=None) -> torch.Tensor:
     model, processor = bundle
     pils = to_pil_images(images, name="images")
     check_batch(len(pils), "images")
-    device = next(model.parameters()).device
-    maps = []
-    with torch.inference_mode():
-        for i, pil in enumerate(pils):
-            pixels = processor(images=[pil], return_tensors="pt")["pixel_values"].to(device)
-            depth = model(pixel_values=pixels).predicted_depth  # (1, h, w)
-            depth = torch.nn.functional.interpolate(depth[:, None].float(), size=(pil.height, pil.width),
-                                                    mode="bicubic", align_corners=False)[0, 0]
-            maps.append(_normalise(depth).clamp(0, 1).cpu())
-            if progress is not None:
-                progress(i + 1, len(pils))
+    device = device_of(model)
+
+    def estimate(chunk):  # one image a chunk: each keeps its own size
+        pil = chunk[0]
+        pixels = processor(images=[pil], return_tensors="pt")["pixel_values"].to(device)
+        depth = model(pixel_values=pixels).predicted_depth  # (1, h, w)
+        depth = torch.nn.functional.interpolate(depth[:, None].float(), size=(pil.height, pil.width),
+                                                mode="bicubic", align_corners=False)[0, 0]
+        return _normalise(depth).clamp(0, 1).cpu()
+
+    maps = in_chunks(pils, 1, estimate, progress)
     return torch.stack(maps)[..., None].expand(-1, -1, -1, 3).contiguous()

@@ -3,11 +3,10 @@
 Pure: loads from a plain folder or hub id; transformers is imported lazily.
 """
 
-import torch
 
-from .embeddings import to_pil_images
-from .metrics import check_batch
-from .pretrained import load_model_and_processor
+from ..common.images import check_batch, to_pil_images
+from ..common.pretrained import load_model_and_processor
+from ..common.tensors import device_of, in_chunks
 
 BLIP_DEFAULT = "Salesforce/blip-image-captioning-base"
 
@@ -30,16 +29,11 @@ def caption_images(bundle, images, prefix: str = "", max_new_tokens: int = 30, b
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
     prefix = " ".join((prefix or "").split())
-    step = max(1, batch_size)
-    device = next(model.parameters()).device
-    captions = []
-    with torch.inference_mode():
-        for start in range(0, len(pils), step):
-            chunk = pils[start:start + step]
-            inputs = processor(images=chunk, text=[prefix] * len(chunk) if prefix else None, return_tensors="pt")
-            inputs = {k: v.to(device) for k, v in inputs.items()}
-            out = model.generate(**inputs, max_new_tokens=max_new_tokens)
-            captions.extend(" ".join(t.split()) for t in processor.batch_decode(out, skip_special_tokens=True))
-            if progress is not None:
-                progress(start + len(chunk), len(pils))
-    return captions
+    device = device_of(model)
+
+    def caption(chunk):
+        inputs = processor(images=chunk, text=[prefix] * len(chunk) if prefix else None, return_tensors="pt")
+        out = model.generate(**{k: v.to(device) for k, v in inputs.items()}, max_new_tokens=max_new_tokens)
+        return [" ".join(t.split()) for t in processor.batch_decode(out, skip_special_tokens=True)]
+
+    return [text for chunk in in_chunks(pils, max(1, batch_size), caption, progress) for text in chunk]

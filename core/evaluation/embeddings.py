@@ -17,12 +17,13 @@ A name or path instead of a loaded bundle is loaded on each call (search_dirs: f
 import inspect
 import re
 
-import numpy as np
 import torch
 
+from ..common.images import check_batch, to_pil_images
+from ..common.pretrained import load_model_and_processor, load_pretrained
+from ..common.tensors import device_of, dtype_of, features, in_chunks
+from ..common.weights import normalise_weights, parse_weights
 from . import metrics
-from .pretrained import load_model_and_processor, load_pretrained
-from .weights import normalise_weights, parse_weights
 
 DINO_DEFAULT = "facebook/dino-vitb8"
 CLIP_DEFAULT = "openai/clip-vit-large-patch14"
@@ -52,81 +53,21 @@ def load_clip(source):
     return model, processor
 
 
-def to_pil_images(images, name="images"):
-    """RGB PIL images from an IMAGE tensor (B,H,W,C) / (H,W,C) in 0..1, a PIL image, or a list of either.
-
-    A fourth (alpha) channel is dropped and one channel is repeated, as the encoders expect RGB.
-    """
-    from PIL import Image
-
-    if isinstance(images, Image.Image):
-        return [images if images.mode == "RGB" else images.convert("RGB")]
-    if isinstance(images, torch.Tensor):
-        batch = images.unsqueeze(0) if images.dim() == 3 else images
-        if batch.dim() != 4:
-            raise ValueError(f"{name}: expected an IMAGE batch (B, H, W, C), got shape {tuple(images.shape)}")
-        return [_tensor_to_pil(img, name) for img in batch]
-    result = []
-    for item in images:
-        result.extend(to_pil_images(item, name))
-    return result
-
-
-def _tensor_to_pil(image, name):
-    from PIL import Image
-
-    channels = image.shape[-1]
-    if channels not in (1, 3, 4):
-        raise ValueError(f"{name}: images need 1, 3 or 4 channels (last axis), got {channels}")
-    rgb = image[..., :3] if channels >= 3 else image.expand(*image.shape[:-1], 3)
-    array = (rgb.detach().float().clamp(0, 1).cpu().numpy() * 255).round().astype(np.uint8)
-    return Image.fromarray(array, "RGB")
-
-
-def _device(model):
-    return next(model.parameters()).device
-
-
-def _dtype(model):
-    return next(model.parameters()).dtype
-
-
-def _tensor(output):
-    """get_*_features returns a tensor in transformers 4.x, an output object in later versions."""
-    if isinstance(output, torch.Tensor):
-        return output
-    for attr in ("image_embeds", "text_embeds", "pooler_output"):
-        value = getattr(output, attr, None)
-        if value is not None:
-            return value
-    raise RuntimeError(f"unexpected feature output {type(output).__name__} from the model")
-
-
-def _batched(items, batch_size, encode, progress):
-    """Encode `items` in chunks of `batch_size`, float32 on the CPU; progress(done, total) per chunk."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size: must be at least 1, got {batch_size}")
-    total = len(items)
-    chunks = []
-    with torch.inference_mode():
-        for start in range(0, total, batch_size):
-            chunk = items[start:start + batch_size]
-            chunks.append(encode(chunk).float().cpu())
-            if progress is not None:
-                progress(start + len(chunk), total)
-    return torch.cat(chunks)
-
-
 def _pixels(processor, pils, model):
     # each image is resized by the model's own processor, so mixed sizes end up alike
     pixels = processor(images=pils, return_tensors="pt")["pixel_values"]
-    return pixels.to(device=_device(model), dtype=_dtype(model))
+    return pixels.to(device=device_of(model), dtype=dtype_of(model))
+
+
+def _batched(items, batch_size, encode, progress):
+    """Encode `items` in chunks of `batch_size`: one float32 CPU tensor."""
+    return torch.cat(in_chunks(items, batch_size, lambda chunk: encode(chunk).float().cpu(), progress))
 
 
 def _pil_batch(images, name, minimum=1):
     """RGB PIL images, failing with a message naming the input when there are fewer than `minimum`."""
     pils = to_pil_images(images, name)
-    metrics.check_batch(len(pils), name, minimum)
+    check_batch(len(pils), name, minimum)
     return pils
 
 
@@ -147,7 +88,7 @@ def clip_image_embeddings(bundle, images, batch_size=DEFAULT_BATCH_SIZE, progres
     pils = _pil_batch(images, name)
 
     def encode(chunk):
-        return _tensor(model.get_image_features(pixel_values=_pixels(processor, chunk, model)))
+        return features(model.get_image_features(pixel_values=_pixels(processor, chunk, model)))
 
     return _batched(pils, batch_size, encode, progress)
 
@@ -165,8 +106,8 @@ def clip_text_embeddings(bundle, texts, batch_size=DEFAULT_BATCH_SIZE, progress=
         # fixed-length padding: CLIP pools the first end token behind a causal mask, so padding does
         # not change it, and SigLIP-style models were trained on max-length padding
         tokens = tokenizer(chunk, padding="max_length", truncation=True, max_length=limit, return_tensors="pt")
-        tokens = {k: v.to(_device(model)) for k, v in tokens.items() if k in ("input_ids", "attention_mask")}
-        return _tensor(model.get_text_features(**tokens))
+        tokens = {k: v.to(device_of(model)) for k, v in tokens.items() if k in ("input_ids", "attention_mask")}
+        return features(model.get_text_features(**tokens))
 
     return _batched(texts, batch_size, encode, progress)
 

@@ -6,8 +6,9 @@ scores of a list are a distribution over exactly the labels the user typed.
 
 import torch
 
+from ..common.pretrained import load_model_and_processor
+from ..common.tensors import device_of, features, unit
 from . import audio as audio_ops
-from .pretrained import load_model_and_processor
 
 CLAP_DEFAULT = "laion/clap-htsat-unfused"
 DEFAULT_GENRES = ("classical", "jazz", "rock", "pop", "electronic", "hip hop", "ambient", "folk", "metal",
@@ -31,38 +32,24 @@ def parse_labels(text, name: str) -> list[str]:
     return labels
 
 
-def _features(output):
-    """get_*_features returns a tensor in transformers 4.x, an output object later."""
-    if isinstance(output, torch.Tensor):
-        return output
-    for attr in ("audio_embeds", "text_embeds", "pooler_output"):
-        if getattr(output, attr, None) is not None:
-            return getattr(output, attr)
-    raise RuntimeError(f"unexpected CLAP output {type(output).__name__}")
-
-
-def _unit(x):
-    return x / x.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-
-
 def audio_embedding(bundle, clip: torch.Tensor, sample_rate: int) -> torch.Tensor:
     """Unit CLAP embedding of one mono clip at any rate (resampled to the extractor's rate)."""
     model, processor = bundle
     extractor = processor.feature_extractor
     clip = audio_ops.resample(clip.float(), sample_rate, extractor.sampling_rate)
     inputs = extractor([clip.cpu().numpy()], sampling_rate=extractor.sampling_rate, return_tensors="pt")
-    device = next(model.parameters()).device
+    device = device_of(model)
     inputs = {k: v.to(device) for k, v in inputs.items()}
-    return _unit(_features(model.get_audio_features(**inputs)))[0]
+    return unit(features(model.get_audio_features(**inputs)))[0]
 
 
 def text_embeddings(bundle, labels: list[str]) -> torch.Tensor:
     model, processor = bundle
     prompts = [TEXT_TEMPLATE.format(label) for label in labels]
     inputs = processor.tokenizer(prompts, padding=True, return_tensors="pt")
-    device = next(model.parameters()).device
+    device = device_of(model)
     inputs = {k: v.to(device) for k, v in inputs.items()}
-    return _unit(_features(model.get_text_features(**inputs)))
+    return unit(features(model.get_text_features(**inputs)))
 
 
 def classify(bundle, clip: torch.Tensor, sample_rate: int, label_sets: dict) -> dict:

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .weights import normalise_weights
+from ..common.images import check_batch
+from ..common.tensors import unit
+from ..common.weights import normalise_weights
 
 
 @dataclass
@@ -35,19 +37,6 @@ class TextAlignment:
     per_image: torch.Tensor  # (N,)
 
 
-def check_batch(count, name, minimum=1):
-    """Raise a message naming the input when a batch holds fewer than `minimum` images.
-
-    Nodes call it before loading a model, so a wrong batch fails at once.
-    """
-    if count == 0:
-        least = "one image" if minimum == 1 else "two images"
-        raise ValueError(f"{name}: the batch is empty; connect at least {least}")
-    if count < minimum:
-        raise ValueError(f"{name}: this score compares images with each other, so two are needed; "
-                         f"got {count}. Connect a batch of at least two images")
-
-
 def _rows(embeddings, name):
     """(N, D) float tensor; a single vector counts as one row."""
     x = torch.as_tensor(embeddings).detach().to(device="cpu", dtype=torch.float64)
@@ -61,14 +50,9 @@ def _rows(embeddings, name):
     return x
 
 
-def _unit(x):
-    # eps keeps an all-zero embedding at cosine 0 instead of NaN
-    return x / x.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-
-
 def _cosines(a, b):
     """(N, M) cosines of the rows of a and b; rounding can put identical rows a hair above 1."""
-    return (_unit(a) @ _unit(b).T).clamp(-1.0, 1.0)
+    return (unit(a) @ unit(b).T).clamp(-1.0, 1.0)
 
 
 def set_consistency(images) -> SetConsistency:
@@ -107,8 +91,8 @@ def text_alignment(images, prompts) -> TextAlignment:
 
     One prompt row is used for every image; otherwise the counts must match.
     """
-    x = _unit(_rows(images, "images"))
-    t = _unit(_rows(prompts, "prompts"))
+    x = unit(_rows(images, "images"))
+    t = unit(_rows(prompts, "prompts"))
     if t.shape[0] == 1:
         t = t.expand_as(x)
     if t.shape[0] != x.shape[0]:
