@@ -2,11 +2,11 @@
 
 from ..core.common.images import check_batch
 from ..core.content import depth
-from .pretrained import chosen, get_model, model_inputs, on_device
+from .pretrained import HelperModelNode, chosen, model_inputs
 from .ui import progress_bar
 
 
-class StyleAlignedDepthMap:
+class StyleAlignedDepthMap(HelperModelNode):
     DESCRIPTION = ("Estimates a depth map for each image with DPT (MiDaS); near is white, as depth "
                    "ControlNets expect. Output has the size of the input.")
     RETURN_TYPES = ("IMAGE",)
@@ -24,9 +24,8 @@ class StyleAlignedDepthMap:
 
     def estimate(self, images, model, hub_id):
         check_batch(len(images), "images")  # before a model load or download
-        bundle = get_model("dpt", chosen(model, hub_id), depth.load_dpt)
-        with on_device(bundle[0]):
-            return (depth.depth_maps(bundle, images, progress=progress_bar(len(images))),)
+        bundle = self.helper_model("dpt", chosen(model, hub_id), depth.load_dpt)
+        return (depth.depth_maps(bundle, images, progress=progress_bar(len(images))),)
 
 
 NODE_CLASS_MAPPINGS = {"StyleAlignedDepthMap": StyleAlignedDepthMap}

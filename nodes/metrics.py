@@ -9,7 +9,7 @@ from ..core.common.images import check_batch
 from ..core.common.validation import require_finite
 from ..core.common.weights import normalise_weights, parse_weights
 from ..core.evaluation import charts, embeddings
-from .pretrained import chosen, get_model, model_inputs, on_device
+from .pretrained import HelperModelNode, chosen, model_inputs
 from .ui import progress_bar, shown
 
 CATEGORY = "style_aligned/metrics"
@@ -24,13 +24,6 @@ def _batch_size_input():
                                               "the scores do not depend on it."})}
 
 
-def _scored(kind, name, load_fn, total, score_fn):
-    """score_fn(bundle, progress) with the cached model on the host's device and a host progress bar."""
-    bundle = get_model(kind, name, load_fn)
-    with on_device(bundle[0]):
-        return score_fn(bundle, progress_bar(total))
-
-
 def _numbers(values):
     return ", ".join(f"{i + 1}: {float(v):.4f}" for i, v in enumerate(values))
 
@@ -40,7 +33,7 @@ def _check_images(images, name, minimum=1):
     require_finite(images, name)  # NaN images would score a perfect 1.0
 
 
-class _ScoreNode:
+class _ScoreNode(HelperModelNode):
     """What every metric node shares: a score, a report and a chart, from `score()`."""
 
     RETURN_TYPES = ("FLOAT", "STRING", "IMAGE")
@@ -77,9 +70,9 @@ class StyleAlignedWeightedDinoScore(_ScoreNode):
         count = int(references.shape[0])
         weight_values = normalise_weights(parse_weights(weights), count)  # fail before loading
         n = int(images.shape[0])
-        result = _scored("dino", chosen(model, hub_id), embeddings.load_dino, n + count, lambda bundle, progress:
-                         embeddings.weighted_dino_score(bundle, images, references, weight_values, batch_size,
-                                                        progress))
+        dino = self.helper_model("dino", chosen(model, hub_id), embeddings.load_dino)
+        result = embeddings.weighted_dino_score(dino, images, references, weight_values, batch_size,
+                                                progress_bar(n + count))
         lines = [
             f"Weighted DINO style score: {result.score:.4f} ({n} images, {count} references)",
             "weights: " + ", ".join(f"{float(w):.3f}" for w in result.weights),
@@ -109,8 +102,8 @@ class StyleAlignedDinoSetConsistency(_ScoreNode):
     def score(self, images, model, hub_id, batch_size):
         _check_images(images, "images", minimum=2)
         n = int(images.shape[0])
-        result = _scored("dino", chosen(model, hub_id), embeddings.load_dino, n, lambda bundle, progress:
-                         embeddings.dino_set_consistency(bundle, images, batch_size, progress))
+        dino = self.helper_model("dino", chosen(model, hub_id), embeddings.load_dino)
+        result = embeddings.dino_set_consistency(dino, images, batch_size, progress_bar(n))
         lines = [f"DINO set consistency: {result.score:.4f} ({n} images, {n * (n - 1) // 2} pairs)",
                  "mean cosine to the others per image: " + _numbers(result.per_image)]
         chart = charts.score_bar_chart(result.per_image, title="DINO similarity to the rest of the set",
@@ -150,9 +143,9 @@ class StyleAlignedClipTextAlignment(_ScoreNode):
         n = int(images.shape[0])
         include = style_mode == STYLE_MODES[1]
         embeddings.split_prompts(prompts, n, style, include)  # fail before loading
-        result, texts = _scored("clip", chosen(model, hub_id), embeddings.load_clip, 2 * n, lambda bundle, progress:
-                                embeddings.clip_text_alignment(bundle, images, prompts, style, include, batch_size,
-                                                               progress))
+        clip = self.helper_model("clip", chosen(model, hub_id), embeddings.load_clip)
+        result, texts = embeddings.clip_text_alignment(clip, images, prompts, style, include, batch_size,
+                                                       progress_bar(2 * n))
         lines = [f"CLIP text alignment: {result.score:.4f} ({n} images)"]
         lines += [f"{i + 1}: {float(s):.4f}  '{t}'" for i, (s, t) in enumerate(zip(result.per_image, texts,
                                                                                      strict=True))]

@@ -6,14 +6,14 @@ import time
 from ..core.common.images import check_batch
 from ..core.content import audio as audio_ops
 from ..core.content import captions, music, prompt_fusion, speech, weather
-from .pretrained import chosen, get_model, model_choices, model_dirs, model_inputs, on_device
+from .pretrained import HelperModelNode, chosen, model_choices, model_dirs, model_inputs
 from .ui import progress_bar, shown
 
 CATEGORY = "style_aligned/multimodal"
 ON_ERROR = ("stop with message", "empty result with note")
 
 
-class StyleAlignedImageCaption:
+class StyleAlignedImageCaption(HelperModelNode):
     DESCRIPTION = ("Captions each image of a batch with BLIP (one line per image), optionally continuing a "
                    "prefix such as 'a painting of'. Feed the captions to the prompt fusion nodes.")
     RETURN_TYPES = ("STRING",)
@@ -35,13 +35,12 @@ class StyleAlignedImageCaption:
 
     def caption(self, images, model, hub_id, prefix, max_new_tokens):
         check_batch(len(images), "images")  # before a model load or download
-        bundle = get_model("blip", chosen(model, hub_id), captions.load_blip)
-        with on_device(bundle[0]):
-            texts = captions.caption_images(bundle, images, prefix, max_new_tokens, progress=progress_bar(len(images)))
+        bundle = self.helper_model("blip", chosen(model, hub_id), captions.load_blip)
+        texts = captions.caption_images(bundle, images, prefix, max_new_tokens, progress=progress_bar(len(images)))
         return shown(("\n".join(texts),), texts)
 
 
-class StyleAlignedSpeechTranscript:
+class StyleAlignedSpeechTranscript(HelperModelNode):
     DESCRIPTION = ("Transcribes (or translates to English) spoken AUDIO with Whisper. Any sample rate and "
                    "channel count: the audio is mixed to mono and resampled to 16 kHz here, no ffmpeg needed.")
     RETURN_TYPES = ("STRING",)
@@ -69,10 +68,9 @@ class StyleAlignedSpeechTranscript:
     def transcribe(self, audio, model, language, task):
         clips = audio_ops.waveform_batch(audio)[0].shape[0]  # checks the input before a model load or download
         dirs = model_dirs("whisper")
-        whisper_model = get_model("whisper", model, speech.make_loader(dirs[0]), resolve=speech.resolve_whisper)
-        with on_device(whisper_model):
-            texts, notes = speech.transcribe_audio(whisper_model, audio, language, task,
-                                                   progress=progress_bar(clips))
+        whisper_model = self.helper_model("whisper", model, speech.make_loader(dirs[0]),
+                                          resolve=speech.resolve_whisper)
+        texts, notes = speech.transcribe_audio(whisper_model, audio, language, task, progress=progress_bar(clips))
         text = "\n".join(texts)
         return shown((text,), [text or "(no speech)", *notes])
 
@@ -129,7 +127,7 @@ class StyleAlignedWeatherPhrase:
         return shown((phrase,), [phrase])
 
 
-class StyleAlignedMusicMood:
+class StyleAlignedMusicMood(HelperModelNode):
     DESCRIPTION = ("Labels music AUDIO with a genre and a mood by zero-shot CLAP over lists you can edit; "
                    "gives a phrase such as 'calm jazz music' and the scores.")
     RETURN_TYPES = ("STRING", "STRING")
@@ -157,10 +155,9 @@ class StyleAlignedMusicMood:
         clip = audio_ops.to_mono(waveform)[0] if waveform.shape[0] else waveform.new_zeros(0)
         if audio_ops.is_silent(clip):
             return shown(("", ""), ["audio is silent or empty: no music labels"])
-        bundle = get_model("clap", chosen(model, hub_id), music.load_clap)
+        bundle = self.helper_model("clap", chosen(model, hub_id), music.load_clap)
         bar = progress_bar(1)
-        with on_device(bundle[0]):
-            scores = music.classify(bundle, clip, rate, label_sets)
+        scores = music.classify(bundle, clip, rate, label_sets)
         bar(1, 1)
         phrase, lines = music.phrase(scores), music.score_lines(scores, top_k)
         return shown((phrase, lines), [phrase, lines])

@@ -1,32 +1,20 @@
-"""Pretrained models the way ComfyUI users expect: `models/<kind>` folders registered with the
-host, a choice list (hub ids first, then local folders), and a cache released when the host
-frees memory.
+"""Helper models (BLIP, Whisper, CLAP, DPT, DINO, CLIP) the way ComfyUI users expect: `models/<kind>`
+folders registered with the host, a choice list (hub ids first, then local folders), and the model
+under the host's own model management, as its CLIP vision loader does it.
 
-Release hook: the host's "Free model and node cache" / "Unload models" action calls
-`comfy.model_management.unload_all_models()` through the module attribute (old installable host
-and current upstream alike), so we wrap that attribute once and clear our cache with it. We do
-not observe `soft_empty_cache`: the host calls it after every prompt, which would defeat caching.
-Between runs the cached models sit in RAM on the CPU; `on_device` moves one to the host's torch
-device only while a node uses it, so VRAM stays free for the diffusion model.
+A node that runs a helper model keeps the one it loaded (`HelperModelNode`): the executor keeps node
+objects between runs and drops them with its node cache, so there is no cache of ours. Before each
+use the model's ModelPatcher goes through `load_models_gpu`: on a GPU the host moves it in and out
+around the diffusion model by its own accounting, and its "Unload models" frees it.
 """
 
-import contextlib
-import functools
-import logging
 import os
-import threading
 
 from ..core.common.pretrained import load_pretrained, resolve_source
-
-log = logging.getLogger("style_aligned")
 
 MODEL_EXTENSIONS = (".pt", ".pth", ".bin", ".safetensors", ".ckpt")
 DOWNLOAD_NOTE = ("Pick a local model from models/{kind} or type a hub id; a missing hub model is downloaded "
                  "on first use (progress in the console) and cached in memory until the host frees models.")
-
-_cache: dict = {}
-_lock = threading.RLock()
-
 
 def model_dirs(kind: str) -> list[str]:
     """Register `models/<kind>` with the host (idempotent) and return every folder for `kind`, ours first.
@@ -65,66 +53,28 @@ def model_choices(kind: str, defaults: list[str], files: bool = False) -> list[s
     return list(dict.fromkeys(choices))
 
 
-def get_model(kind: str, name: str, load_fn, resolve=resolve_source):
-    """The model `load_fn(source)` for (kind, name), loaded once and cached.
+class HelperModelNode:
+    """Base of a node that runs a helper model; `helper_model` gives the model's bundle on the device."""
 
-    `load_fn` gets a local path or a hub id and returns whatever bundle the caller needs
-    (for example `(model, processor)`); use one bundle shape per kind.
-    """
-    _install_release_hook()
-    key = (kind, name.strip() if isinstance(name, str) else name)
-    with _lock:
-        if key in _cache:
-            return _cache[key]
-        model = load_pretrained(load_fn, name, model_dirs(kind), kind, resolve=resolve)
-        _cache[key] = model
-        return model
+    _helper = None  # ((kind, name), ModelPatcher, bundle) of the model this node loaded last
 
+    def helper_model(self, kind: str, name: str, load_fn, resolve=resolve_source):
+        """`load_fn(source)`'s bundle (for example `(model, processor)`, or the model itself) for
+        (kind, name): loaded once per node, then put on the device by the host before each use."""
+        import comfy.model_management as mm
+        import comfy.model_patcher
+        import torch
 
-def clear_cache() -> int:
-    """Drop every cached model; returns how many were dropped."""
-    with _lock:
-        count = len(_cache)
-        _cache.clear()
-    if count:
-        log.info("Style Aligned: released %d cached pretrained model(s)", count)
-    return count
-
-
-def cached_keys() -> list[tuple]:
-    with _lock:
-        return list(_cache)
-
-
-def _install_release_hook() -> None:
-    import comfy.model_management as mm
-
-    original = mm.unload_all_models
-    if getattr(original, "_style_aligned_release", False):
-        return
-
-    @functools.wraps(original)
-    def unload_all_models(*args, **kwargs):
-        clear_cache()
-        return original(*args, **kwargs)
-
-    unload_all_models._style_aligned_release = True
-    mm.unload_all_models = unload_all_models
-
-
-@contextlib.contextmanager
-def on_device(module):
-    """Run `module` on the host's torch device, then return it to the CPU."""
-    import comfy.model_management as mm
-
-    device = mm.get_torch_device()
-    module.to(device)
-    try:
-        yield device
-    finally:
-        module.to("cpu")
-        if device.type != "cpu":
-            mm.soft_empty_cache()
+        key = (kind, name.strip())
+        if self._helper is None or self._helper[0] != key:  # a new choice replaces the old model
+            bundle = load_pretrained(load_fn, name, model_dirs(kind), kind, resolve=resolve)
+            holder = torch.nn.Module()  # the host's ModelPatcher sets attributes (such as `device`) on the
+            holder.inner = bundle[0] if isinstance(bundle, tuple) else bundle  # module; transformers refuses them
+            patcher = comfy.model_patcher.ModelPatcher(holder, load_device=mm.get_torch_device(),
+                                                       offload_device=mm.unet_offload_device())
+            self._helper = (key, patcher, bundle)
+        mm.load_models_gpu([self._helper[1]])
+        return self._helper[2]
 
 
 def model_inputs(kind: str, defaults: list[str]) -> dict:

@@ -14,13 +14,3 @@ def pytest_collection_modifyitems(items):
             reason = host.missing(marker.args[0])
             if reason:
                 item.add_marker(pytest.mark.skip(reason=reason))
-
-
-@pytest.fixture(autouse=True)
-def fresh_helper_models():
-    """No helper model cached from another test."""
-    from style_aligned.nodes import pretrained
-
-    pretrained.clear_cache()
-    yield
-    pretrained.clear_cache()

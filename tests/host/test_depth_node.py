@@ -4,7 +4,7 @@
 import pytest
 import torch
 from harness import host, tiny_hf
-from style_aligned.nodes import depth, pretrained
+from style_aligned.nodes import depth
 
 
 @pytest.fixture(scope="module")
@@ -23,4 +23,3 @@ def test_depth_node_keeps_size_and_drops_alpha(dpt_name):
     assert 0.0 <= float(maps.min()) and float(maps.max()) <= 1.0 and float(maps.std()) > 0
     with pytest.raises(RuntimeError, match="Intel/dpt-hybrid-midas was not found in"):
         node.estimate(torch.rand(1, 8, 8, 3), "Intel/dpt-hybrid-midas", "")
-    pretrained.clear_cache()

@@ -8,7 +8,6 @@ from harness import host, inputs, tiny_vision
 from style_aligned import nodes as pack_nodes
 from style_aligned.core.evaluation import embeddings, metrics
 from style_aligned.nodes import metrics as metric_nodes
-from style_aligned.nodes import pretrained
 
 
 @pytest.fixture(scope="module")
@@ -53,10 +52,9 @@ def test_weighted_score_node_matches_core_math(model_root):
                                             embeddings.dino_embeddings(bundle, refs), [0.75, 0.25])
     assert score == pytest.approx(expected.score, abs=1e-5)
     assert "weights: 0.750, 0.250" in report and "3 images, 2 references" in report
-    # equal weights when empty; the model is cached between runs
+    # equal weights when empty
     equal = metric_nodes.StyleAlignedWeightedDinoScore().score(images, refs, "", "tiny-dino", "", 8)
     assert "weights: 0.500, 0.500" in equal["result"][1]
-    assert pretrained.cached_keys() == [("dino", "tiny-dino")]
 
 
 def test_set_consistency_node(model_root):
@@ -97,7 +95,7 @@ def test_bad_input_names_the_input(model_root):
         metric_nodes.StyleAlignedClipTextAlignment().score(inputs.images(3), "a\nb", "", metric_nodes.STYLE_MODES[0],
                                                            "tiny-clip", "", 8)
     # all of these fail before any model is loaded
-    assert pretrained.cached_keys() == []
+    assert weighted._helper is None
     with pytest.raises(RuntimeError, match="not found in .* could not be downloaded"):
         metric_nodes.StyleAlignedDinoSetConsistency().score(inputs.images(2), "tiny-dino", "nobody/absent-dino", 8)
 
@@ -122,3 +120,28 @@ def test_an_empty_or_wrong_kind_folder_for_dino_is_a_clear_error(model_root, tmp
         with pytest.raises(RuntimeError, match="could not load the dino model 'empty-dino'"):
             metric_nodes.StyleAlignedDinoSetConsistency().score(inputs.images(2), "empty-dino", "", 8)
     assert root.exists()
+
+
+def test_helper_models_are_under_the_hosts_model_management(model_root):
+    """A metric node's and a caption node's models are ModelPatchers the host lists as loaded; the
+    host's "Unload models" (unload_all_models) takes them off its list, and the next run loads them
+    again through the host."""
+    import comfy.model_management as mm
+    from harness import tiny_hf
+    from style_aligned.nodes import multimodal
+
+    tiny_hf.blip(model_root / "blip-for-metrics" / "tiny-blip")
+    consistency, caption = metric_nodes.StyleAlignedDinoSetConsistency(), multimodal.StyleAlignedImageCaption()
+    with host.model_folder("blip", model_root / "blip-for-metrics"):
+        consistency.score(inputs.images(2), "tiny-dino", "", 8)
+        caption.caption(inputs.images(1), "tiny-blip", "", "", 4)
+
+        def ours():
+            loaded = [entry.model for entry in mm.current_loaded_models]
+            return [node for node in (consistency, caption) if any(m is node._helper[1] for m in loaded)]
+
+        assert ours() == [consistency, caption]
+        mm.unload_all_models()
+        assert ours() == []
+        consistency.score(inputs.images(2), "tiny-dino", "", 8)
+        assert ours() == [consistency]
