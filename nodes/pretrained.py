@@ -14,7 +14,9 @@ from ..core.common.pretrained import load_pretrained, resolve_source
 
 MODEL_EXTENSIONS = (".pt", ".pth", ".bin", ".safetensors", ".ckpt")
 DOWNLOAD_NOTE = ("Pick a local model from models/{kind} or type a hub id; a missing hub model is downloaded "
-                 "on first use (progress in the console) and cached in memory until the host frees models.")
+                 "on first use (progress in the console). The node keeps it for the next run; ComfyUI moves it "
+                 "on and off the GPU like its own models.")
+
 
 def model_dirs(kind: str) -> list[str]:
     """Register `models/<kind>` with the host (idempotent) and return every folder for `kind`, ours first.
@@ -68,8 +70,10 @@ class HelperModelNode:
         key = (kind, name.strip())
         if self._helper is None or self._helper[0] != key:  # a new choice replaces the old model
             bundle = load_pretrained(load_fn, name, model_dirs(kind), kind, resolve=resolve)
-            holder = torch.nn.Module()  # the host's ModelPatcher sets attributes (such as `device`) on the
-            holder.inner = bundle[0] if isinstance(bundle, tuple) else bundle  # module; transformers refuses them
+            # in a plain container: the host's ModelPatcher sets attributes (such as `device`) on the
+            # module it manages, which a transformers model refuses
+            holder = torch.nn.Module()
+            holder.inner = bundle[0] if isinstance(bundle, tuple) else bundle
             patcher = comfy.model_patcher.ModelPatcher(holder, load_device=mm.get_torch_device(),
                                                        offload_device=mm.unet_offload_device())
             self._helper = (key, patcher, bundle)
