@@ -14,7 +14,7 @@ from ..core.alignment.attention import SharingOptions
 from ..core.alignment.layers import LAYER_MODES, find_self_attention_layers, select_layers
 from ..core.common.weights import normalise_weights, parse_weights
 from .hooks import CallState, SharedAttentionPatch, SharedGroupNormForward, SigmaRange, StyleAlignedWrapper
-from .model_family import STYLE_REFERENCE, check_reference_for_model
+from .model_family import STYLE_REFERENCE, check_reference_for_model, require_unet
 from .ui import shown
 
 CATEGORY = "style_aligned"
@@ -177,7 +177,7 @@ class StyleAlignedPatchModel:
               style_reference=None, reference_weights=""):
         validate_knobs(score_scale, score_shift, share_fraction, start_percent, end_percent)
         reference, refs, weights = _reference_setup(model, style_reference, reference_weights)
-        all_layers, output_levels = find_self_attention_layers(model.get_model_object("diffusion_model"))
+        all_layers, output_levels = find_self_attention_layers(require_unet(model))
         selected = select_layers(all_layers, output_levels, layers, share_fraction, custom_layers)
         opts = SharingOptions(adain_queries, adain_keys, adain_values, score_scale, score_shift, full_attention_share)
         state = CallState(SigmaRange(model.get_model_object("model_sampling"), start_percent, end_percent))

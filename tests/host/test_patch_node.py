@@ -238,3 +238,14 @@ def test_settings_that_share_nothing_say_so_on_the_node(knobs, note):
     (style,), text = host.run_node_shown(StyleAlignedPatchModel, model=model, **knobs)
     assert (note in text) if note else text == ""
     assert torch.isfinite(tiny.sample(style, "sd15", 3)).all()  # still a working model
+
+
+@pytest.mark.needs("DiT models")
+@pytest.mark.parametrize("guidance", [True, False], ids=["flux dev", "flux schnell"])
+def test_a_model_family_without_unet_blocks_gets_a_message_naming_what_is_supported(guidance):
+    """Dropping the patch node on Flux failed with AttributeError: 'Flux' object has no attribute
+    'input_blocks'. Until the DiT adapter exists, the message names the family and what works."""
+    model = tiny.tiny_flux(guidance=guidance)
+    with pytest.raises(ValueError, match=r"model: Flux\w* \(Flux\) is not supported yet; .*SD1\.5, SD2 and SDXL"):
+        patched(model)
+    assert not model.model_options.get("transformer_options") and not model.object_patches

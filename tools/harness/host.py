@@ -9,6 +9,7 @@ import asyncio
 import atexit
 import contextlib
 import importlib
+import importlib.util
 import inspect
 import os
 import shutil
@@ -99,6 +100,7 @@ def _has_attention_override():
 
 FEATURES = {
     "attention override": _has_attention_override,
+    "DiT models": lambda: importlib.util.find_spec("comfy.ldm.flux") is not None,
     # generated files (docs/) list the host's own choices, such as its schedulers: made on upstream
     "upstream's node lists": lambda: name() == "upstream",
     # the frontend with a node docs panel (help pages of custom nodes) ships with upstream

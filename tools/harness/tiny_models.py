@@ -56,6 +56,22 @@ def tiny_model(kind="sd15", seed=0, **overrides):
     return comfy.model_patcher.ModelPatcher(model, CPU, CPU)
 
 
+def tiny_flux(seed=0, guidance=True):
+    """A ModelPatcher around a tiny FLUX.1-dev-shaped DiT (schnell-shaped without guidance), random
+    weights; current upstream only (the 2024 host has no DiT models)."""
+    import comfy.model_patcher
+    import comfy.supported_models as supported_models
+
+    config = dict(image_model="flux", in_channels=16, out_channels=16, vec_in_dim=32, context_in_dim=32,
+                  hidden_size=64, mlp_ratio=2.0, num_heads=2, depth=2, depth_single_blocks=3, axes_dim=[4, 14, 14],
+                  theta=10000, patch_size=2, qkv_bias=True, guidance_embed=guidance)
+    family = (supported_models.Flux if guidance else supported_models.FluxSchnell)(config)
+    model = family.get_model({})
+    init_weights(model, seed)
+    model.eval()
+    return comfy.model_patcher.ModelPatcher(model, CPU, CPU)
+
+
 NARROW_SD15 = dict(model_channels=320, channel_mult=[1], num_res_blocks=[1], transformer_depth=[1],
                    transformer_depth_output=[1, 1], transformer_depth_middle=1, context_dim=768, num_heads=8)
 
