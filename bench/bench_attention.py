@@ -80,7 +80,6 @@ def extra_attention_flops(model, batch, size):
     """FLOPs the shared layers add per step: each target (in cond and uncond) also attends to the
     reference's tokens, in every self-attention layer. Token counts are read from one real step."""
     from comfy.ldm.modules.attention import optimized_attention
-    from style_aligned.core.alignment.attention import attention_flops
     from style_aligned.core.alignment.layers import find_self_attention_layers
 
     shapes = []
