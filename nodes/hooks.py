@@ -3,6 +3,7 @@ the attention and GroupNorm patches, the `attn1_replace` patch, the GroupNorm ob
 model wrapper. Host glue; the method they call lives in core/.
 """
 
+import contextlib
 import functools
 import inspect
 
@@ -39,23 +40,28 @@ class CallState:
     def __init__(self, sigma_range):
         self.sigma_range = sigma_range
         self.chunks = 1
-        self.timestep = None
         self.active = True
+        self.inside = False  # between the wrapper's begin and end of a model call
 
     def __deepcopy__(self, memo):
         return self
 
-    def begin(self, chunks, timestep):
-        self.chunks, self.timestep = chunks, timestep
-        self.active = self.sigma_range.contains(timestep)
+    @contextlib.contextmanager
+    def model_call(self, chunks, timestep):
+        """Around one model call: the chunk count, and the active range decided once for all layers."""
+        self.chunks, self.active, self.inside = chunks, self.sigma_range.contains(timestep), True
+        try:
+            yield
+        finally:
+            self.inside = False
 
     def active_for(self, extra_options):
-        """Active for this attention call: the wrapper's answer when the call went through it
-        (the host hands the same sigma tensor to both), else decided here."""
-        sigmas = extra_options.get("sigmas")
-        if sigmas is not None and sigmas is self.timestep:
+        """Active for this attention call: the wrapper's answer inside a model call through it (the
+        host hands the layers a copy of the sigma tensor, so no identity to compare), else decided
+        here (a wrapper registered later that does not chain ours)."""
+        if self.inside:
             return self.active
-        return self.sigma_range.contains(sigmas)
+        return self.sigma_range.contains(extra_options.get("sigmas"))
 
 
 @functools.lru_cache(maxsize=8)
@@ -155,17 +161,17 @@ class StyleAlignedWrapper:
     def __call__(self, apply_model, args):
         chunks = len(args.get("cond_or_uncond") or [0])
         x, sigma = args["input"], args["timestep"]
-        self.state.begin(chunks, sigma)
-        c = dict(args["c"])
-        if c.get("control") is not None and x.shape[0] // chunks > self.refs:
-            c["control"] = _without_reference_control(c["control"], chunks, self.refs)
-        if self.reference is not None:
-            x = replace_reference_rows(x, self.reference.latent_at(sigma), chunks)
-        args = {**args, "input": x, "c": c}
-        if self.previous is not None:
-            out = self.previous(apply_model, args)
-        else:
-            out = apply_model(x, sigma, **c)
+        with self.state.model_call(chunks, sigma):
+            c = dict(args["c"])
+            if c.get("control") is not None and x.shape[0] // chunks > self.refs:
+                c["control"] = _without_reference_control(c["control"], chunks, self.refs)
+            if self.reference is not None:
+                x = replace_reference_rows(x, self.reference.latent_at(sigma), chunks)
+            args = {**args, "input": x, "c": c}
+            if self.previous is not None:
+                out = self.previous(apply_model, args)
+            else:
+                out = apply_model(x, sigma, **c)
         if self.reference is not None:
             out = replace_reference_rows(out, self.reference.clean, chunks)
         return out

@@ -249,3 +249,21 @@ def test_a_model_family_without_unet_blocks_gets_a_message_naming_what_is_suppor
     with pytest.raises(ValueError, match=r"model: Flux\w* \(Flux\) is not supported yet; .*SD1\.5, SD2 and SDXL"):
         patched(model)
     assert not model.model_options.get("transformer_options") and not model.object_patches
+
+
+def test_the_active_range_is_decided_once_per_model_call(monkeypatch):
+    """Deciding whether sharing is active reads sigma as a float (a host sync on a GPU): once per
+    model call in the wrapper, not once per patched layer."""
+    from style_aligned.nodes import hooks
+
+    decisions, original = [], hooks.SigmaRange.contains
+
+    def counted(self, sigmas):
+        decisions.append(sigmas)
+        return original(self, sigmas)
+
+    monkeypatch.setattr(hooks.SigmaRange, "contains", counted)
+    style = patched(tiny.tiny_model("sd15"), share_group_norm=True)
+    recorder = recording.CallRecorder.install(style)
+    tiny.sample(style, "sd15", 3, steps=2)
+    assert recorder.calls and len(decisions) == len(recorder.calls)
