@@ -64,6 +64,11 @@ def invert_latent(model, samples, positive, negative, steps, cfg, scheduler, ite
     sigmas = inversion_sigmas(model, scheduler, steps)
     progress = comfy.utils.ProgressBar((len(sigmas) - 1) * iterations)
     result = {}
+    model_sampling = model.get_model_object("model_sampling")
+
+    def input_scale(sigma):
+        """The network's input scaling at sigma (c_in): DDIM asks the next sigma with the same input."""
+        return float(model_sampling.calculate_input(sigma.reshape(1).float(), torch.ones(1, 1)).flatten()[0])
 
     def sample_inversion(denoiser, x, sigmas, extra_args=None, callback=None, disable=None):
         """KSAMPLER sampler function: the host hands over x = process_latent_in(latent) at sigma 0."""
@@ -75,7 +80,7 @@ def invert_latent(model, samples, positive, negative, steps, cfg, scheduler, ite
             progress.update(1)
             return denoised
 
-        result["trajectory"] = invert(denoise, x, sigmas, iterations=iterations)
+        result["trajectory"] = invert(denoise, x, sigmas, iterations=iterations, input_scale=input_scale)
         return x  # the host post-processes the return value; the trajectory is what we keep
 
     guider = comfy.samplers.CFGGuider(model)

@@ -52,16 +52,17 @@ def test_inversion_runs_through_the_host_and_stores_sampler_space_latents(models
     assert traj.metadata["model_family"] == ("SDXL" if kind == "sdxl" else "SD15")
     assert traj.metadata["ref_count"] == "2" and traj.metadata["steps"] == str(STEPS)
 
-    # every UNet call saw exactly the stored latent, at the current sigma (sigma_1 for the first step)
+    # DDIM inversion: every UNet call is at the next sigma, on the stored latent carried to it with the
+    # same network input (the host's c_in = 1 / sqrt(1 + sigma^2) for these eps models)
     calls = recorder.calls
     assert len(calls) == STEPS and all(c["cond_or_uncond"] == [0] for c in calls)  # cfg 1: positive only
-    eval_sigmas = [traj.sigmas[1]] + list(traj.sigmas[1:-1])
     for i, call in enumerate(calls):
-        assert torch.equal(call["input"], traj.latents[i])
-        assert float(call["timestep"][0]) == pytest.approx(float(eval_sigmas[i]), rel=1e-6)
-        # the DDIM step with the host's denoised output: x_next = x + h (x - D) / sigma
-        h = traj.sigmas[i + 1] - traj.sigmas[i]
-        expected = traj.latents[i] + float(h) * (traj.latents[i] - call["output"]) / float(eval_sigmas[i])
+        sigma, sigma_next = float(traj.sigmas[i]), float(traj.sigmas[i + 1])
+        x_eval = traj.latents[i] * ((1 + sigma_next**2) / (1 + sigma**2)) ** 0.5
+        torch.testing.assert_close(call["input"], x_eval)
+        assert float(call["timestep"][0]) == pytest.approx(sigma_next, rel=1e-6)
+        # the DDIM step with the host's denoised output: x_next = x + h (x_eval - D) / sigma_next
+        expected = traj.latents[i] + (sigma_next - sigma) * (call["input"] - call["output"]) / sigma_next
         assert torch.allclose(traj.latents[i + 1], expected, rtol=1e-5, atol=1e-5)
     if kind == "sdxl":  # the host encoded the pooled output into the ADM vector
         assert calls[0]["c"]["y"].shape == (2, tiny.POOLED_DIM + tiny.SDXL_SIZE_EMBEDDING)
