@@ -152,11 +152,12 @@ class StyleAlignedWrapper:
       original does: control shapes the targets, not the style source.
     """
 
-    def __init__(self, state, previous=None, reference=None, refs=1):
+    def __init__(self, state, previous=None, reference=None, refs=1, hold_sigma=None):
         self.state = state
         self.previous = previous
         self.reference = reference
         self.refs = refs
+        self.hold_sigma = hold_sigma  # the reference row stays there while the targets are noisier
 
     def __call__(self, apply_model, args):
         chunks = len(args.get("cond_or_uncond") or [0])
@@ -166,7 +167,8 @@ class StyleAlignedWrapper:
             if c.get("control") is not None and x.shape[0] // chunks > self.refs:
                 c["control"] = _without_reference_control(c["control"], chunks, self.refs)
             if self.reference is not None:
-                x = replace_reference_rows(x, self.reference.latent_at(sigma), chunks)
+                at = sigma if self.hold_sigma is None else sigma.clamp(max=self.hold_sigma)
+                x = replace_reference_rows(x, self.reference.latent_at(at), chunks)
             args = {**args, "input": x, "c": c}
             if self.previous is not None:
                 out = self.previous(apply_model, args)

@@ -100,6 +100,15 @@ def _reference_setup(model, style_reference, reference_weights):
     return style_reference, refs, weights.tolist()
 
 
+def _held_sigma(reference, offset):
+    _check_finite("reference_offset", offset, 0.0, 0.95)
+    if not offset:
+        return None
+    if reference is None:
+        raise ValueError("reference_offset: set, but no style_reference is connected; connect one or set it to 0")
+    return reference.held_sigma(offset)
+
+
 class StyleAlignedPatchModel:
     DESCRIPTION = (
         "StyleAligned: every image of the batch shares the style of the first one (the reference). "
@@ -169,14 +178,20 @@ class StyleAlignedPatchModel:
                                                  "tooltip": "With K references: one weight each, e.g. '0.7, 0.3' "
                                                             "(renormalised). Each target attends to all K references "
                                                             "with these weights; empty = equal."}),
+                "reference_offset": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 0.95, "step": 0.01,
+                                               "tooltip": "With a style_reference: hold the reference row this "
+                                                          "fraction of its trajectory less noisy than the "
+                                                          "targets until they reach it (0 = same noise level; "
+                                                          "0.1 = 5 of 50 steps, the original transfer demo)."}),
             },
         }
 
     def patch(self, model, share_attention, adain_queries, adain_keys, adain_values, score_scale, score_shift,
               share_group_norm, full_attention_share, layers, share_fraction, custom_layers, start_percent, end_percent,
-              style_reference=None, reference_weights=""):
+              style_reference=None, reference_weights="", reference_offset=0.0):
         validate_knobs(score_scale, score_shift, share_fraction, start_percent, end_percent)
         reference, refs, weights = _reference_setup(model, style_reference, reference_weights)
+        hold = _held_sigma(reference, reference_offset)
         all_layers, output_levels = find_self_attention_layers(require_unet(model))
         selected = select_layers(all_layers, output_levels, layers, share_fraction, custom_layers)
         opts = SharingOptions(adain_queries, adain_keys, adain_values, score_scale, score_shift, full_attention_share)
@@ -194,7 +209,7 @@ class StyleAlignedPatchModel:
         if share_group_norm:
             _patch_group_norms(patched, state, refs)
         previous_wrapper = patched.model_options.get("model_function_wrapper")
-        patched.set_model_unet_function_wrapper(StyleAlignedWrapper(state, previous_wrapper, reference, refs))
+        patched.set_model_unet_function_wrapper(StyleAlignedWrapper(state, previous_wrapper, reference, refs, hold))
         notes = no_effect_notes(share_attention, share_group_norm, selected, start_percent, end_percent)
         for note in notes:
             log.warning("Style Aligned Patch Model: %s", note)

@@ -225,24 +225,30 @@ def reference_image(specs):
     ref_prompt = b.add("CLIPTextEncode", 1, 180, title="Describe the reference",
                        text="a lighthouse on a cliff, watercolor painting")
     b.connect(ckpt, "CLIP", ref_prompt, "clip")
-    invert = b.add("DDIMInvertReference", 1, 420, steps=50, cfg=1.0, scheduler="normal")
+    # the original transfer recipe (style_aligned_transfer_sdxl.ipynb): inversion guidance 2, score shift
+    # log 2, GroupNorm sharing, generation guidance 10, the reference 5 of 50 steps ahead of the targets
+    invert = b.add("DDIMInvertReference", 1, 420, steps=50, cfg=2.0, scheduler="normal")
     b.connect(ckpt, "MODEL", invert, "model")
     b.connect(enc, "LATENT", invert, "latent")
     b.connect(ref_prompt, "CONDITIONING", invert, "positive")
-    patch = patch_model(b, ckpt, 2, 60, invert)
+    patch = patch_model(b, ckpt, 2, 60, invert, score_shift=0.693, share_group_norm=True, reference_offset=0.1)
     prompts = batch_prompts(b, ckpt, 2, 560, invert,
                             prompts="a lighthouse on a cliff\na cat\na bicycle\na mountain lake",
                             style="watercolor painting", width=1024, height=1024)
     neg = negative_encoder(b, ckpt, 0, 820)
-    sample_and_save(b, ckpt, patch, prompts, neg, prompts, 3, 60, "style_aligned/reference")
+    sample_and_save(b, ckpt, patch, prompts, neg, prompts, 3, 60, "style_aligned/reference", steps=50, cfg=10.0)
     b.note(
         "StyleAligned from a reference IMAGE (SDXL). Load Image -> scale -> VAE Encode -> DDIM Invert Reference "
         "keeps the reference's whole noise trajectory; the patch puts the reference back on that trajectory at "
         "every step, so row 0 of the output is your image and every other row takes its style.\n\n"
-        "Describe the reference in 'Describe the reference' AND as the first prompt line. Inversion: 50 steps, "
-        "cfg 1 (no guidance) as in the paper; 'refinement' > 0 makes the inversion retrace exactly at extra cost. "
-        "The batch takes the reference's size (the width/height widgets are then ignored).\n\n" + PATCH_NOTE,
-        4, 520, height=420)
+        "Describe the reference in 'Describe the reference' AND as the first prompt line. The batch takes the "
+        "reference's size (the width/height widgets are then ignored).\n\n"
+        "Settings of the original transfer demo (style_aligned_transfer_sdxl.ipynb): inversion 50 steps with "
+        "cfg 2 (guidance while inverting); score_shift 0.693 = log 2 (targets weigh the reference twice); "
+        "share_group_norm on (targets' GroupNorm statistics include the reference); reference_offset 0.1 (the "
+        "reference starts 5 of 50 steps less noisy than the targets and waits there); sampling 50 steps at cfg "
+        "10. 'refinement' > 0 makes the inversion retrace exactly at extra cost.\n\n" + PATCH_NOTE,
+        4, 520, height=480)
     return b.ui()
 
 

@@ -117,6 +117,18 @@ class Trajectory:
         """The clean reference latents, (K, C, H, W)."""
         return self.latents[0]
 
+    def held_sigma(self, offset):
+        """The sigma the reference is held at while the targets are noisier: `offset` (a fraction of
+        the trajectory's steps) below its top, as the original transfer demo starts the reference 5 of
+        50 steps less noisy than the targets. 0 = no hold (the top)."""
+        if not (0.0 <= offset < 1.0):
+            raise ValueError(f"reference_offset must be at least 0 and below 1, got {offset}")
+        index = self.steps - round(offset * self.steps)
+        if index < 1:
+            raise ValueError(f"reference_offset {offset} would hold the reference at its clean latent: this "
+                             f"reference has {self.steps} steps, so use at most {(self.steps - 1) / self.steps:.3f}")
+        return float(self.sigmas[index])
+
     def covers(self, sigma):
         """True when `sigma` lies inside the stored range (within float tolerance)."""
         sigma = _as_float(sigma)

@@ -114,3 +114,14 @@ def test_validation_messages_name_the_input():
     with pytest.raises(ValueError, match="values up to 2e\\+04"):
         require_finite(torch.tensor([2e4]), "latent", bound=1e4)
     assert require_finite(torch.tensor([1e4]), "latent", bound=1e4) is not None
+
+
+def test_held_sigma_is_the_offset_point_below_the_top():
+    trajectory = make(steps=10)
+    assert trajectory.held_sigma(0.0) == float(trajectory.sigmas[-1])
+    assert trajectory.held_sigma(0.1) == float(trajectory.sigmas[9])  # 1 of 10 steps less noisy
+    assert trajectory.held_sigma(0.5) == float(trajectory.sigmas[5])
+    with pytest.raises(ValueError, match="at least 0 and below 1"):
+        trajectory.held_sigma(1.0)
+    with pytest.raises(ValueError, match="use at most 0.900"):
+        trajectory.held_sigma(0.97)

@@ -130,3 +130,34 @@ def test_works_with_the_stock_sampler_custom_node(setup):
         torch.testing.assert_close(call["input"][0:1], expected, rtol=0, atol=1e-6)
         torch.testing.assert_close(call["input"][3:4], expected, rtol=0, atol=1e-6)
     torch.testing.assert_close(out[:1], references[:1], rtol=1e-5, atol=1e-5)
+
+
+def test_with_an_offset_the_reference_is_held_less_noisy_then_follows_the_schedule(setup):
+    """The original transfer demo starts the reference 5 of 50 steps less noisy than the targets and
+    holds it there; with reference_offset 0.25 on an 8-step trajectory the hold is 2 steps below its top."""
+    model, _, trajectories = setup
+    trajectory = trajectories[1]
+    hold = float(trajectory.sigmas[trajectory.steps - 2])
+    _, calls = _recorded_run(model, trajectory, 3, reference_offset=0.25)
+    phases = set()
+    for call in calls:
+        sigma = float(call["timestep"][0])
+        phases.add(sigma > hold)
+        expected = trajectory.latent_at(min(sigma, hold))
+        rows = call["input"].shape[0] // len(call["cond_or_uncond"])
+        for chunk in range(len(call["cond_or_uncond"])):
+            torch.testing.assert_close(call["input"][chunk * rows:chunk * rows + 1], expected, rtol=0, atol=1e-6)
+    assert phases == {True, False}  # held during the first steps, then at the current sigma
+
+
+@pytest.mark.parametrize("offset, message", [
+    (1.0, "reference_offset must be a finite number between 0.0 and 0.95"),
+    (float("nan"), "reference_offset must be a finite number"),
+    (0.95, "would hold the reference at its clean latent: this reference has 8 steps, so use at most 0.875"),
+])
+def test_bad_offsets_name_the_input(setup, offset, message):
+    model, _, trajectories = setup
+    with pytest.raises(ValueError, match=message):
+        host.run_node(StyleAlignedPatchModel, model=model, style_reference=trajectories[1], reference_offset=offset)
+    with pytest.raises(ValueError, match="reference_offset: set, but no style_reference"):
+        host.run_node(StyleAlignedPatchModel, model=model, reference_offset=0.1)

@@ -6,6 +6,7 @@ the mid-2024 test host lacks) is checked against its upstream spec.
 """
 
 import json
+import math
 
 import make_workflows as make
 import pytest
@@ -205,3 +206,21 @@ def test_converter_names_unknown_nodes_and_value_checks():
     assert wf.check_value("f", ["FLOAT", {"min": 0.0, "max": 1.0}], 1.5)
     assert wf.ui_widget_values(SPECS["KSampler"], {"seed": 1, "steps": 2, "sampler_name": "euler"}) == \
         [1, "fixed", 2, "euler"]
+
+
+def test_reference_image_workflow_uses_the_original_transfer_recipe(specs):
+    """style_aligned_transfer_sdxl.ipynb: inversion guidance 2 over 50 steps, score shift log 2,
+    GroupNorm sharing on, generation guidance 10, the reference 5 of 50 steps ahead."""
+    ui = wf.load(ROOT / "workflows" / "style_aligned_reference_image.json")
+    values = {node["type"]: wf.widget_values_by_name(node, specs[node["type"]]) for node in ui["nodes"]
+              if node["type"] in ("DDIMInvertReference", "StyleAlignedPatchModel", "KSampler")}
+    assert values["DDIMInvertReference"]["steps"] == 50 and values["DDIMInvertReference"]["cfg"] == 2.0
+    patch = values["StyleAlignedPatchModel"]
+    assert patch["score_shift"] == pytest.approx(math.log(2), abs=5e-4) and patch["share_group_norm"] is True
+    assert patch["reference_offset"] == pytest.approx(5 / 50)
+    assert values["KSampler"]["cfg"] == 10.0 and values["KSampler"]["steps"] == 50
+    # the patch node's own defaults stay those of the prompts-only demo
+    from style_aligned.nodes.patch import StyleAlignedPatchModel
+
+    required = StyleAlignedPatchModel.INPUT_TYPES()["required"]
+    assert required["score_shift"][1]["default"] == 0.0 and required["share_group_norm"][1]["default"] is False
