@@ -66,13 +66,16 @@ def validate_knobs(score_scale, score_shift, share_fraction, start_percent, end_
         raise ValueError(f"start_percent ({start_percent}) must not be after end_percent ({end_percent})")
 
 
-def no_effect_notes(share_attention, share_group_norm, selected, start_percent, end_percent):
+def no_effect_notes(attention_patched, share_group_norm, selected, start_percent, end_percent):
     """What in these settings makes the patch do nothing, said on the node instead of silently."""
     notes = []
-    if share_attention and not selected:
+    if not attention_patched and not share_group_norm:
+        notes.append("share_attention, the AdaIN switches, full_attention_share and share_group_norm are all off: "
+                     "the model is unchanged; turn share_attention on")
+    if attention_patched and not selected:
         notes.append("no self-attention layer is selected (share_fraction is too small for this model), so no "
                      "attention is shared: raise share_fraction or choose layers = all")
-    if start_percent == end_percent and (share_attention or share_group_norm):
+    if start_percent == end_percent and (attention_patched or share_group_norm):
         notes.append(f"start_percent = end_percent ({start_percent}): the active range is empty, so nothing is "
                      "shared; set end_percent after start_percent")
     return notes
@@ -129,7 +132,9 @@ class StyleAlignedPatchModel:
                 "model": ("MODEL", {"tooltip": "The diffusion model (SD1.5 or SDXL family) to patch."}),
                 "share_attention": ("BOOLEAN", {"default": True,
                                                 "tooltip": "Targets attend to the reference's keys and values. The "
-                                                           "heart of the method."}),
+                                                           "heart of the method. Off: the AdaIN switches still "
+                                                           "apply, as in the original, but no image attends to "
+                                                           "another."}),
                 "adain_queries": ("BOOLEAN", {"default": True,
                                               "tooltip": "Normalise the targets' queries to the reference's "
                                                          "per-channel mean and std (AdaIN)."}),
@@ -149,16 +154,19 @@ class StyleAlignedPatchModel:
                                                  "tooltip": "Targets' GroupNorm statistics are taken over their "
                                                             "features together with the reference's."}),
                 "full_attention_share": ("BOOLEAN", {"default": False,
-                                                     "tooltip": "Every image attends to every image of the batch (the "
-                                                                "reference too, so it changes as well). Off in the "
-                                                                "paper."}),
+                                                     "tooltip": "Every image attends to every image of the batch, "
+                                                                "plainly (no AdaIN, score scale or shift, as in the "
+                                                                "original); the reference changes as well. Off in "
+                                                                "the paper."}),
                 "layers": (LAYER_MODES, {"default": "all", "tooltip": "Which self-attention layers share: all; an "
                                                                       "evenly spread fraction; 'style blocks' "
                                                                       "(InstantStyle: SDXL output_1, SD1.5 output_4) "
                                                                       "for less content leakage; or a custom list."}),
                 "share_fraction": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0, "step": 0.05,
                                              "tooltip": "With layers = fraction: the share of self-attention layers "
-                                                        "that share, spread evenly (the original's level knob)."}),
+                                                        "that share, round(N x fraction) of them spread evenly. The "
+                                                        "original's level knob is 1 - share_fraction; it picks every "
+                                                        "n-th layer, so it may share a few more or fewer."}),
                 "custom_layers": ("STRING", {"default": "output_1",
                                              "tooltip": "With layers = custom: blocks such as 'input_4, output_1' or "
                                                         "one transformer as 'output_1.0'."}),
@@ -194,14 +202,16 @@ class StyleAlignedPatchModel:
         hold = _held_sigma(reference, reference_offset)
         all_layers, output_levels = find_self_attention_layers(require_unet(model))
         selected = select_layers(all_layers, output_levels, layers, share_fraction, custom_layers)
-        opts = SharingOptions(adain_queries, adain_keys, adain_values, score_scale, score_shift, full_attention_share)
+        opts = SharingOptions(adain_queries, adain_keys, adain_values, score_scale, score_shift, full_attention_share,
+                              share_attention)
+        attention_patched = share_attention or full_attention_share or adain_queries or adain_keys or adain_values
         state = CallState(SigmaRange(model.get_model_object("model_sampling"), start_percent, end_percent))
 
         patched = model.clone()
         if _remove_our_patch(patched):
             log.warning("Style Aligned Patch Model: the model already carried a Style Aligned patch; it is replaced "
                         "and this node's settings apply (patches of other packs stay chained)")
-        if share_attention:
+        if attention_patched:
             for block, number, index in selected:
                 previous = existing_attn1_replace(patched.model_options, block, number, index)
                 patch = SharedAttentionPatch(opts, state, previous, refs, weights)
@@ -210,7 +220,7 @@ class StyleAlignedPatchModel:
             _patch_group_norms(patched, state, refs)
         previous_wrapper = patched.model_options.get("model_function_wrapper")
         patched.set_model_unet_function_wrapper(StyleAlignedWrapper(state, previous_wrapper, reference, refs, hold))
-        notes = no_effect_notes(share_attention, share_group_norm, selected, start_percent, end_percent)
+        notes = no_effect_notes(attention_patched, share_group_norm, selected, start_percent, end_percent)
         for note in notes:
             log.warning("Style Aligned Patch Model: %s", note)
         return shown((patched,), notes)

@@ -30,7 +30,8 @@ class SharingOptions:
     adain_values: bool = False
     score_scale: float = 1.0
     score_shift: float = 0.0
-    full_share: bool = False
+    full_share: bool = False  # the original's full_attention_share: plain attention over every row
+    share_attention: bool = True  # off: AdaIN still applies (as in the original), no row attends to another
 
 
 def mean_std(x, eps=EPS):
@@ -125,47 +126,41 @@ def shared_attention(q, k, v, heads, chunks, refs=1, opts=None, weights=None, at
     enter as score shifts `log(K * w_r)` (equal weights: no shift) and as the mixture of AdaIN
     statistics. Chunks of `refs` rows or fewer have no target and run as plain attention.
     `attend(q, k, v, heads, key_bias=None)` computes each attention (another pack's kernel may
-    stand in for ours).
+    stand in for ours). As in the original, `share_attention` off keeps AdaIN but no row attends to
+    another, and `full_share` is plain attention over all rows of a chunk (see `_full_share`).
     """
     opts = opts or SharingOptions()
     batch, tokens, channels = q.shape
     rows = rows_per_chunk(batch, chunks)
     if rows <= refs:
         return attend(q, k, v, heads)
+    if opts.full_share:
+        return _full_share(q, k, v, heads, chunks, attend)
     w = reference_weights(refs, weights, q.device)
     q, k, v = (t.reshape(chunks, rows, tokens, channels) for t in (q, k, v))
     ref_q, ref_k, ref_v = q[:, :refs], k[:, :refs], v[:, :refs]
     q_t = _align(q[:, refs:], ref_q, w, opts.adain_queries)
     k_t = _align(k[:, refs:], ref_k, w, opts.adain_keys)
     v_t = _align(v[:, refs:], ref_v, w, opts.adain_values)
+    out_r = attend(ref_q, ref_k, ref_v, heads)
+    if not opts.share_attention:
+        return torch.cat([out_r, attend(q_t, k_t, v_t, heads)], dim=1).reshape(batch, tokens, channels)
     # All reference tokens as one key sequence per chunk; scaled once, then broadcast to targets.
     scaled = ref_k * opts.score_scale if opts.score_scale != 1 else ref_k
     ref_keys = scaled.reshape(chunks, 1, refs * tokens, channels)
     ref_values = ref_v.reshape(chunks, 1, refs * tokens, channels)
-    if opts.full_share:
-        return _full_share(q_t, k_t, v_t, ref_q, ref_v, ref_keys, heads, opts, w, attend)
     targets = rows - refs
     keys = torch.cat([k_t, ref_keys.expand(-1, targets, -1, -1)], dim=2)
     values = torch.cat([v_t, ref_values.expand(-1, targets, -1, -1)], dim=2)
     bias = _reference_key_bias(opts, w, tokens, tokens, q.device, q.dtype)
     out_t = attend(q_t, keys, values, heads, key_bias=bias)
-    out_r = attend(ref_q, ref_k, ref_v, heads)
     return torch.cat([out_r, out_t], dim=1).reshape(batch, tokens, channels)
 
 
-def _full_share(q_t, k_t, v_t, ref_q, ref_v, ref_keys, heads, opts, w, attend):
-    """Every row of a chunk attends to the tokens of every row (references first).
-
-    The references then see the targets too, so they no longer match the unpatched model.
-    """
-    chunks, refs, tokens, channels = ref_q.shape
-    rows = refs + q_t.shape[1]
-    queries = torch.cat([ref_q, q_t], dim=1).reshape(chunks, rows * tokens, channels)
-    keys = torch.cat([ref_keys.reshape(chunks, refs * tokens, channels), k_t.reshape(chunks, -1, channels)], dim=1)
-    values = torch.cat([ref_v.reshape(chunks, refs * tokens, channels), v_t.reshape(chunks, -1, channels)], dim=1)
-    ref_bias = _reference_key_bias(opts, w, tokens, 0, queries.device, queries.dtype)
-    bias = None
-    if ref_bias is not None:
-        bias = torch.cat([ref_bias, ref_bias.new_zeros((rows - refs) * tokens)])
-    out = attend(queries, keys, values, heads, key_bias=bias)
-    return out.reshape(chunks * rows, tokens, channels)
+def _full_share(q, k, v, heads, chunks, attend):
+    """Every row attends to the tokens of every row of its chunk, plainly: the original's
+    full_attention_share runs the default attention there (no AdaIN, score scale or shift). The
+    references then see the targets too, so they no longer match the unpatched model."""
+    batch, tokens, channels = q.shape
+    q, k, v = (t.reshape(chunks, -1, channels) for t in (q, k, v))
+    return attend(q, k, v, heads).reshape(batch, tokens, channels)

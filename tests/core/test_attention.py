@@ -172,3 +172,34 @@ def test_one_weighted_reference_is_the_single_reference_path():
     single = sa.shared_attention(q, k, v, heads=2, chunks=2, opts=opts)
     weighted = sa.shared_attention(q, k, v, heads=2, chunks=2, refs=1, opts=opts, weights=[3.0])
     torch.testing.assert_close(weighted, single, rtol=0, atol=0)
+
+
+def test_full_share_is_plain_joint_attention_whatever_the_other_knobs():
+    """The original's full_attention_share runs the default attention over every row of a chunk:
+    AdaIN, score scale and score shift do not apply there."""
+    q, k, v = _qkv(2 * 3, seed=12)
+    knobs = sa.SharingOptions(adain_values=True, score_scale=1.7, score_shift=0.9, full_share=True)
+    got = sa.shared_attention(q, k, v, heads=2, chunks=2, opts=knobs)
+    joint = sa.attention(q.reshape(2, -1, 8), k.reshape(2, -1, 8), v.reshape(2, -1, 8), heads=2)
+    torch.testing.assert_close(got, joint.reshape(6, 6, 8))
+
+
+def test_without_sharing_adain_still_applies_as_in_the_original():
+    """share_attention off: targets' queries and keys are moved to the reference's statistics, then
+    every row attends only to itself; the reference rows are plain."""
+    q, k, v = _qkv(2 * 3, seed=13)
+    opts = sa.SharingOptions(share_attention=False)
+    got = sa.shared_attention(q, k, v, heads=2, chunks=2, opts=opts)
+    q4, k4 = q.reshape(2, 3, 6, 8), k.reshape(2, 3, 6, 8)
+    expected = []
+    for c in range(2):
+        for r in range(3):
+            qr, kr = q4[c, r], k4[c, r]
+            if r:  # a target: AdaIN to row 0 of its chunk
+                qr = sa.adain(qr, *sa.mean_std(q4[c, 0]))
+                kr = sa.adain(kr, *sa.mean_std(k4[c, 0]))
+            expected.append(sa.attention(qr[None], kr[None], v.reshape(2, 3, 6, 8)[c, r][None], heads=2)[0])
+    torch.testing.assert_close(got, torch.stack(expected), rtol=1e-5, atol=1e-6)
+    plain = sa.attention(q, k, v, heads=2)
+    torch.testing.assert_close(got.reshape(2, 3, 6, 8)[:, 0], plain.reshape(2, 3, 6, 8)[:, 0])
+    assert not torch.allclose(got.reshape(2, 3, 6, 8)[:, 1:], plain.reshape(2, 3, 6, 8)[:, 1:])

@@ -267,3 +267,21 @@ def test_the_active_range_is_decided_once_per_model_call(monkeypatch):
     recorder = recording.CallRecorder.install(style)
     tiny.sample(style, "sd15", 3, steps=2)
     assert recorder.calls and len(decisions) == len(recorder.calls)
+
+
+def test_share_attention_off_keeps_adain_as_the_original_and_all_off_is_said():
+    model = tiny.tiny_model("sd15")
+    adain_only = patched(model, share_attention=False)
+    assert adain_only.model_options["transformer_options"]["patches_replace"]["attn1"]  # AdaIN still runs
+    recorder = recording.CallRecorder.install(adain_only)
+    out = tiny.sample(adain_only, "sd15", 3)
+    for call in recorder.calls:  # the reference row is still the unpatched model's
+        plain = recording.replay_unpatched(model, call)
+        rows = plain.shape[0] // len(call["cond_or_uncond"])
+        torch.testing.assert_close(call["output"][0], plain[0], rtol=1e-5, atol=1e-5)
+        assert not torch.equal(call["output"][1:rows], plain[1:rows])  # small on a random tiny UNet
+    assert torch.isfinite(out).all()
+    off = dict(share_attention=False, adain_queries=False, adain_keys=False)
+    (untouched,), text = host.run_node_shown(StyleAlignedPatchModel, model=model, **off)
+    assert "the model is unchanged" in text
+    assert not untouched.model_options["transformer_options"].get("patches_replace", {}).get("attn1")
