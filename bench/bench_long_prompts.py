@@ -25,7 +25,7 @@ COUNTS = (300, 375, 450, 525)
 SD15_WIDTH = 768
 
 
-def lcm_rows(conds, empty):
+def lcm_rows(conds, encode_empty):
     """The earlier rule, for comparison only: every row repeated to the lcm of the lengths."""
     length = math.lcm(*(c.shape[1] for c in conds))
     return torch.cat([c.repeat(1, length // c.shape[1], 1) for c in conds])

@@ -2,7 +2,7 @@
 
 import torch
 
-from ..core.alignment.prompt_set import apply_style, batch_rows, common_length, parse_prompt_lines, stack_rows
+from ..core.alignment.prompt_set import apply_style, batch_rows, parse_prompt_lines, stack_rows
 from .model_family import STYLE_REFERENCE
 from .ui import shown
 
@@ -95,9 +95,7 @@ class StyleAlignedBatchPrompts:
         refs = 1 if style_reference is None else style_reference.ref_count
         prompt_rows, noise_rows = batch_rows(len(lines), window_start, window_size, refs)
         encoded = {i: _encode(clip, apply_style(lines[i], style)) for i in sorted(set(prompt_rows))}
-        conds = [encoded[i][0] for i in prompt_rows]
-        _, repeat = common_length([c.shape[1] for c in conds])
-        cond = stack_rows(conds, None if repeat else _encode(clip, "")[0])  # the empty prompt pads
+        cond = stack_rows([encoded[i][0] for i in prompt_rows], lambda: _encode(clip, "")[0])
         notes = batch_notes(len(lines), window_start, width, height, latent is not None or style_reference is not None)
         if latent is not None:
             latent = _checked_latent(latent, len(prompt_rows))

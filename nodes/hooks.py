@@ -41,7 +41,7 @@ class CallState:
         self.sigma_range = sigma_range
         self.chunks = 1
         self.active = True
-        self.inside = False  # between the wrapper's begin and end of a model call
+        self.inside = False  # during a model call that went through our wrapper
 
     def __deepcopy__(self, memo):
         return self

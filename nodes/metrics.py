@@ -2,7 +2,7 @@
 
 Each node returns the score, a readable report (also shown on the node) and a small bar chart as
 an IMAGE. The math lives in `core.evaluation.metrics`, the encoders in `core.evaluation.embeddings`;
-models are found and cached by `nodes.pretrained` under the kinds "dino" and "clip".
+models are found by `nodes.pretrained` under the kinds "dino" and "clip" and kept by each node.
 """
 
 from ..core.common.images import check_batch

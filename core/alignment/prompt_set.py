@@ -67,15 +67,17 @@ def common_length(lengths):
     return (lcm, True) if lcm <= REPEAT_LIMIT * longest else (longest, False)
 
 
-def stack_rows(conds, empty):
+def stack_rows(conds, encode_empty):
     """Stack per-prompt conditionings (1, T_i, C) into (B, T, C) with T from `common_length`.
 
-    Padding appends the tokens of the empty prompt (`empty`, (1, T_e, C)), repeated and cut to fit:
+    Padding appends the tokens of the empty prompt (`encode_empty()`, (1, T_e, C), called only when
+    rows are padded), repeated and cut to fit:
     for CLIP encoders, whole empty 77-token chunks, the convention of other UIs. A padded prompt then
     also attends a little to empty-prompt tokens, which changes its image slightly; nothing else does."""
     length, repeat = common_length([c.shape[1] for c in conds])
     if repeat:
         return torch.cat([c.repeat(1, length // c.shape[1], 1) for c in conds])
+    empty = encode_empty()
     rows = []
     for c in conds:
         missing = length - c.shape[1]

@@ -51,7 +51,7 @@ def _rows(*lengths, width=3):
 
 def test_rows_are_repeated_exactly_while_the_common_length_stays_small():
     short, long = _rows(77, 154)
-    stacked = stack_rows([short, long], empty=None)
+    stacked = stack_rows([short, long], lambda: pytest.fail("nothing is padded"))
     assert stacked.shape == (2, 154, 3)
     assert torch.equal(stacked[0], short[0].repeat(2, 1)) and torch.equal(stacked[1], long[0])
 
@@ -62,7 +62,7 @@ def test_very_different_lengths_pad_to_the_longest_row_with_the_empty_prompt():
     rows = _rows(308, 385, 462, 539)
     empty = torch.full((1, 77, 3), 0.5)
     assert common_length([r.shape[1] for r in rows]) == (539, False)
-    stacked = stack_rows(rows, empty)
+    stacked = stack_rows(rows, lambda: empty)
     assert stacked.shape == (4, 539, 3)
     for row, original in zip(stacked, rows, strict=True):
         n = original.shape[1]
@@ -72,6 +72,6 @@ def test_very_different_lengths_pad_to_the_longest_row_with_the_empty_prompt():
 def test_padding_cuts_the_empty_prompt_when_it_does_not_divide_the_gap():
     assert common_length([5, 50]) == (50, True)  # lcm 50 <= 4 * 50: repeated
     rows = _rows(7, 30)  # lcm 210 > 120: padded with 23 tokens from a 10-token empty prompt
-    stacked = stack_rows(rows, torch.arange(10.0).reshape(1, 10, 1).expand(1, 10, 3))
+    stacked = stack_rows(rows, lambda: torch.arange(10.0).reshape(1, 10, 1).expand(1, 10, 3))
     assert stacked.shape == (2, 30, 3)
     assert torch.equal(stacked[0, 7:, 0], torch.arange(10.0).repeat(3)[:23])
