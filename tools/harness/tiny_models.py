@@ -56,20 +56,80 @@ def tiny_model(kind="sd15", seed=0, **overrides):
     return comfy.model_patcher.ModelPatcher(model, CPU, CPU)
 
 
-def tiny_flux(seed=0, guidance=True):
-    """A ModelPatcher around a tiny FLUX.1-dev-shaped DiT (schnell-shaped without guidance), random
-    weights; current upstream only (the 2024 host has no DiT models)."""
+def _tiny_dit(family_class, config, seed):
+    """A ModelPatcher around a tiny DiT of the host's `family_class`, random weights and buffers (SD3's
+    position embedding is a buffer the host leaves uninitialised)."""
     import comfy.model_patcher
-    import comfy.supported_models as supported_models
 
-    config = dict(image_model="flux", in_channels=16, out_channels=16, vec_in_dim=32, context_in_dim=32,
-                  hidden_size=64, mlp_ratio=2.0, num_heads=2, depth=2, depth_single_blocks=3, axes_dim=[4, 14, 14],
-                  theta=10000, patch_size=2, qkv_bias=True, guidance_embed=guidance)
-    family = (supported_models.Flux if guidance else supported_models.FluxSchnell)(config)
-    model = family.get_model({})
+    model = family_class(config).get_model({})
     init_weights(model, seed)
+    for module in model.modules():  # RMS norms (query/key norms) keep an uninitialised scale
+        if "RMSNorm" in type(module).__name__:
+            for parameter in module.parameters(recurse=False):
+                parameter.data.fill_(1.0)
+    gen = torch.Generator().manual_seed(seed + 1)
+    for buffer in model.buffers():
+        if buffer.is_floating_point() and not torch.isfinite(buffer).all():
+            buffer.copy_(torch.randn(buffer.shape, generator=gen) * 0.02)
     model.eval()
     return comfy.model_patcher.ModelPatcher(model, CPU, CPU)
+
+
+FLUX_CONFIG = dict(image_model="flux", in_channels=16, out_channels=16, vec_in_dim=32, context_in_dim=32,
+                   hidden_size=64, mlp_ratio=2.0, num_heads=2, depth=2, depth_single_blocks=3, axes_dim=[4, 14, 14],
+                   theta=10000, patch_size=2, qkv_bias=True)
+SD3_CONFIG = dict(in_channels=16, out_channels=16, patch_size=2, depth=2, pos_embed_max_size=16, num_patches=256,
+                  adm_in_channels=32, context_embedder_config={"target": "torch.nn.Linear",
+                                                               "params": {"in_features": 32, "out_features": 128}})
+QWEN_IMAGE_CONFIG = dict(image_model="qwen_image", in_channels=64, out_channels=16, num_layers=2,
+                         attention_head_dim=32, num_attention_heads=2, joint_attention_dim=32,
+                         axes_dims_rope=(8, 12, 12))
+
+
+def tiny_flux(seed=0, guidance=True):
+    """A tiny FLUX.1-dev-shaped DiT (schnell-shaped without guidance); current upstream only (the 2024
+    host has no DiT models)."""
+    import comfy.supported_models as supported_models
+
+    family = supported_models.Flux if guidance else supported_models.FluxSchnell
+    return _tiny_dit(family, dict(FLUX_CONFIG, guidance_embed=guidance), seed)
+
+
+def tiny_sd3(seed=0):
+    """A tiny SD3-shaped MMDiT (hidden 128, 2 heads, 2 joint blocks, absolute positions); upstream only."""
+    import comfy.supported_models as supported_models
+
+    return _tiny_dit(supported_models.SD3, dict(SD3_CONFIG), seed)
+
+
+def tiny_qwen_image(seed=0):
+    """A tiny Qwen-Image-shaped DiT (2 joint blocks, RoPE; 5-D latents (B, 16, 1, H, W)); upstream only."""
+    import comfy.supported_models as supported_models
+
+    return _tiny_dit(supported_models.QwenImage, dict(QWEN_IMAGE_CONFIG), seed)
+
+
+TINY_DITS = {"flux": tiny_flux, "flux_schnell": lambda seed=0: tiny_flux(seed, guidance=False), "sd3": tiny_sd3,
+             "qwen_image": tiny_qwen_image}
+
+
+def dit_latent(kind, batch, size=8):
+    """A zero latent of the DiT family's shape (16 channels; Qwen-Image's has a frame axis)."""
+    if kind == "qwen_image":
+        return torch.zeros(batch, 16, 1, size, size)
+    return torch.zeros(batch, 16, size, size)
+
+
+def dit_conditioning(kind, rows, seed=1, tokens=8, guidance=3.5):
+    """CONDITIONING for a tiny DiT: context width 32, pooled rows where the family has them, Flux dev's
+    guidance."""
+    gen = torch.Generator().manual_seed(seed)
+    extra = {}
+    if kind in ("flux", "flux_schnell", "sd3"):
+        extra["pooled_output"] = torch.randn(rows, 32, generator=gen)
+    if kind == "flux":
+        extra["guidance"] = guidance
+    return [[torch.randn(rows, tokens, 32, generator=gen), extra]]
 
 
 NARROW_SD15 = dict(model_channels=320, channel_mult=[1], num_res_blocks=[1], transformer_depth=[1],
