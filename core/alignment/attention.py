@@ -61,29 +61,36 @@ def adain(x, ref_mean, ref_std, eps=EPS):
 
 
 def attention(q, k, v, heads, key_bias=None, bias_channels=None):
-    """Scaled-dot-product attention over `(..., L, heads*dim)` with an optional additive bias per key.
-
-    key_bias: `(..., S)` broadcastable to the leading dims, added to the logits of each key. It
-    travels as an extra channel in q (ones) and k (bias * sqrt(dim)), so no `(L, S)` logit or mask
-    tensor is ever built and the fused kernels stay usable. `bias_channels` pads that extra
-    channel to a kernel-friendly head size (8 on CUDA, 1 elsewhere by default).
-    """
+    """Scaled-dot-product attention over `(..., L, heads*dim)` with an optional additive bias per key
+    (see `attention_heads`)."""
     lead = q.shape[:-2]
     length, channels = q.shape[-2:]
-    dim = channels // heads
-    q, k, v = (t.reshape(-1, t.shape[-2], heads, dim).transpose(1, 2) for t in (q, k, v))
+    q, k, v = (t.reshape(-1, t.shape[-2], heads, channels // heads).transpose(1, 2) for t in (q, k, v))
+    out = attention_heads(q, k, v, key_bias, bias_channels)
+    return out.transpose(1, 2).reshape(*lead, length, channels)
+
+
+def attention_heads(q, k, v, key_bias=None, bias_channels=None):
+    """Scaled-dot-product attention over `(B, heads, L, dim)`, with an optional additive bias per key.
+
+    key_bias: `(S,)` or broadcastable to `(B, S)`, added to the logits of each key. It travels as an
+    extra channel in q (ones) and k (bias * sqrt(dim)), so no `(L, S)` logit or mask tensor is ever
+    built and the fused kernels stay usable. `bias_channels` pads that extra channel to a
+    kernel-friendly head size (8 on CUDA, 1 elsewhere by default).
+    """
+    batch, heads, _, dim = q.shape
     scale = dim**-0.5
     if key_bias is not None:
         pad = bias_channels or (8 if q.is_cuda else 1)
-        bias = key_bias.expand(*lead, k.shape[-2]).reshape(-1, 1, k.shape[-2], 1).to(k.dtype)
+        keys = k.shape[-2]
+        bias = key_bias.expand(batch, keys).reshape(batch, 1, keys, 1).to(k.dtype)
         q_extra = q.new_zeros(*q.shape[:-1], pad)
         q_extra[..., 0] = 1.0
         k_extra = torch.cat([bias.expand(-1, heads, -1, 1) / scale, k.new_zeros(*k.shape[:-1], pad - 1)], dim=-1)
         q = torch.cat([q, q_extra], dim=-1)
         k = torch.cat([k, k_extra], dim=-1)
         v = torch.cat([v, v.new_zeros(*v.shape[:-1], pad)], dim=-1)
-    out = F.scaled_dot_product_attention(q, k, v, scale=scale)[..., :dim]
-    return out.transpose(1, 2).reshape(*lead, length, channels)
+    return F.scaled_dot_product_attention(q, k, v, scale=scale)[..., :dim]
 
 
 def reference_weights(refs, weights=None, device=None):
@@ -105,7 +112,7 @@ def _align(x, ref, weights, enabled):
     return adain(x, *_reference_stats(ref, weights))
 
 
-def _reference_key_bias(opts, weights, tokens, own_tokens, device, dtype):
+def reference_key_bias(opts, weights, tokens, own_tokens, device, dtype):
     """Bias per key column: 0 on the target's own keys, shift + log w_r on reference r's keys.
 
     Returns None when every bias is zero (plain fused attention, nothing extra to carry).
@@ -152,7 +159,7 @@ def shared_attention(q, k, v, heads, chunks, refs=1, opts=None, weights=None, at
     targets = rows - refs
     keys = torch.cat([k_t, ref_keys.expand(-1, targets, -1, -1)], dim=2)
     values = torch.cat([v_t, ref_values.expand(-1, targets, -1, -1)], dim=2)
-    bias = _reference_key_bias(opts, w, tokens, tokens, q.device, q.dtype)
+    bias = reference_key_bias(opts, w, tokens, tokens, q.device, q.dtype)
     out_t = attend(q_t, keys, values, heads, key_bias=bias)
     return torch.cat([out_r, out_t], dim=1).reshape(batch, tokens, channels)
 
