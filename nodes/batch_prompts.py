@@ -1,5 +1,7 @@
 """StyleAlignedBatchPrompts: one prompt per latent row, reference first."""
 
+import inspect
+
 import torch
 
 from ..core.alignment.prompt_set import apply_style, batch_rows, parse_prompt_lines, stack_rows
@@ -7,12 +9,67 @@ from .model_family import STYLE_REFERENCE
 from .ui import shown
 
 MAX_RESOLUTION = 16384
+VAE_SCALE = 8  # pixels per latent cell: SD1.5, SDXL, Flux, SD3 and Qwen-Image VAEs alike
+# the host's text encoders of the DiT families (the class or a base of clip.cond_stage_model)
+DIT_TEXT_ENCODERS = {
+    ("comfy.text_encoders.flux", "FluxClipModel"): "flux",
+    ("comfy.text_encoders.sd3_clip", "SD3ClipModel"): "sd3",
+    ("comfy.text_encoders.qwen_image", "QwenImageTEModel"): "qwen_image",
+}
+# Their empty latents are 4-D with 16 channels, as the host's EmptySD3LatentImage makes them (upstream's
+# Qwen-Image workflows use that node too; the sampler adds Qwen-Image's frame axis to an empty latent).
+LATENT_CHANNELS = {"flux": 16, "sd3": 16, "qwen_image": 16}
+SD_LATENT_CHANNELS = 4  # SD1.5, SDXL and any text encoder not listed above
+DEFAULT_GUIDANCE = 3.5  # the host's CLIPTextEncodeFlux / FluxGuidance default
+
+
+def text_encoder_family(clip):
+    """The DiT family whose text encoder `clip` holds ("flux", "sd3", "qwen_image"), or None for SD1.5,
+    SDXL and encoders this node does not know."""
+    for cls in type(clip.cond_stage_model).__mro__:
+        family = DIT_TEXT_ENCODERS.get((cls.__module__, cls.__name__))
+        if family:
+            return family
+    return None
 
 
 def _encode(clip, text):
+    """(cond, extras) of one prompt as the host encodes it: extras hold the pooled output (None where the
+    encoder has none) and whatever else the encoder returns (attention masks, hooks)."""
     tokens = clip.tokenize(text)
-    cond, pooled = clip.encode_from_tokens(tokens, return_pooled=True)
-    return cond, pooled
+    if "return_dict" in inspect.signature(clip.encode_from_tokens).parameters:
+        out = clip.encode_from_tokens(tokens, return_pooled=True, return_dict=True)
+        return out.pop("cond"), out
+    cond, pooled = clip.encode_from_tokens(tokens, return_pooled=True)  # the 2024 host: no return_dict
+    return cond, {"pooled_output": pooled}
+
+
+def _stacked_extras(extras, lengths, empty_length):
+    """One conditioning dict for the stacked rows from each row's encoder extras (in row order).
+
+    Pooled outputs and other per-prompt tensors are concatenated row by row; an attention mask is
+    stacked like the tokens (rows without one are all ones, padding tokens are attended); values that
+    are the same for every prompt (hooks) are kept once."""
+    out = {}
+    for key in dict.fromkeys(k for e in extras for k in e):
+        values = [e.get(key) for e in extras]
+        if key == "attention_mask":
+            masks = [torch.ones(1, n) if m is None else m.float() for m, n in zip(values, lengths, strict=True)]
+            out[key] = stack_rows([m[..., None] for m in masks], lambda: torch.ones(1, empty_length(), 1))[..., 0]
+        elif all(isinstance(v, torch.Tensor) for v in values):
+            if len({v.shape for v in values}) > 1 or values[0].shape[0] != 1:
+                raise ValueError(f"the text encoder returns a '{key}' whose shape differs between prompts: "
+                                 "this node cannot put the prompts into one batch; encode them separately")
+            out[key] = torch.cat(values)
+        elif key == "pooled_output" and all(v is None for v in values):  # Qwen-Image has none
+            continue
+        elif not any(isinstance(v, torch.Tensor) for v in values) and all(v is values[0] or v == values[0]
+                                                                           for v in values):
+            out[key] = values[0]
+        else:
+            raise ValueError(f"the text encoder returns a '{key}' that differs between prompts: this node "
+                             "cannot put the prompts into one batch; encode them separately")
+    return out
 
 
 def batch_notes(count, window_start, width, height, latent_given):
@@ -42,7 +99,8 @@ class StyleAlignedBatchPrompts:
         "Turns a list of prompts (one per line) into one conditioning row per prompt and an empty "
         "latent batch of the same size. The first line is the style reference (row 0); the optional "
         "style text is added to every prompt. For sets larger than one batch, queue several windows: "
-        "each batch keeps the reference as row 0 with the same noise, so all batches share one style."
+        "each batch keeps the reference as row 0 with the same noise, so all batches share one style. "
+        "Works with the text encoders of SD1.5, SDXL, Flux, SD3 and Qwen-Image; the latent fits the family."
     )
     CATEGORY = "style_aligned"
     FUNCTION = "encode"
@@ -50,7 +108,8 @@ class StyleAlignedBatchPrompts:
     RETURN_NAMES = ("positive", "latent", "prompts")
     OUTPUT_TOOLTIPS = (
         "One conditioning row per prompt of this batch, the reference first.",
-        "An empty latent with one row per prompt; its noise per row depends only on the prompt's place in the list.",
+        "An empty latent with one row per prompt (4 channels for SD1.5/SDXL, 16 for Flux, SD3 and Qwen-Image, "
+        "as EmptySD3LatentImage); its noise per row depends only on the prompt's place in the list.",
         "The prompts of this batch (without the style text), one per line, for the metric nodes.",
     )
 
@@ -58,7 +117,9 @@ class StyleAlignedBatchPrompts:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "clip": ("CLIP", {"tooltip": "The text encoder of your checkpoint."}),
+                "clip": ("CLIP", {"tooltip": "The text encoder of your checkpoint or CLIP loader (SD1.5, SDXL, "
+                                           "Flux, SD3 or Qwen-Image); it also decides the latent's channels "
+                                           "(16 for Flux, SD3 and Qwen-Image, else 4)."}),
                 "prompts": ("STRING", {"multiline": True, "default": "a house\na cat\na bicycle\na mountain lake",
                                        "tooltip": "One prompt per line. The first line is the reference whose style "
                                                   "every other image takes."}),
@@ -66,7 +127,8 @@ class StyleAlignedBatchPrompts:
                                      "tooltip": "Added to every prompt after a comma, or a template with {prompt} "
                                                 "(e.g. 'a watercolor of {prompt}'). May be empty."}),
                 "width": ("INT", {"default": 1024, "min": 64, "max": MAX_RESOLUTION, "step": 8,
-                                  "tooltip": "Image width in pixels (1024 for SDXL, 512 for SD1.5)."}),
+                                  "tooltip": "Image width in pixels (512 for SD1.5; 1024 for SDXL, Flux, SD3 and "
+                                             "Qwen-Image)."}),
                 "height": ("INT", {"default": 1024, "min": 64, "max": MAX_RESOLUTION, "step": 8,
                                    "tooltip": "Image height in pixels."}),
                 "window_start": ("INT", {"default": 0, "min": 0, "max": 100000,
@@ -84,31 +146,48 @@ class StyleAlignedBatchPrompts:
                                                                  "starts with K reference rows (all with the first "
                                                                  "prompt, which should describe the reference) and "
                                                                  "takes the reference's size."}),
+                "guidance": ("FLOAT", {"default": DEFAULT_GUIDANCE, "min": 0.0, "max": 100.0, "step": 0.1,
+                                       "tooltip": "Flux only (ignored by other text encoders): the guidance "
+                                                  "of a guidance-distilled Flux model, as CLIPTextEncodeFlux "
+                                                  "sets it; sample at cfg 1. FluxGuidance after this node "
+                                                  "replaces it; Flux schnell ignores it."}),
             },
         }
 
     def encode(self, clip, prompts, style, width, height, window_start, window_size, latent=None,
-               style_reference=None):
+               style_reference=None, guidance=DEFAULT_GUIDANCE):
         if clip is None:
             raise ValueError("clip is missing: connect the CLIP output of your checkpoint loader")
+        family = text_encoder_family(clip)
         lines = parse_prompt_lines(prompts)
         refs = 1 if style_reference is None else style_reference.ref_count
         prompt_rows, noise_rows = batch_rows(len(lines), window_start, window_size, refs)
         encoded = {i: _encode(clip, apply_style(lines[i], style)) for i in sorted(set(prompt_rows))}
-        cond = stack_rows([encoded[i][0] for i in prompt_rows], lambda: _encode(clip, "")[0])
+        empty = []  # the empty prompt, encoded once and only when rows are padded
+
+        def empty_cond():
+            if not empty:
+                empty.append(_encode(clip, "")[0])
+            return empty[0]
+
+        cond = stack_rows([encoded[i][0] for i in prompt_rows], empty_cond)
         notes = batch_notes(len(lines), window_start, width, height, latent is not None or style_reference is not None)
         if latent is not None:
             latent = _checked_latent(latent, len(prompt_rows))
-            height, width = (8 * n for n in latent["samples"].shape[-2:])
+            height, width = (VAE_SCALE * n for n in latent["samples"].shape[-2:])
         elif style_reference is not None:
-            channels, h, w = style_reference.latent_shape
-            height, width = 8 * h, 8 * w
+            *_, h, w = style_reference.latent_shape
+            height, width = VAE_SCALE * h, VAE_SCALE * w
         extra = {"width": width, "height": height, "target_width": width, "target_height": height,
                  "crop_w": 0, "crop_h": 0}
-        if all(p is not None for _, p in encoded.values()):
-            extra["pooled_output"] = torch.cat([encoded[i][1] for i in prompt_rows])
+        lengths = [encoded[i][0].shape[1] for i in prompt_rows]
+        extra.update(_stacked_extras([encoded[i][1] for i in prompt_rows], lengths, lambda: empty_cond().shape[1]))
+        if family == "flux":  # as the host's CLIPTextEncodeFlux; a FluxGuidance node after this one overrides it
+            extra["guidance"] = guidance
         if latent is None:
-            latent = {"samples": torch.zeros(len(prompt_rows), 4, height // 8, width // 8), "batch_index": noise_rows}
+            channels = LATENT_CHANNELS.get(family, SD_LATENT_CHANNELS)
+            latent = {"samples": torch.zeros(len(prompt_rows), channels, height // VAE_SCALE, width // VAE_SCALE),
+                      "batch_index": noise_rows}
         return shown(([[cond, extra]], latent, "\n".join(lines[i] for i in prompt_rows)), notes)
 
 

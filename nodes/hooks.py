@@ -1,16 +1,12 @@
-"""The hooks the patch node registers on a model clone: the call state the model wrapper shares with
-the attention and GroupNorm patches, the `attn1_replace` patch, the GroupNorm object patch and the
-model wrapper. Host glue; the method they call lives in core/.
+"""The hooks every model family shares: the active range, the call state the model wrapper shares
+with the attention hooks, and the model wrapper (reference trajectory, ControlNet rows). The
+family-specific hooks live in families/. Host glue; the method lives in core/.
 """
 
 import contextlib
-import functools
-import inspect
+from dataclasses import dataclass
 
-import torch.nn.functional as F
-
-from ..core.alignment.attention import attention, shared_attention
-from ..core.alignment.group_norm import shared_group_norm
+from ..core.alignment.attention import SharingOptions
 from ..core.alignment.reference_rows import replace_reference_rows, zero_reference_rows
 
 
@@ -29,9 +25,10 @@ class SigmaRange:
 
 
 class CallState:
-    """What the model wrapper learns once per UNet call, for the attention and GroupNorm patches:
-    the chunk count and whether sharing is active at this sigma (one host sync per call, not one
-    per layer).
+    """What the model wrapper learns once per model call, for the attention and GroupNorm patches:
+    the chunk count, the latent width (DiTs shift the reference keys by it) and whether sharing is
+    active at this sigma (one host sync per call, not one per layer). On DiTs the block markers add
+    which block runs and how its joint sequence is laid out.
 
     Shared by reference between the wrapper (in model_options, which clone() deep-copies) and
     the patches, so deep copies return the same object.
@@ -40,16 +37,21 @@ class CallState:
     def __init__(self, sigma_range):
         self.sigma_range = sigma_range
         self.chunks = 1
+        self.width = None
         self.active = True
         self.inside = False  # during a model call that went through our wrapper
+        self.block = None  # DiT: the block running now
+        self.joint = None  # DiT: (text, image) token counts of the joint sequence
 
     def __deepcopy__(self, memo):
         return self
 
     @contextlib.contextmanager
-    def model_call(self, chunks, timestep):
-        """Around one model call: the chunk count, and the active range decided once for all layers."""
+    def model_call(self, chunks, timestep, width=None):
+        """Around one model call: the chunk count, the latent width, and the active range decided once
+        for all layers."""
         self.chunks, self.active, self.inside = chunks, self.sigma_range.contains(timestep), True
+        self.width = width
         try:
             yield
         finally:
@@ -64,87 +66,22 @@ class CallState:
         return self.sigma_range.contains(extra_options.get("sigmas"))
 
 
-@functools.lru_cache(maxsize=8)
-def _accepts_kwargs(function):
-    try:
-        parameters = inspect.signature(function).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+@dataclass
+class Sharing:
+    """What every attention hook of one patch needs: the method's knobs, the call state, the K
+    references and their weights, and where the reference keys sit (DiTs with RoPE)."""
 
-
-def host_attend(previous, extra_options):
-    """The attention kernel for every part that carries no score bias: another pack's replace
-    registered before ours, else the host's own kernel (the one the unpatched model uses, so the
-    reference rows match it exactly). Biased parts use our fused extra-channel attention."""
-    if previous is None:
-        from comfy.ldm.modules.attention import optimized_attention
-
-        # Newer hosts pass transformer_options to the kernel, where another pack may have put an
-        # `optimized_attention_override` (SageAttention and the like); pass them on so the reference
-        # rows see the same kernel as the unpatched model. The old host's kernel takes no **kwargs.
-        takes_options = _accepts_kwargs(optimized_attention)
-
-        def previous(q, k, v, options):
-            extra = {"transformer_options": options} if takes_options else {}
-            return optimized_attention(q, k, v, options["n_heads"], attn_precision=options.get("attn_precision"),
-                                       **extra)
-
-    def attend(q, k, v, heads, key_bias=None):
-        if key_bias is not None:
-            return attention(q, k, v, heads, key_bias=key_bias)
-        lead = q.shape[:-2]
-        out = previous(*(t.reshape(-1, *t.shape[-2:]) for t in (q, k, v)), extra_options)
-        return out.reshape(*lead, *out.shape[-2:])
-
-    return attend
-
-
-class SharedAttentionPatch:
-    """`attn1_replace` callable: StyleAligned attention inside the active range, plain outside.
-
-    With K inverted references, rows 0..K-1 of every chunk are references and their weights
-    enter as score shifts and as the mixture of AdaIN statistics.
-    """
-
-    def __init__(self, opts, state, previous=None, refs=1, weights=None):
-        self.opts = opts
-        self.state = state
-        self.previous = previous
-        self.refs = refs
-        self.weights = weights
-
-    def __call__(self, q, k, v, extra_options):
-        heads = extra_options["n_heads"]
-        attend = host_attend(self.previous, extra_options)
-        if not self.state.active_for(extra_options):
-            return attend(q, k, v, heads)
-        chunks = len(extra_options.get("cond_or_uncond") or [0])
-        return shared_attention(q, k, v, heads, chunks, self.refs, self.opts, self.weights, attend)
-
-
-class SharedGroupNormForward:
-    """Object patch for one GroupNorm's `forward`; reverted by the host when the clone unloads."""
-
-    def __init__(self, norm, state, refs=1):
-        self.norm = norm
-        self.state = state
-        self.refs = refs
-
-    def __call__(self, x):
-        import comfy.ops
-
-        norm = self.norm
-        weight, bias = (None, None) if norm.weight is None else comfy.ops.cast_bias_weight(norm, x)
-        if not self.state.active:
-            return F.group_norm(x, norm.num_groups, weight, bias, norm.eps)
-        return shared_group_norm(x, norm.num_groups, weight, bias, norm.eps, self.state.chunks, self.refs)
+    opts: SharingOptions
+    state: CallState
+    refs: int = 1
+    weights: list = None
+    positions: str = "shift"
 
 
 class StyleAlignedWrapper:
-    """Model wrapper around every UNet call.
+    """Model wrapper around every model call.
 
-    - records the chunk count and sigma for the GroupNorm patches;
+    - records the chunk count, latent width and active range for the attention and GroupNorm hooks;
     - with an inverted reference, sets rows 0..K-1 of every chunk to the trajectory at this sigma
       (here, keyed by sigma, not in the sampler callback that runs one step late) and returns the
       clean reference as their denoised output, so the reference rows end as the reference;
@@ -162,7 +99,7 @@ class StyleAlignedWrapper:
     def __call__(self, apply_model, args):
         chunks = len(args.get("cond_or_uncond") or [0])
         x, sigma = args["input"], args["timestep"]
-        with self.state.model_call(chunks, sigma):
+        with self.state.model_call(chunks, sigma, x.shape[-1]):
             c = dict(args["c"])
             if c.get("control") is not None and x.shape[0] // chunks > self.refs:
                 c["control"] = _without_reference_control(c["control"], chunks, self.refs)

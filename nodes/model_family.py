@@ -11,17 +11,6 @@ def model_family(model):
     return type(model.model.model_config).__name__
 
 
-def require_unet(model, what="model"):
-    """The model's UNet, or a ValueError naming the family and what is supported (a DiT such as Flux
-    has no input/middle/output blocks: sharing there is a different adapter, not written yet)."""
-    unet = model.get_model_object("diffusion_model")
-    if not all(hasattr(unet, name) for name in ("input_blocks", "middle_block", "output_blocks")):
-        raise ValueError(f"{what}: {model_family(model)} ({type(unet).__name__}) is not supported yet; Style "
-                         "Aligned works with UNet models: SD1.5, SD2 and SDXL and their fine-tunes (Flux, SD3 "
-                         "and Qwen-Image are planned)")
-    return unet
-
-
 def latent_channels(model):
     return int(model.get_model_object("latent_format").latent_channels)
 

@@ -1,53 +1,26 @@
-"""StyleAlignedPatchModel: shared self-attention with AdaIN on a clone of the model.
+"""StyleAlignedPatchModel: shared attention with AdaIN on a clone of the model, for every supported
+family.
 
-Host glue only; the method lives in core/. Patches go on the clone: `attn1_replace` per selected
-self-attention layer (q, k, v already projected), reversible object patches on GroupNorm, and a
-model wrapper that keeps inverted references on their trajectory, keeps ControlNet residuals off
-the reference rows and tells the norms how the batch is chunked. Anything another pack
-registered first is chained, not dropped.
+Host glue only; the method lives in core/. The family's adapter (families/) puts the attention hooks
+on the clone; a model wrapper keeps inverted references on their trajectory, keeps ControlNet
+residuals off the reference rows and tells the hooks how the batch is chunked. Anything another
+pack registered first is chained, not dropped.
 """
 
 import logging
 import math
 
 from ..core.alignment.attention import SharingOptions
-from ..core.alignment.layers import LAYER_MODES, find_self_attention_layers, select_layers
+from ..core.alignment.layers import LAYER_MODES, select_layers
+from ..core.alignment.positions import POSITION_MODES
 from ..core.common.weights import normalise_weights, parse_weights
-from .hooks import CallState, SharedAttentionPatch, SharedGroupNormForward, SigmaRange, StyleAlignedWrapper
-from .model_family import STYLE_REFERENCE, check_reference_for_model, require_unet
+from .families import adapter_for, remove_patches
+from .hooks import CallState, Sharing, SigmaRange, StyleAlignedWrapper
+from .model_family import STYLE_REFERENCE, check_reference_for_model
 from .ui import shown
 
 CATEGORY = "style_aligned"
 log = logging.getLogger("style_aligned")
-
-
-def _attn1_replaces(model_options):
-    return model_options.get("transformer_options", {}).get("patches_replace", {}).get("attn1", {})
-
-
-def existing_attn1_replace(model_options, block, number, index):
-    """What the host would run for this layer now (3-part key wins over the 2-part one)."""
-    replaces = _attn1_replaces(model_options)
-    return replaces.get((block, number, index), replaces.get((block, number)))
-
-
-def _remove_our_patch(patched):
-    """Take an earlier Style Aligned patch off a fresh clone, so that patching twice replaces it: its
-    attention replaces give way to what they had chained, its GroupNorm object patches go, and its
-    wrapper gives way to the one it had chained. True if there was one."""
-    replaces = _attn1_replaces(patched.model_options)
-    ours = [key for key, value in replaces.items() if isinstance(value, SharedAttentionPatch)]
-    for key in ours:
-        previous = replaces.pop(key).previous
-        if previous is not None and previous is not replaces.get(key[:2]):  # the host falls back to (block, number)
-            replaces[key] = previous
-    norms = [key for key, value in patched.object_patches.items() if isinstance(value, SharedGroupNormForward)]
-    for key in norms:
-        del patched.object_patches[key]
-    wrapper = patched.model_options.get("model_function_wrapper")
-    if isinstance(wrapper, StyleAlignedWrapper):
-        patched.model_options["model_function_wrapper"] = wrapper.previous
-    return bool(ours or norms or isinstance(wrapper, StyleAlignedWrapper))
 
 
 def _check_finite(name, value, low=None, high=None):
@@ -66,29 +39,22 @@ def validate_knobs(score_scale, score_shift, share_fraction, start_percent, end_
         raise ValueError(f"start_percent ({start_percent}) must not be after end_percent ({end_percent})")
 
 
-def no_effect_notes(attention_patched, share_group_norm, selected, start_percent, end_percent):
+def no_effect_notes(attention_patched, share_group_norm, selected, start_percent, end_percent, adapter=None):
     """What in these settings makes the patch do nothing, said on the node instead of silently."""
     notes = []
+    if share_group_norm and adapter is not None and not adapter.has_group_norm:
+        notes.append(f"share_group_norm: a {adapter.name} model has no GroupNorm layers, so it does nothing here")
+        share_group_norm = False
     if not attention_patched and not share_group_norm:
         notes.append("share_attention, the AdaIN switches, full_attention_share and share_group_norm are all off: "
                      "the model is unchanged; turn share_attention on")
     if attention_patched and not selected:
-        notes.append("no self-attention layer is selected (share_fraction is too small for this model), so no "
-                     "attention is shared: raise share_fraction or choose layers = all")
+        notes.append("no attention layer is selected (share_fraction is too small for this model), so no "
+                     "attention is shared: raise share_fraction or choose layers = auto")
     if start_percent == end_percent and (attention_patched or share_group_norm):
         notes.append(f"start_percent = end_percent ({start_percent}): the active range is empty, so nothing is "
                      "shared; set end_percent after start_percent")
     return notes
-
-
-def _patch_group_norms(model, state, refs):
-    import torch
-
-    unet = model.get_model_object("diffusion_model")
-    for path, module in unet.named_modules():
-        if isinstance(module, torch.nn.GroupNorm):
-            forward = SharedGroupNormForward(module, state, refs)
-            model.add_object_patch(f"diffusion_model.{path}.forward", forward)
 
 
 def _reference_setup(model, style_reference, reference_weights):
@@ -129,7 +95,8 @@ class StyleAlignedPatchModel:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "model": ("MODEL", {"tooltip": "The diffusion model (SD1.5 or SDXL family) to patch."}),
+                "model": ("MODEL", {"tooltip": "The diffusion model to patch: SD1.5, SD2, SDXL, Flux (dev, "
+                                               "schnell, Chroma), SD3 / SD3.5 or Qwen-Image, and their fine-tunes."}),
                 "share_attention": ("BOOLEAN", {"default": True,
                                                 "tooltip": "Targets attend to the reference's keys and values. The "
                                                            "heart of the method. Off: the AdaIN switches still "
@@ -158,18 +125,24 @@ class StyleAlignedPatchModel:
                                                                 "plainly (no AdaIN, score scale or shift, as in the "
                                                                 "original); the reference changes as well. Off in "
                                                                 "the paper."}),
-                "layers": (LAYER_MODES, {"default": "all", "tooltip": "Which self-attention layers share: all; an "
-                                                                      "evenly spread fraction; 'style blocks' "
-                                                                      "(InstantStyle: SDXL output_1, SD1.5 output_4) "
-                                                                      "for less content leakage; or a custom list."}),
+                "layers": (LAYER_MODES, {"default": "auto",
+                                         "tooltip": "Which attention layers share. auto: the family's default "
+                                                    "(UNet: all self-attention layers; Flux/Chroma: the "
+                                                    "single-stream blocks, as AlignedGen; SD3 and Qwen-Image: all "
+                                                    "joint blocks). all; an evenly spread fraction; 'style blocks' "
+                                                    "(UNet only, InstantStyle: SDXL output_1, SD1.5 output_4) for "
+                                                    "less content leakage; single- or double-stream blocks (Flux "
+                                                    "only); or a custom list."}),
                 "share_fraction": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0, "step": 0.05,
                                              "tooltip": "With layers = fraction: the share of self-attention layers "
                                                         "that share, round(N x fraction) of them spread evenly. The "
                                                         "original's level knob is 1 - share_fraction; it picks every "
                                                         "n-th layer, so it may share a few more or fewer."}),
                 "custom_layers": ("STRING", {"default": "output_1",
-                                             "tooltip": "With layers = custom: blocks such as 'input_4, output_1' or "
-                                                        "one transformer as 'output_1.0'."}),
+                                             "tooltip": "With layers = custom. UNet: blocks such as 'input_4, "
+                                                        "output_1' or one transformer as 'output_1.0'. Flux: "
+                                                        "'single_10-37, double_5'. SD3, Qwen-Image: 'joint_0-11'. "
+                                                        "A wrong name lists this model's blocks."}),
                 "start_percent": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 1.0, "step": 0.01,
                                             "tooltip": "Share from this point of the denoising schedule (0 = first "
                                                        "step)."}),
@@ -191,36 +164,47 @@ class StyleAlignedPatchModel:
                                                           "fraction of its trajectory less noisy than the "
                                                           "targets until they reach it (0 = same noise level; "
                                                           "0.1 = 5 of 50 steps, the original transfer demo)."}),
+                "reference_positions": (POSITION_MODES, {"default": "shift",
+                                                         "tooltip": "Flux, Chroma, Qwen-Image: where the reference "
+                                                                    "image's keys sit for the targets. shift: beside "
+                                                                    "the target, one image width to the right "
+                                                                    "(AlignedGen's ShiftPE: style without copying the "
+                                                                    "layout). none: on top of the target (stronger "
+                                                                    "layout copy). UNets and SD3 have no positions in "
+                                                                    "attention: no effect there."}),
             },
         }
 
     def patch(self, model, share_attention, adain_queries, adain_keys, adain_values, score_scale, score_shift,
               share_group_norm, full_attention_share, layers, share_fraction, custom_layers, start_percent, end_percent,
-              style_reference=None, reference_weights="", reference_offset=0.0):
+              style_reference=None, reference_weights="", reference_offset=0.0, reference_positions="shift"):
         validate_knobs(score_scale, score_shift, share_fraction, start_percent, end_percent)
+        if reference_positions not in POSITION_MODES:
+            raise ValueError(f"reference_positions must be one of {', '.join(POSITION_MODES)}, got "
+                             f"'{reference_positions}'")
+        adapter = adapter_for(model)
         reference, refs, weights = _reference_setup(model, style_reference, reference_weights)
         hold = _held_sigma(reference, reference_offset)
-        all_layers, output_levels = find_self_attention_layers(require_unet(model))
-        selected = select_layers(all_layers, output_levels, layers, share_fraction, custom_layers)
+        selected = select_layers(adapter.layers, layers, share_fraction, custom_layers, adapter.presets)
         opts = SharingOptions(adain_queries, adain_keys, adain_values, score_scale, score_shift, full_attention_share,
                               share_attention)
         attention_patched = share_attention or full_attention_share or adain_queries or adain_keys or adain_values
         state = CallState(SigmaRange(model.get_model_object("model_sampling"), start_percent, end_percent))
+        sharing = Sharing(opts, state, refs, weights, reference_positions)
 
         patched = model.clone()
-        if _remove_our_patch(patched):
+        previous_wrapper = patched.model_options.get("model_function_wrapper")
+        if remove_patches(patched) or isinstance(previous_wrapper, StyleAlignedWrapper):
             log.warning("Style Aligned Patch Model: the model already carried a Style Aligned patch; it is replaced "
                         "and this node's settings apply (patches of other packs stay chained)")
+        if isinstance(previous_wrapper, StyleAlignedWrapper):
+            previous_wrapper = previous_wrapper.previous
         if attention_patched:
-            for block, number, index in selected:
-                previous = existing_attn1_replace(patched.model_options, block, number, index)
-                patch = SharedAttentionPatch(opts, state, previous, refs, weights)
-                patched.set_model_attn1_replace(patch, block, number, index)
-        if share_group_norm:
-            _patch_group_norms(patched, state, refs)
-        previous_wrapper = patched.model_options.get("model_function_wrapper")
+            adapter.install(patched, selected, sharing)
+        if share_group_norm and adapter.has_group_norm:
+            adapter.share_group_norms(patched, state, refs)
         patched.set_model_unet_function_wrapper(StyleAlignedWrapper(state, previous_wrapper, reference, refs, hold))
-        notes = no_effect_notes(attention_patched, share_group_norm, selected, start_percent, end_percent)
+        notes = no_effect_notes(attention_patched, share_group_norm, selected, start_percent, end_percent, adapter)
         for note in notes:
             log.warning("Style Aligned Patch Model: %s", note)
         return shown((patched,), notes)

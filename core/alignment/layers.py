@@ -1,11 +1,15 @@
-"""Which self-attention layers share: all, an evenly spread fraction, InstantStyle's style
-block, or a custom list. Layers are named by the host's patch keys
-`(block, number, transformer_index)`, e.g. `("output", 1, 0)`; users write `output_1` (all
-transformers of that block) or `output_1.0` (one transformer)."""
+"""Which attention layers share: the family's default ("auto"), all, an evenly spread fraction, a
+family preset (InstantStyle's style block on UNets; single- or double-stream blocks on Flux), or a
+custom list.
+
+UNet layers are the host's patch keys `(block, number, transformer_index)`, e.g. `("output", 1, 0)`;
+users write `output_1` (all transformers of that block) or `output_1.0` (one transformer). DiT layers
+are `(kind, number)`, e.g. `("single", 10)`; users write `single_10`, or a range `single_10-37`.
+"""
 
 import re
 
-LAYER_MODES = ["all", "fraction", "style blocks", "custom"]
+LAYER_MODES = ["auto", "all", "fraction", "style blocks", "single-stream blocks", "double-stream blocks", "custom"]
 _BLOCKS = ("input", "middle", "output")
 
 
@@ -53,41 +57,63 @@ def style_blocks(layers, output_levels):
 
 
 def parse_custom_layers(text, layers):
-    """`input_4, output_1.0` -> the matching layer keys; unknown names raise ValueError."""
+    """`input_4, output_1.0` or `single_10-37, double_5` -> the matching layer keys; unknown names raise
+    ValueError listing this model's names."""
     names = [n for n in re.split(r"[\s,;]+", text.strip()) if n]
     if not names:
-        raise ValueError("custom_layers is empty: list blocks such as 'output_1' or 'input_4,output_1.0'")
+        raise ValueError(f"custom_layers is empty: list blocks such as {', '.join(layer_names(layers)[:2])}")
     chosen = []
     for name in names:
-        match = re.fullmatch(r"(input|middle|output)_(\d+)(?:\.(\d+))?", name)
-        found = []
-        if match:
-            block, number, index = match.group(1), int(match.group(2)), match.group(3)
-            found = [k for k in layers if k[:2] == (block, number) and (index is None or k[2] == int(index))]
+        found = _matching(name, layers)
         if not found:
-            raise ValueError(f"custom_layers: unknown block '{name}'. This model's self-attention blocks are: "
-                             f"{', '.join(layer_names(layers))}")
+            raise ValueError(f"custom_layers: unknown block '{name}'. This model's attention blocks are: "
+                             f"{_compact(layer_names(layers))}")
         chosen += [k for k in found if k not in chosen]
     return chosen
 
 
+def _matching(name, layers):
+    match = re.fullmatch(r"([a-z]+)_(\d+)(?:-(\d+))?(?:\.(\d+))?", name)
+    if not match:
+        return []
+    block, first, last, index = match.group(1), int(match.group(2)), match.group(3), match.group(4)
+    numbers = range(first, (first if last is None else int(last)) + 1)
+    return [k for k in layers if k[0] == block and k[1] in numbers and (index is None or k[2:] == (int(index),))]
+
+
+def _compact(names):
+    """`single_0, single_1, ... single_37` as `single_0-37`: a long DiT list stays readable."""
+    runs = []
+    for name in names:
+        block, _, number = name.rpartition("_")
+        if runs and runs[-1][0] == block and runs[-1][2] == int(number) - 1:
+            runs[-1][2] = int(number)
+        else:
+            runs.append([block, int(number), int(number)])
+    return ", ".join(f"{b}_{a}" if a == z else f"{b}_{a}-{z}" for b, a, z in runs)
+
+
 def layer_names(layers):
-    """Block names users can type (`output_1`), in order, without duplicates."""
+    """Block names users can type (`output_1`, `single_3`), in order, without duplicates."""
     names = []
-    for block, number, _ in layers:
-        name = f"{block}_{number}"
+    for key in layers:
+        name = f"{key[0]}_{key[1]}"
         if name not in names:
             names.append(name)
     return names
 
 
-def select_layers(layers, output_levels, mode="all", fraction=1.0, custom=""):
+def select_layers(layers, mode="auto", fraction=1.0, custom="", presets=None):
+    """The layers that share. `presets` maps this family's named modes ("auto" and e.g. "style blocks")
+    to their layers; "all", "fraction" and "custom" work for every family."""
+    presets = presets or {"auto": list(layers)}
+    if mode in presets:
+        return list(presets[mode])
     if mode == "all":
         return list(layers)
     if mode == "fraction":
         return [layers[i] for i in evenly_spread(len(layers), fraction)]
-    if mode == "style blocks":
-        return style_blocks(layers, output_levels)
     if mode == "custom":
         return parse_custom_layers(custom, layers)
-    raise ValueError(f"layers must be one of {LAYER_MODES}, got '{mode}'")
+    valid = list(presets) + ["all", "fraction", "custom"]
+    raise ValueError(f"layers: '{mode}' does not apply to this model; choose one of {', '.join(valid)}")

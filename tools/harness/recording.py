@@ -40,13 +40,14 @@ class CallRecorder(Shared):
 
 
 def replay_unpatched(model_patcher, call):
-    """Run one recorded UNet call on the plain model: no attention replaces, no object patches."""
+    """Run one recorded model call on the plain model: no attention replaces or override, no object patches."""
     import comfy.model_management
 
     comfy.model_management.load_models_gpu([model_patcher])  # the host unpatches any other clone
     c = dict(call["c"])
     options = c.get("transformer_options", {})
-    c["transformer_options"] = {k: v for k, v in options.items() if k not in ("patches", "patches_replace")}
+    hooks = ("patches", "patches_replace", "optimized_attention_override")
+    c["transformer_options"] = {k: v for k, v in options.items() if k not in hooks}
     with torch.no_grad():
         return model_patcher.model.apply_model(call["input"], call["timestep"], **c)
 

@@ -12,12 +12,12 @@ POOLED_DIM = CONTEXT_DIM  # comfy's CLIP pools to its own width
 SDXL_SIZE_EMBEDDING = 6 * 256  # SDXL adds six 256-wide size/crop embeddings to the pooled text
 
 
-def init_weights(module, seed=0):
+def init_weights(module, seed=0, std=0.02):
     """The host's layers skip initialisation; give them small random weights."""
     gen = torch.Generator().manual_seed(seed)
     for m in module.modules():
         if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d, torch.nn.Conv1d, torch.nn.Embedding)):
-            m.weight.data = torch.randn(m.weight.shape, generator=gen) * 0.02
+            m.weight.data = torch.randn(m.weight.shape, generator=gen) * std
             if getattr(m, "bias", None) is not None:
                 m.bias.data.zero_()
         elif isinstance(m, (torch.nn.GroupNorm, torch.nn.LayerNorm)):
@@ -56,13 +56,16 @@ def tiny_model(kind="sd15", seed=0, **overrides):
     return comfy.model_patcher.ModelPatcher(model, CPU, CPU)
 
 
+DIT_STD = 0.1  # wide enough that attention is not uniform, so sharing visibly moves the targets
+
+
 def _tiny_dit(family_class, config, seed):
     """A ModelPatcher around a tiny DiT of the host's `family_class`, random weights and buffers (SD3's
     position embedding is a buffer the host leaves uninitialised)."""
     import comfy.model_patcher
 
     model = family_class(config).get_model({})
-    init_weights(model, seed)
+    init_weights(model, seed, std=DIT_STD)
     for module in model.modules():  # RMS norms (query/key norms) keep an uninitialised scale
         if "RMSNorm" in type(module).__name__:
             for parameter in module.parameters(recurse=False):
@@ -153,12 +156,15 @@ def conditioning(kind, rows, seed=1, tokens=77, width=CONTEXT_DIM):
 
 def sample(model_patcher, kind, batch, steps=3, cfg=5.0, sampler="euler", seed=0, positive=None,
            negative=None, size=8):
+    """Sample a tiny model of `kind` (sd15, sdxl, or a key of TINY_DITS) with random conditioning."""
     import comfy.sample
 
-    latent = torch.zeros(batch, 4, size, size)
+    dit = kind in TINY_DITS
+    latent = dit_latent(kind, batch, size) if dit else torch.zeros(batch, 4, size, size)
     noise = torch.randn(latent.shape, generator=torch.Generator().manual_seed(seed))
-    positive = positive if positive is not None else conditioning(kind, batch, seed=1)
-    negative = negative if negative is not None else conditioning(kind, 1, seed=2)
+    prompts = dit_conditioning if dit else conditioning
+    positive = positive if positive is not None else prompts(kind, batch, seed=1)
+    negative = negative if negative is not None else prompts(kind, 1, seed=2)
     return comfy.sample.sample(model_patcher, noise, steps, cfg, sampler, "normal", positive, negative, latent,
                                disable_pbar=True, seed=seed)
 

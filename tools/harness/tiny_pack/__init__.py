@@ -4,29 +4,36 @@ Linked into the server's `custom_nodes/` by the server tests and by the demo; th
 harness through PYTHONPATH (harness.server.HostServer sets it).
 """
 
-from harness import inputs, tiny_models
+from harness import inputs, tiny_dit_text, tiny_models
 
 _CACHE = {}
 
 
 class TinyCheckpointLoader:
-    """MODEL/CLIP/VAE of the tiny SD1.5- or SDXL-shaped test model (random weights: images are noise)."""
+    """MODEL/CLIP/VAE of a tiny test model (random weights: images are noise): SD1.5- or SDXL-shaped on any
+    host; Flux (dev, schnell), SD3 and Qwen-Image-shaped DiTs with the host's text encoders on upstream only."""
 
     CATEGORY = "style_aligned_tests"
     FUNCTION = "load"
     RETURN_TYPES = ("MODEL", "CLIP", "VAE")
-    DESCRIPTION = "Tiny random SD1.5/SDXL-shaped model for tests and the demo. Its images are noise."
+    DESCRIPTION = ("Tiny random SD1.5/SDXL/Flux/SD3/Qwen-Image-shaped model for tests and the demo (the DiTs need "
+                   "current upstream ComfyUI). Its images are noise.")
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"kind": (["sd15", "sdxl"], {"default": "sd15"}),
+        return {"required": {"kind": (["sd15", "sdxl", *tiny_dit_text.DIT_KINDS], {"default": "sd15"}),
                              "seed": ("INT", {"default": 0, "min": 0, "max": 2**31 - 1})}}
 
     def load(self, kind, seed):
         key = ("ckpt", kind, seed)
         if key not in _CACHE:
-            _CACHE[key] = (tiny_models.tiny_model(kind, seed), tiny_models.tiny_clip(kind, seed),
-                           tiny_models.tiny_vae(seed))
+            if kind in tiny_dit_text.DIT_KINDS:
+                tiny_dit_text.require_upstream(f"the tiny {kind} model")
+                _CACHE[key] = (tiny_models.TINY_DITS[kind](seed), tiny_dit_text.tiny_dit_clip(kind, seed),
+                               tiny_dit_text.tiny_dit_vae(kind, seed))
+            else:
+                _CACHE[key] = (tiny_models.tiny_model(kind, seed), tiny_models.tiny_clip(kind, seed),
+                               tiny_models.tiny_vae(seed))
         return _CACHE[key]
 
 

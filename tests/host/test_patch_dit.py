@@ -1,0 +1,205 @@
+"""StyleAlignedPatchModel on diffusion transformers in the real upstream host: tiny Flux dev- and
+schnell-shaped, SD3-shaped and Qwen-Image-shaped models built from configs."""
+
+import pytest
+import torch
+from harness import host, recording
+from harness import tiny_models as tiny
+from style_aligned.nodes.patch import StyleAlignedPatchModel
+
+pytestmark = pytest.mark.needs("DiT models")
+KINDS = ["flux", "flux_schnell", "sd3", "qwen_image"]
+LAYOUTS = {"cfg 1 (one chunk)": (1.0, False), "batched cond+uncond": (4.0, False), "split cond/uncond": (4.0, True)}
+
+
+def patched(model, **knobs):
+    return host.run_node(StyleAlignedPatchModel, model=model, **knobs)[0]
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def kind_model(request):
+    return request.param, tiny.TINY_DITS[request.param]()
+
+
+def _sample(model, kind, batch, layout, **kwargs):
+    cfg, split = LAYOUTS[layout]
+    if split:
+        with recording.forced_split(model):
+            return tiny.sample(model, kind, batch, cfg=cfg, steps=2, **kwargs)
+    return tiny.sample(model, kind, batch, cfg=cfg, steps=2, **kwargs)
+
+
+def _rows_against_unpatched(model, recorder):
+    """Per recorded call: (largest reference-row difference / output scale, smallest target-row difference)."""
+    worst_ref, least_target = 0.0, float("inf")
+    for call in recorder.calls:
+        plain = recording.replay_unpatched(model, call)
+        chunks = len(call["cond_or_uncond"])
+        rows = plain.shape[0] // chunks
+        scale = plain.abs().amax().item()
+        for chunk in range(chunks):
+            ref = chunk * rows
+            worst_ref = max(worst_ref, (call["output"][ref] - plain[ref]).abs().amax().item() / scale)
+            targets = slice(ref + 1, ref + rows)
+            least_target = min(least_target, (call["output"][targets] - plain[targets]).abs().amax().item())
+    return worst_ref, least_target
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_reference_row_is_unchanged_and_targets_change(kind_model, layout):
+    kind, model = kind_model
+    style = patched(model, score_scale=1.1, score_shift=0.3)
+    recorder = recording.CallRecorder.install(style)
+    _sample(style, kind, 3, layout)
+    chunks = {"cfg 1 (one chunk)": 1, "batched cond+uncond": 2, "split cond/uncond": 1}[layout]
+    assert recorder.calls and {len(c["cond_or_uncond"]) for c in recorder.calls} == {chunks}
+    worst_ref, least_target = _rows_against_unpatched(model, recorder)
+    assert worst_ref <= 1e-5
+    assert least_target > 1e-4
+
+
+def test_batched_and_split_runs_agree(kind_model):
+    kind, model = kind_model
+    style = patched(model)
+    batched = _sample(style, kind, 3, "batched cond+uncond")
+    split = _sample(style, kind, 3, "split cond/uncond")
+    assert (batched - split).abs().amax().item() <= 1e-5 * batched.abs().amax().item()
+
+
+def test_original_model_is_untouched_after_sampling_the_patched_clone(kind_model):
+    kind, model = kind_model
+    before = tiny.sample(model, kind, 3, cfg=1.0, steps=2)
+    tiny.sample(patched(model), kind, 3, cfg=1.0, steps=2)
+    after = tiny.sample(model, kind, 3, cfg=1.0, steps=2)
+    assert torch.equal(before, after)
+    assert not model.model_options.get("transformer_options") and not model.object_patches
+    assert "model_function_wrapper" not in model.model_options
+
+
+def test_batch_of_one_runs_as_plain_attention(kind_model):
+    kind, model = kind_model
+    plain = tiny.sample(model, kind, 1, cfg=1.0, steps=2)
+    torch.testing.assert_close(tiny.sample(patched(model), kind, 1, cfg=1.0, steps=2), plain, rtol=1e-5, atol=1e-5)
+
+
+class _OtherOverride(recording.Shared):
+    """Another pack's attention override (a SageAttention-like kernel swap): counts its calls."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, func, *args, **kwargs):
+        self.calls += 1
+        return func(*args, **kwargs)
+
+
+class _OtherBlockReplace(recording.Shared):
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, args, extra):
+        self.calls += 1
+        return extra["original_block"](args)
+
+
+def test_an_override_and_a_block_replace_registered_before_ours_still_run():
+    model = tiny.tiny_flux()
+    other = model.clone()
+    override, replace = _OtherOverride(), _OtherBlockReplace()
+    other.model_options.setdefault("transformer_options", {})["optimized_attention_override"] = override
+    other.set_model_patch_replace(replace, "dit", "single_block", 1)
+    style = patched(other)
+    recorder = recording.CallRecorder.install(style)
+    tiny.sample(style, "flux", 3, cfg=1.0, steps=2)
+    assert replace.calls == len(recorder.calls) == 2
+    assert override.calls >= 5 * len(recorder.calls)  # every block's attention, shared or not, reaches it
+    worst_ref, least_target = _rows_against_unpatched(model, recorder)
+    assert worst_ref <= 1e-5 and least_target > 1e-4
+    again = patched(style)  # patching twice replaces ours and keeps theirs
+    options = again.model_options["transformer_options"]
+    assert options["optimized_attention_override"].previous is override
+    assert options["patches_replace"]["dit"][("single_block", 1)].previous is replace
+
+
+def test_layer_presets_choose_different_blocks():
+    model = tiny.tiny_flux()
+    outputs = {mode: tiny.sample(patched(model, layers=mode), "flux", 3, cfg=1.0, steps=2)
+               for mode in ("auto", "single-stream blocks", "double-stream blocks", "all")}
+    assert torch.equal(outputs["auto"], outputs["single-stream blocks"])
+    assert not torch.allclose(outputs["auto"], outputs["double-stream blocks"])
+    assert not torch.allclose(outputs["all"], outputs["auto"])
+    custom = tiny.sample(patched(model, layers="custom", custom_layers="single_0-2"), "flux", 3, cfg=1.0, steps=2)
+    assert torch.equal(custom, outputs["auto"])
+
+
+@pytest.mark.parametrize("kind,knobs,message", [
+    ("flux", {"layers": "custom", "custom_layers": "output_1"}, r"unknown block 'output_1'.*double_0-1, single_0-2"),
+    ("sd3", {"layers": "custom", "custom_layers": "single_3"}, r"unknown block 'single_3'.*joint_0-1"),
+    ("flux", {"layers": "style blocks"}, r"layers: 'style blocks' does not apply.*single-stream blocks"),
+    ("qwen_image", {"layers": "double-stream blocks"}, r"does not apply to this model; choose one of auto, all"),
+    ("flux", {"reference_positions": "beside"}, r"reference_positions must be one of shift, none"),
+])
+def test_bad_layer_names_list_what_fits_this_family(kind, knobs, message):
+    model = tiny.TINY_DITS[kind]()
+    with pytest.raises(ValueError, match=message):
+        patched(model, **knobs)
+    assert not model.model_options.get("transformer_options")
+
+
+@pytest.mark.parametrize("kind", ["flux", "qwen_image"])
+def test_shifted_reference_positions_change_the_targets_not_the_reference(kind):
+    model = tiny.TINY_DITS[kind]()
+    shift, none = (tiny.sample(patched(model, reference_positions=mode), kind, 3, cfg=1.0, steps=2)
+                   for mode in ("shift", "none"))
+    torch.testing.assert_close(shift[0], none[0], rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(shift[1:], none[1:], atol=1e-4)
+
+
+def test_sd3_positions_are_at_the_input_so_shift_and_none_agree():
+    model = tiny.tiny_sd3()
+    shift, none = (tiny.sample(patched(model, reference_positions=mode), "sd3", 3, cfg=1.0, steps=2)
+                   for mode in ("shift", "none"))
+    assert torch.equal(shift, none)
+
+
+def test_the_shift_is_the_hosts_rope_at_positions_one_width_to_the_right():
+    """Turning a key the host embedded at column c by our ShiftPE angles gives the host's own
+    embedding at column c + latent width / patch."""
+    from comfy.ldm.flux.math import apply_rope1
+    from style_aligned.core.alignment.positions import rotate_pairs
+    from style_aligned.nodes.families.dit import JointAttentionOverride
+    from style_aligned.nodes.hooks import CallState, Sharing
+
+    embedder = tiny.tiny_flux().get_model_object("diffusion_model").pe_embedder
+    ids = torch.tensor([[[0.0, 1.0, 2.0], [0.0, 3.0, 0.0]]])
+    moved = ids + torch.tensor([0.0, 0.0, 4.0])  # a latent 8 wide is 4 patch tokens
+    key = torch.randn(1, 1, 2, sum(embedder.axes_dim), dtype=torch.float32)
+    state = CallState(None)
+    state.width = 8
+    override = JointAttentionOverride(Sharing(None, state), [], (embedder.axes_dim, embedder.theta, 2))
+    turned = rotate_pairs(apply_rope1(key, embedder(ids)), override._key_turn())
+    torch.testing.assert_close(turned, apply_rope1(key, embedder(moved)), rtol=1e-5, atol=1e-5)
+
+
+def test_share_group_norm_says_it_does_nothing_on_a_dit():
+    (style,), text = host.run_node_shown(StyleAlignedPatchModel, model=tiny.tiny_flux(), share_group_norm=True)
+    assert "has no GroupNorm layers" in text
+    assert torch.isfinite(tiny.sample(style, "flux", 3, cfg=1.0, steps=2)).all()
+
+
+def test_the_hosts_reference_latent_conditioning_keeps_working():
+    """Kontext-style ReferenceLatent appends the reference image's tokens to every row's image
+    sequence; the reference row still matches the unpatched model and targets still share."""
+    import node_helpers
+
+    model = tiny.tiny_flux()
+    positive = tiny.dit_conditioning("flux", 3)
+    positive = node_helpers.conditioning_set_values(positive, {"reference_latents": [torch.randn(1, 16, 8, 8)]},
+                                                    append=True)
+    style = patched(model)
+    recorder = recording.CallRecorder.install(style)
+    out = tiny.sample(style, "flux", 3, cfg=1.0, steps=2, positive=positive)
+    assert torch.isfinite(out).all()
+    assert "ref_latents" in recorder.calls[0]["c"]
+    worst_ref, least_target = _rows_against_unpatched(model, recorder)
+    assert worst_ref <= 1e-5 and least_target > 1e-4
