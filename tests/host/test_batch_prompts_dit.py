@@ -166,8 +166,9 @@ def test_a_batch_samples_on_the_tiny_model(kind):
 @pytest.mark.parametrize("kind", KINDS)
 def test_tiny_checkpoint_workflow_decodes(kind):
     """The tiny loader's DiT kinds through the host's own KSampler and VAEDecode."""
-    import nodes
     from harness.tiny_pack import TinyCheckpointLoader
+
+    import nodes
 
     model, clip, vae = TinyCheckpointLoader().load(kind, 0)
     assert text_encoder_family(clip) == FAMILY[kind]
