@@ -52,9 +52,12 @@ class MultiRefBlend:
         inputs = [("latent_1", latent_1)] + [(f"latent_{i}", more[f"latent_{i}"])
                                               for i in range(2, MAX_INPUTS + 1) if more.get(f"latent_{i}") is not None]
         names = [name for name, _ in inputs]
-        references = stack_references([latent["samples"] for _, latent in inputs], names=names)
+        samples = [latent["samples"] for _, latent in inputs]
+        frames = all(s.ndim == 5 and s.shape[2] == 1 for s in samples)  # one-frame latents (Qwen-Image's VAE)
+        references = stack_references([s[:, :, 0] if frames else s for s in samples], names=names)
         values = parse_weights(weights)  # None = equal weights
-        return ({"samples": METHODS[method](references, values, keep_norm=keep_norm)},)
+        blended = METHODS[method](references, values, keep_norm=keep_norm)
+        return ({"samples": blended.unsqueeze(2) if frames else blended},)
 
 
 NODE_CLASS_MAPPINGS = {"MultiRefBlend": MultiRefBlend}

@@ -105,15 +105,20 @@ class StyleAlignedWrapper:
                 c["control"] = _without_reference_control(c["control"], chunks, self.refs)
             if self.reference is not None:
                 at = sigma if self.hold_sigma is None else sigma.clamp(max=self.hold_sigma)
-                x = replace_reference_rows(x, self.reference.latent_at(at), chunks)
+                x = replace_reference_rows(x, _with_frames(self.reference.latent_at(at), x), chunks)
             args = {**args, "input": x, "c": c}
             if self.previous is not None:
                 out = self.previous(apply_model, args)
             else:
                 out = apply_model(x, sigma, **c)
         if self.reference is not None:
-            out = replace_reference_rows(out, self.reference.clean, chunks)
+            out = replace_reference_rows(out, _with_frames(self.reference.clean, out), chunks)
         return out
+
+
+def _with_frames(reference, x):
+    """Reference latents (K, C, H, W) as one-frame rows (K, C, 1, H, W) where the model's are (Qwen-Image)."""
+    return reference.unsqueeze(2) if x.ndim == reference.ndim + 1 else reference
 
 
 def _without_reference_control(control, chunks, refs):

@@ -11,6 +11,11 @@ def model_family(model):
     return type(model.model.model_config).__name__
 
 
+def frame_axis(model):
+    """True for models whose latents carry a frame axis, (B, C, 1, H, W) for an image (Qwen-Image)."""
+    return getattr(model.get_model_object("latent_format"), "latent_dimensions", 2) == 3
+
+
 def latent_channels(model):
     return int(model.get_model_object("latent_format").latent_channels)
 

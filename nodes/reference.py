@@ -16,7 +16,7 @@ import torch
 from ..core.common.validation import require_finite, require_finite_number
 from ..core.reference.inversion import invert
 from ..core.reference.trajectory import LATENT_BOUND, Trajectory
-from .model_family import STYLE_REFERENCE, check_reference_for_model, latent_channels, model_family
+from .model_family import STYLE_REFERENCE, check_reference_for_model, frame_axis, latent_channels, model_family
 
 CATEGORY = "style_aligned/reference"
 FOLDER = "style_references"
@@ -83,6 +83,16 @@ def invert_latent(model, samples, positive, negative, steps, cfg, scheduler, ite
         result["trajectory"] = invert(denoise, x, sigmas, iterations=iterations, input_scale=input_scale)
         return x  # the host post-processes the return value; the trajectory is what we keep
 
+    if frame_axis(model):  # the model wants (K, C, 1, H, W); the trajectory keeps (K, C, H, W)
+        samples = samples.unsqueeze(2)
+        sample_images = sample_inversion
+
+        def sample_inversion(denoiser, x, sigmas, extra_args=None, callback=None, disable=None):
+            def denoise_frames(x, sigma, **kwargs):
+                return denoiser(x.unsqueeze(2), sigma, **kwargs)[:, :, 0]
+
+            return sample_images(denoise_frames, x[:, :, 0], sigmas, extra_args).unsqueeze(2)
+
     guider = comfy.samplers.CFGGuider(model)
     guider.set_conds(positive, negative)
     guider.set_cfg(cfg)
@@ -147,8 +157,11 @@ class DDIMInvertReference:
 
     def invert(self, model, latent, positive, steps, cfg, scheduler, negative=None, refinement=0):
         samples = latent["samples"]
+        if samples.ndim == 5 and samples.shape[2] == 1:  # one frame of a video-VAE latent (Qwen-Image's)
+            samples = samples[:, :, 0]
         if samples.ndim != 4:
-            raise ValueError(f"latent: expected an image latent (batch, C, H, W), got shape {tuple(samples.shape)}")
+            raise ValueError(f"latent: expected an image latent (batch, C, H, W) or one frame (batch, C, 1, H, W), "
+                             f"got shape {tuple(samples.shape)}")
         if samples.shape[0] < 1 or min(samples.shape[-2:]) < MIN_LATENT_SIZE:
             raise ValueError(f"latent: shape {tuple(samples.shape)} is too small to invert; give at least one "
                              f"image of {8 * MIN_LATENT_SIZE}x{8 * MIN_LATENT_SIZE} pixels or more (VAE Encode "

@@ -37,6 +37,6 @@ def zero_reference_rows(x, chunks, refs):
 
 def _size(latent):
     shape = tuple(latent.shape[1:])
-    if len(shape) == 3:
-        return f"{shape[0]} channels x {shape[1]}x{shape[2]} (latent)"
+    if len(shape) == 3 or (len(shape) == 4 and shape[1] == 1):  # an image, or one frame of a video latent
+        return f"{shape[0]} channels x {shape[-2]}x{shape[-1]} (latent)"
     return str(shape)

@@ -203,3 +203,14 @@ def test_the_hosts_reference_latent_conditioning_keeps_working():
     assert "ref_latents" in recorder.calls[0]["c"]
     worst_ref, least_target = _rows_against_unpatched(model, recorder)
     assert worst_ref <= 1e-5 and least_target > 1e-4
+
+
+@pytest.mark.parametrize("kind,family", [("lumina2", r"Lumina2 \(NextDiT\)"),
+                                         ("hunyuan_video", r"HunyuanVideo \(HunyuanVideo\)")])
+def test_an_unsupported_family_is_named_with_the_supported_ones(kind, family):
+    """Lumina 2 offers no block hooks; HunyuanVideo has Flux-like blocks but is a video model."""
+    model = tiny.tiny_unsupported(kind)
+    with pytest.raises(ValueError, match=rf"model: {family} is not supported; Style Aligned works with SD1\.5 / SD2 "
+                                         r"/ SDXL \(UNet\), Flux \(dev, schnell, Chroma\), SD3 / SD3\.5, Qwen-Image"):
+        patched(model)
+    assert not model.model_options.get("transformer_options")

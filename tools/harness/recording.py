@@ -48,6 +48,9 @@ def replay_unpatched(model_patcher, call):
     options = c.get("transformer_options", {})
     hooks = ("patches", "patches_replace", "optimized_attention_override")
     c["transformer_options"] = {k: v for k, v in options.items() if k not in hooks}
+    own = model_patcher.model_options.get("transformer_options", {})
+    if "optimized_attention_override" in own:  # another pack's kernel on the plain model itself
+        c["transformer_options"]["optimized_attention_override"] = own["optimized_attention_override"]
     with torch.no_grad():
         return model_patcher.model.apply_model(call["input"], call["timestep"], **c)
 

@@ -112,6 +112,22 @@ def tiny_qwen_image(seed=0):
     return _tiny_dit(supported_models.QwenImage, dict(QWEN_IMAGE_CONFIG), seed)
 
 
+def tiny_unsupported(kind):
+    """A tiny model of a family the pack does not support: "lumina2" (Lumina 2, no block hooks in the
+    host) or "hunyuan_video" (a video model with Flux-like double and single blocks)."""
+    import comfy.supported_models as supported_models
+
+    if kind == "lumina2":
+        config = dict(image_model="lumina2", patch_size=2, in_channels=16, dim=64, n_layers=2, n_refiner_layers=1,
+                      n_heads=2, n_kv_heads=2, axes_dims=[8, 12, 12], axes_lens=[300, 512, 512], cap_feat_dim=32,
+                      qk_norm=True)
+        return _tiny_dit(supported_models.Lumina2, config, 0)
+    config = dict(image_model="hunyuan_video", in_channels=16, out_channels=16, vec_in_dim=32, context_in_dim=32,
+                  hidden_size=64, mlp_ratio=2.0, num_heads=2, depth=1, depth_single_blocks=1, axes_dim=[4, 14, 14],
+                  theta=256, patch_size=[1, 2, 2], qkv_bias=True, guidance_embed=False, byt5=False, meanflow=False)
+    return _tiny_dit(supported_models.HunyuanVideo, config, 0)
+
+
 TINY_DITS = {"flux": tiny_flux, "flux_schnell": lambda seed=0: tiny_flux(seed, guidance=False), "sd3": tiny_sd3,
              "qwen_image": tiny_qwen_image}
 
