@@ -40,7 +40,10 @@ WHEN_TO_USE = {
     "StyleAlignedPatchModel": "Put it between your checkpoint loader and the sampler whenever a batch should share "
     "one style: the first image of the batch (the reference) sets the style, every other image takes it. Use "
     "'style blocks' when the targets copy too much of the reference's content, score_shift 0.693 (log 2) for a "
-    "stronger transfer from an inverted reference image.",
+    "stronger transfer from an inverted reference image. On Flux, SD3.5 and Qwen-Image it shares in the joint "
+    "text+image attention (layers auto = Flux's single-stream blocks); keep reference_positions on shift so the "
+    "targets take the style without the reference's layout (workflows style_aligned_flux_prompts, "
+    "style_aligned_flux_reference_image, style_aligned_sd35_prompts, style_aligned_qwen_image_prompts).",
     "StyleAlignedBatchPrompts": "Use it instead of a text encode node when you have a list of subjects for one "
     "set: it makes one conditioning row per line and the matching empty latent. For long lists queue several "
     "windows; each keeps the same reference row, so the batches match.",

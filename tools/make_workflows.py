@@ -21,6 +21,7 @@ DEPTH_CONTROLNET = "control_v11f1p_sd15_depth_fp16.safetensors"
 NEGATIVE = "blurry, low quality, watermark, text, deformed"
 PROMPTS = "a house\na cat\na bicycle\na mountain lake"
 STYLE = "minimal flat illustration, pastel colours"
+REFERENCE_PROMPTS = "a lighthouse on a cliff\na cat\na bicycle\na mountain lake"
 COL = 380  # column width on the canvas
 
 
@@ -51,7 +52,8 @@ class Builder:
         self.nodes = []
         self.links = []
 
-    def add(self, kind, col, y, title=None, width=340, **widgets):
+    def add(self, kind, col, y, title=None, node_width=340, **widgets):
+        """A node with these widget values (`width` is a widget of some nodes: the box's is `node_width`)."""
         spec = self.specs[kind]
         values = defaults(spec)
         unknown = set(widgets) - set(values)
@@ -66,7 +68,7 @@ class Builder:
         n_widgets = len(wf.widget_inputs(spec))
         node = {
             "id": len(self.nodes) + 1, "type": kind, "pos": [40 + col * COL, y],
-            "size": [width, 46 + 22 * max(len(inputs), len(outputs)) + 26 * n_widgets],
+            "size": [node_width, 46 + 22 * max(len(inputs), len(outputs)) + 26 * n_widgets],
             "flags": {}, "order": 0, "mode": 0, "inputs": inputs, "outputs": outputs,
             "properties": {"Node name for S&R": kind},
             "widgets_values": wf.ui_widget_values(spec, values),
@@ -174,9 +176,11 @@ def batch_prompts(b, ckpt, col, y, style_reference=None, **widgets):
     return prompts
 
 
-def sample_and_save(b, ckpt, model, positive, negative, latent, col, y, prefix, steps=30, cfg=7.0):
-    """KSampler (seed 42, euler) in column `col`, VAE Decode and Save Image in the next; the decoded images."""
-    ks = b.add("KSampler", col, y, seed=42, steps=steps, cfg=cfg, sampler_name="euler", scheduler="normal",
+def sample_and_save(b, ckpt, model, positive, negative, latent, col, y, prefix, steps=30, cfg=7.0,
+                    scheduler="normal"):
+    """KSampler (seed 42, euler) in column `col`, VAE Decode and Save Image in the next; the decoded images.
+    `ckpt` is whatever gives the VAE (a checkpoint loader or a VAE loader)."""
+    ks = b.add("KSampler", col, y, seed=42, steps=steps, cfg=cfg, sampler_name="euler", scheduler=scheduler,
                denoise=1.0)
     b.connect(model, "MODEL", ks, "model")
     b.connect(positive, "CONDITIONING", ks, "positive")
@@ -185,7 +189,7 @@ def sample_and_save(b, ckpt, model, positive, negative, latent, col, y, prefix, 
     dec = b.add("VAEDecode", col + 1, y)
     b.connect(ks, "LATENT", dec, "samples")
     b.connect(ckpt, "VAE", dec, "vae")
-    save = b.add("SaveImage", col + 1, y + 100, width=420, filename_prefix=prefix)
+    save = b.add("SaveImage", col + 1, y + 100, node_width=420, filename_prefix=prefix)
     b.connect(dec, "IMAGE", save, "images")
     return dec
 
@@ -233,8 +237,7 @@ def reference_image(specs):
     b.connect(ref_prompt, "CONDITIONING", invert, "positive")
     patch = patch_model(b, ckpt, 2, 60, invert, score_shift=0.693, share_group_norm=True, reference_offset=0.1)
     prompts = batch_prompts(b, ckpt, 2, 560, invert,
-                            prompts="a lighthouse on a cliff\na cat\na bicycle\na mountain lake",
-                            style="watercolor painting", width=1024, height=1024)
+                            prompts=REFERENCE_PROMPTS, style="watercolor painting", width=1024, height=1024)
     neg = negative_encoder(b, ckpt, 0, 820)
     sample_and_save(b, ckpt, patch, prompts, neg, prompts, 3, 60, "style_aligned/reference", steps=50, cfg=10.0)
     b.note(
@@ -404,6 +407,129 @@ def metrics(specs):
     return b.ui()
 
 
+# ---------------------------------------------------------------- diffusion transformers
+
+FLUX_FILES = dict(unet="flux1-dev.safetensors", clip_l="clip_l.safetensors", t5="t5xxl_fp16.safetensors",
+                  vae="ae.safetensors")
+QWEN_FILES = dict(unet="qwen_image_fp8_e4m3fn.safetensors", text="qwen_2.5_vl_7b_fp8_scaled.safetensors",
+                  vae="qwen_image_vae.safetensors")
+SD35_CKPT = "sd3.5_medium_incl_clips_t5xxlfp8scaled.safetensors"
+DIT_NOTE = (
+    "On diffusion transformers the patch shares in the joint text+image attention: each target's tokens attend "
+    "to their own tokens and to the reference's IMAGE tokens; AdaIN moves only the targets' image-token queries "
+    "and keys (AlignedGen, 2025). layers = auto: Flux's single-stream blocks, all joint blocks on SD3 and "
+    "Qwen-Image. reference_positions = shift places the reference one image width beside each target, so the "
+    "style carries over without the layout; none copies more of the layout. score_scale 1.1 (AlignedGen).")
+
+
+def flux_loaders(b):
+    """UNETLoader, DualCLIPLoader (CLIP-L + T5) and VAELoader of FLUX.1 dev, as the host's templates load them."""
+    model = b.add("UNETLoader", 0, 60, unet_name=FLUX_FILES["unet"])
+    clip = b.add("DualCLIPLoader", 0, 200, clip_name1=FLUX_FILES["clip_l"], clip_name2=FLUX_FILES["t5"], type="flux")
+    vae = b.add("VAELoader", 0, 380, vae_name=FLUX_FILES["vae"])
+    return model, clip, vae
+
+
+def zero_negative(b, positive, col, y):
+    """Flux dev samples at cfg 1, where the negative is never used: the positive zeroed out fills the slot."""
+    neg = b.add("ConditioningZeroOut", col, y, title="Negative (unused at cfg 1)")
+    b.connect(positive, "CONDITIONING", neg, "conditioning")
+    return neg
+
+
+def flux_prompts(specs):
+    b = Builder(specs)
+    model, clip, vae = flux_loaders(b)
+    patch = patch_model(b, model, 1, 60, score_scale=1.1)
+    prompts = batch_prompts(b, clip, 1, 560, prompts=PROMPTS, style=STYLE, width=1024, height=1024, guidance=3.5)
+    neg = zero_negative(b, prompts, 2, 560)
+    sample_and_save(b, vae, patch, prompts, neg, prompts, 2, 60, "style_aligned/flux_prompts", steps=20, cfg=1.0,
+                    scheduler="simple")
+    b.note(
+        "StyleAligned on FLUX.1 dev, prompts only (1024 px). The FIRST prompt line is the reference; every other "
+        "line takes its style. Flux dev is guidance-distilled: sample at cfg 1 and set the strength with "
+        "'guidance' on Batch Prompts (3.5; a FluxGuidance node after it works too). For schnell, load "
+        "flux1-schnell and sample 4 steps.\n\n" + DIT_NOTE + "\n\nPoint the loaders at your files (" +
+        ", ".join(FLUX_FILES.values()) + ").", 0, 560, height=380)
+    return b.ui()
+
+
+def flux_reference_image(specs):
+    b = Builder(specs)
+    model, clip, vae = flux_loaders(b)
+    load = b.add("LoadImage", 0, 520, image="style_reference.png")
+    scale = b.add("ImageScale", 0, 900, upscale_method="lanczos", width=1024, height=1024, crop="center")
+    b.connect(load, "IMAGE", scale, "image")
+    enc = b.add("VAEEncode", 1, 60)
+    b.connect(scale, "IMAGE", enc, "pixels")
+    b.connect(vae, "VAE", enc, "vae")
+    ref_prompt = b.add("CLIPTextEncode", 1, 180, title="Describe the reference",
+                       text="a lighthouse on a cliff, watercolor painting")
+    b.connect(clip, "CLIP", ref_prompt, "clip")
+    # flow matching: Euler in sigma space is the inversion; cfg 1 as Flux dev samples
+    invert = b.add("DDIMInvertReference", 1, 420, steps=28, cfg=1.0, scheduler="simple")
+    b.connect(model, "MODEL", invert, "model")
+    b.connect(enc, "LATENT", invert, "latent")
+    b.connect(ref_prompt, "CONDITIONING", invert, "positive")
+    patch = patch_model(b, model, 2, 60, invert, score_scale=1.1)
+    prompts = batch_prompts(b, clip, 2, 560, invert, prompts=REFERENCE_PROMPTS, style="watercolor painting", width=1024,
+                            height=1024, guidance=3.5)
+    neg = zero_negative(b, prompts, 3, 560)
+    sample_and_save(b, vae, patch, prompts, neg, prompts, 3, 60, "style_aligned/flux_reference", steps=28, cfg=1.0,
+                    scheduler="simple")
+    b.note(
+        "StyleAligned on FLUX.1 dev from a reference IMAGE. Load Image -> scale -> VAE Encode -> DDIM Invert "
+        "Reference (on a flow model this is the flow-matching inversion: Euler in sigma space) keeps the "
+        "reference's trajectory; the patch puts row 0 back on it at every step, so row 0 of the output is your "
+        "image and every other row takes its style. Describe the reference in 'Describe the reference' AND as "
+        "the first prompt line. The batch takes the reference's size. Inversion and sampling at cfg 1 with the "
+        "same scheduler and step count.\n\n" + DIT_NOTE, 4, 520, height=420)
+    return b.ui()
+
+
+def sd35_prompts(specs):
+    b = Builder(specs)
+    ckpt = checkpoint(b, SD35_CKPT)
+    patch = patch_model(b, ckpt, 1, 60)
+    prompts = batch_prompts(b, ckpt, 1, 520, prompts=PROMPTS, style=STYLE, width=1024, height=1024)
+    neg = negative_encoder(b, ckpt, 0, 320)
+    sample_and_save(b, ckpt, patch, prompts, neg, prompts, 2, 60, "style_aligned/sd35_prompts", steps=28, cfg=4.5,
+                    scheduler="sgm_uniform")
+    b.note(
+        "StyleAligned on SD3.5 (medium with its text encoders in the checkpoint; large works the same with "
+        "TripleCLIPLoader), prompts only, 1024 px. The FIRST prompt line is the reference. SD3 adds positions "
+        "at the input, so reference_positions has no effect here.\n\n" + DIT_NOTE
+        + f"\n\nPoint Load Checkpoint at your SD3.5 checkpoint ({SD35_CKPT} by default).", 0, 560, height=340)
+    return b.ui()
+
+
+def qwen_image_prompts(specs):
+    b = Builder(specs)
+    unet = b.add("UNETLoader", 0, 60, unet_name=QWEN_FILES["unet"])
+    clip = b.add("CLIPLoader", 0, 200, clip_name=QWEN_FILES["text"], type="qwen_image")
+    vae = b.add("VAELoader", 0, 380, vae_name=QWEN_FILES["vae"])
+    shift = b.add("ModelSamplingAuraFlow", 1, 60, shift=3.1)
+    b.connect(unet, "MODEL", shift, "model")
+    patch = patch_model(b, shift, 1, 200)
+    prompts = batch_prompts(b, clip, 1, 620, prompts=PROMPTS, style=STYLE, width=1328, height=1328)
+    neg = negative_encoder(b, clip, 0, 520)
+    sample_and_save(b, vae, patch, prompts, neg, prompts, 2, 60, "style_aligned/qwen_image_prompts", steps=20,
+                    cfg=2.5, scheduler="simple")
+    b.note(
+        "StyleAligned on Qwen-Image, prompts only (1328 px, the model's native size), with the host template's "
+        "sampling settings: ModelSamplingAuraFlow shift 3.1, cfg 2.5, 20 steps. The FIRST prompt line is the "
+        "reference.\n\n" + DIT_NOTE + "\n\nPoint the loaders at your files (" + ", ".join(QWEN_FILES.values())
+        + ").", 0, 660, height=360)
+    return b.ui()
+
+
+DIT_WORKFLOWS = {
+    "style_aligned_flux_prompts.json": flux_prompts,
+    "style_aligned_flux_reference_image.json": flux_reference_image,
+    "style_aligned_sd35_prompts.json": sd35_prompts,
+    "style_aligned_qwen_image_prompts.json": qwen_image_prompts,
+}
+
 WORKFLOWS = {
     "style_aligned_sdxl_prompts.json": lambda s: prompts_only(s, SDXL_CKPT, 1024, 30, 7.0,
                                                               "style_aligned/sdxl_prompts", "SDXL"),
@@ -414,6 +540,7 @@ WORKFLOWS = {
     "style_aligned_multimodal_prompts.json": multimodal,
     "style_aligned_controlnet_depth.json": controlnet,
     "style_aligned_metrics.json": metrics,
+    **DIT_WORKFLOWS,
 }
 
 

@@ -193,6 +193,25 @@ class HostServer:
 # ---------------------------------------------------------------- tiny substitution
 
 
+TINY_LOADERS = {  # the host's loader -> (its file input, the tiny_pack loader with the same outputs)
+    "CheckpointLoaderSimple": ("ckpt_name", "TinyCheckpointLoader"),
+    "UNETLoader": ("unet_name", "TinyDiffusionModelLoader"),
+    "DualCLIPLoader": ("clip_name1", "TinyTextEncoderLoader"),
+    "CLIPLoader": ("clip_name", "TinyTextEncoderLoader"),
+    "VAELoader": ("vae_name", "TinyVAELoader"),
+}
+
+
+def tiny_family(name: str) -> str:
+    """The tiny model standing in for a checkpoint file name (or a text encoder loader's type)."""
+    name = name.lower()
+    for word, family in (("qwen", "qwen_image"), ("schnell", "flux_schnell"), ("flux", "flux"), ("ae.", "flux"),
+                         ("sd3", "sd3"), ("xl", "sdxl")):
+        if word in name:
+            return family
+    return "sd15"
+
+
 def use_tiny_models(prompt: dict, size: int = TINY_SIZE, steps: int = TINY_STEPS, audio_frequency: float = 220.0,
                     overrides: dict | None = None, stock_audio: bool = False) -> dict:
     """A copy of an API prompt with the stock loaders swapped for tiny_pack's tiny ones, the
@@ -200,9 +219,10 @@ def use_tiny_models(prompt: dict, size: int = TINY_SIZE, steps: int = TINY_STEPS
     out = json.loads(json.dumps(prompt))
     for node in out.values():
         kind, inputs = node["class_type"], node["inputs"]
-        if kind == "CheckpointLoaderSimple":
-            family = "sdxl" if "xl" in inputs["ckpt_name"].lower() else "sd15"
-            node.update(class_type="TinyCheckpointLoader", inputs={"kind": family, "seed": 0})
+        if kind in TINY_LOADERS:
+            file_input, tiny_loader = TINY_LOADERS[kind]
+            family = tiny_family(inputs.get("type") or inputs[file_input])
+            node.update(class_type=tiny_loader, inputs={"kind": family, "seed": 0})
         elif kind == "ControlNetLoader":
             family = "sdxl" if "xl" in inputs["control_net_name"].lower() else "sd15"
             node.update(class_type="TinyControlNetLoader", inputs={"kind": family})

@@ -37,6 +37,38 @@ class TinyCheckpointLoader:
         return _CACHE[key]
 
 
+class _TinyPart:
+    """One part of a tiny checkpoint, standing in for the host's separate loaders (UNETLoader,
+    DualCLIPLoader / CLIPLoader, VAELoader) that DiT workflows use; the same cached model as
+    TinyCheckpointLoader of that kind."""
+
+    CATEGORY = "style_aligned_tests"
+    FUNCTION = "load"
+    PART = 0
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return TinyCheckpointLoader.INPUT_TYPES()
+
+    def load(self, kind, seed):
+        return (TinyCheckpointLoader().load(kind, seed)[self.PART],)
+
+
+class TinyDiffusionModelLoader(_TinyPart):
+    RETURN_TYPES = ("MODEL",)
+    PART = 0
+
+
+class TinyTextEncoderLoader(_TinyPart):
+    RETURN_TYPES = ("CLIP",)
+    PART = 1
+
+
+class TinyVAELoader(_TinyPart):
+    RETURN_TYPES = ("VAE",)
+    PART = 2
+
+
 class TinyControlNetLoader:
     CATEGORY = "style_aligned_tests"
     FUNCTION = "load"
@@ -68,6 +100,9 @@ class TinyAudio:
 
 NODE_CLASS_MAPPINGS = {
     "TinyCheckpointLoader": TinyCheckpointLoader,
+    "TinyDiffusionModelLoader": TinyDiffusionModelLoader,
+    "TinyTextEncoderLoader": TinyTextEncoderLoader,
+    "TinyVAELoader": TinyVAELoader,
     "TinyControlNetLoader": TinyControlNetLoader,
     "TinyAudio": TinyAudio,
 }
