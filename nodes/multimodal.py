@@ -222,6 +222,104 @@ class StyleAlignedPromptFusionList:
         return shown(("\n".join(lines), len(lines)), [*lines, *notes])
 
 
+
+CAPTION_TEMPLATE = "{caption}, {transcript}, {weather}, {music}"
+
+
+class MultimodalCaption:
+    """The four modality nodes and Prompt Fusion in one node: each connected source runs through the very
+    node that handles it alone (kept here, so each keeps its model between runs), then the fusion node."""
+
+    DESCRIPTION = ("One caption from any of an image (BLIP caption), speech audio (Whisper transcript), music "
+                   "audio (CLAP mood and genre) and a place (current weather from OpenWeatherMap), fused through a "
+                   "template; leave out what you do not have. Each source gives exactly the text of its own node "
+                   "(Image Caption, Speech Transcript, Music Mood, Weather Phrase) and the fusion that of Prompt "
+                   "Fusion. The weather key is read from an environment variable; only its name is saved.")
+    RETURN_TYPES = ("STRING",)
+    RETURN_NAMES = ("caption",)
+    OUTPUT_TOOLTIPS = ("The fused caption on one line (several images' captions joined with commas).",)
+    FUNCTION = "describe"
+    CATEGORY = CATEGORY
+    # source input -> (prefix of its options here, the node that handles it alone, that node's source input, slot)
+    SOURCES = {
+        "image": ("caption", StyleAlignedImageCaption, "images", "caption"),
+        "speech_audio": ("speech", StyleAlignedSpeechTranscript, "audio", "transcript"),
+        "music_audio": ("music", StyleAlignedMusicMood, "audio", "music"),
+        "location": ("weather", StyleAlignedWeatherPhrase, "location", "weather"),
+    }
+    LABELS = {"caption": "Image caption", "speech": "Speech transcript", "music": "Music mood", "weather": "Weather"}
+
+    def __init__(self):
+        self.parts = {source: node() for source, (_, node, _, _) in self.SOURCES.items()}
+
+    @classmethod
+    def _options(cls, section):
+        """The handling nodes' own inputs of `section` (their source inputs left out), named `<prefix>_<name>`
+        and with the source in front of the tooltip."""
+        options = {}
+        for prefix, node, source_input, _ in cls.SOURCES.values():
+            for name, (kind, *extra) in node.INPUT_TYPES().get(section, {}).items():
+                if name != source_input:
+                    spec = dict(extra[0]) if extra else {}
+                    spec["tooltip"] = f"{cls.LABELS[prefix]}: {spec.get('tooltip', '')}"
+                    options[f"{prefix}_{name}"] = (kind, spec)
+        return options
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "template": ("STRING", {"default": CAPTION_TEMPLATE, "multiline": True, "tooltip":
+                                        "Text with slots {caption} {transcript} {weather} {music}; the slot of a "
+                                        "source left out vanishes with its comma."}),
+                "max_words": ("INT", {"default": prompt_fusion.DEFAULT_MAX_WORDS, "min": 0, "max": 1000, "tooltip":
+                                      "Word budget of the caption (55 words ≈ CLIP's 77 tokens); the longest source is "
+                                      "cut first, with a note. 0 = no limit."}),
+                "location": ("STRING", {"default": "", "tooltip": "Place for the weather phrase: City,CountryCode "
+                                        "(e.g. 'Kyoto,JP') or 'lat,lon'. Empty = no weather."}),
+                **cls._options("required"),
+            },
+            "optional": {
+                "image": ("IMAGE", {"tooltip": "Image(s) to caption with BLIP; several images' captions are joined "
+                                               "with commas."}),
+                "speech_audio": ("AUDIO", {"tooltip": "Speech to transcribe with Whisper, e.g. from Load Audio."}),
+                "music_audio": ("AUDIO", {"tooltip": "Music whose mood and genre CLAP names (first clip of a "
+                                                     "batch)."}),
+                **cls._options("optional"),
+            },
+        }
+
+    @classmethod
+    def IS_CHANGED(cls, location=None, **kwargs):
+        # with a place: the weather changes, so run again at most every 10 minutes (as Weather Phrase)
+        return "" if isinstance(location, str) and not location.strip() else StyleAlignedWeatherPhrase.IS_CHANGED()
+
+    def describe(self, template, max_words, location="", image=None, speech_audio=None, music_audio=None,
+                 **options):
+        given = {"image": image, "speech_audio": speech_audio, "music_audio": music_audio,
+                 "location": (location or "").strip() or None}
+        if all(value is None for value in given.values()):
+            raise ValueError("Multimodal Caption has nothing to describe: connect image, speech_audio or "
+                             "music_audio, or type a place in location")
+        template = template if (template or "").strip() else CAPTION_TEMPLATE
+        slots = set(prompt_fusion.template_slots(template))  # a wrong template fails before a model loads
+        if "prompt" in slots:
+            raise ValueError("Multimodal Caption's template has no {prompt} slot: write your own words into the "
+                             "template, or feed the caption to Prompt Fusion")
+        texts, lines = {}, []
+        for source, value in given.items():
+            if value is None:
+                continue
+            prefix, _, source_input, slot = self.SOURCES[source]
+            part = self.parts[source]
+            mine = {name[len(prefix) + 1:]: v for name, v in options.items() if name.startswith(prefix + "_")}
+            out = getattr(part, part.FUNCTION)(**{source_input: value}, **mine)
+            texts[slot] = out["result"][0]
+            lines.append(f"{self.LABELS[prefix]}: " + out["ui"]["text"][0].replace("\n", "; "))
+        fused = StyleAlignedPromptFusion().fuse(template, "", max_words, **texts)
+        return shown(fused["result"], [fused["ui"]["text"][0], *lines])
+
+
 NODE_CLASS_MAPPINGS = {
     "StyleAlignedImageCaption": StyleAlignedImageCaption,
     "StyleAlignedSpeechTranscript": StyleAlignedSpeechTranscript,
@@ -229,6 +327,7 @@ NODE_CLASS_MAPPINGS = {
     "StyleAlignedMusicMood": StyleAlignedMusicMood,
     "StyleAlignedPromptFusion": StyleAlignedPromptFusion,
     "StyleAlignedPromptFusionList": StyleAlignedPromptFusionList,
+    "MultimodalCaption": MultimodalCaption,
 }
 NODE_DISPLAY_NAME_MAPPINGS = {
     "StyleAlignedImageCaption": "Style Aligned Image Caption (BLIP)",
@@ -237,4 +336,5 @@ NODE_DISPLAY_NAME_MAPPINGS = {
     "StyleAlignedMusicMood": "Style Aligned Music Mood (CLAP)",
     "StyleAlignedPromptFusion": "Style Aligned Prompt Fusion",
     "StyleAlignedPromptFusionList": "Style Aligned Prompt Fusion (batch lines)",
+    "MultimodalCaption": "Style Aligned Multimodal Caption",
 }

@@ -226,3 +226,131 @@ def test_a_base_url_that_is_not_http_is_refused_before_any_request(url, monkeypa
         multimodal.StyleAlignedWeatherPhrase().weather("Oslo", "metric", "OPENWEATHERMAP_API_KEY",
                                                         multimodal.ON_ERROR[0], base_url=url, retries=0)
     assert "network" not in str(info.value)
+
+
+# ---------------------------------------------------------------- Multimodal Caption: the modality nodes in one
+
+CAPTION = multimodal.MultimodalCaption
+TINY = {"caption_model": "tiny-blip", "speech_model": "tiny-random.pt", "music_model": "tiny-clap",
+        "caption_max_new_tokens": 4, "speech_language": "en"}
+
+
+def _widget_defaults(cls):
+    return {name: options["default"] for name, (_, options) in cls.INPUT_TYPES()["required"].items()
+            if "default" in options}
+
+
+def _caption(node=None, **given):
+    """MultimodalCaption's output with its defaults, the tiny models and `given`."""
+    return (node or CAPTION()).describe(**{**_widget_defaults(CAPTION), **TINY, **given})
+
+
+def _alone(source, value, weather_url=None):
+    """The separate node's text for one source, as the template's slot and value."""
+    if source == "image":
+        return "caption", multimodal.StyleAlignedImageCaption().caption(value, "tiny-blip", "", "", 4)["result"][0]
+    if source == "speech_audio":
+        return "transcript", multimodal.StyleAlignedSpeechTranscript().transcribe(value, "tiny-random.pt", "en",
+                                                                                   "transcribe")["result"][0]
+    if source == "music_audio":
+        defaults = _widget_defaults(multimodal.StyleAlignedMusicMood)
+        return "music", multimodal.StyleAlignedMusicMood().classify(value, "tiny-clap", "", defaults["genres"],
+                                                                    defaults["moods"], 3)["result"][0]
+    return "weather", multimodal.StyleAlignedWeatherPhrase().weather(value, "metric", "OPENWEATHERMAP_API_KEY",
+                                                                     multimodal.ON_ERROR[0],
+                                                                     base_url=weather_url)["result"][0]
+
+
+def _fused(texts, max_words=55, template=multimodal.CAPTION_TEMPLATE):
+    return multimodal.StyleAlignedPromptFusion().fuse(template, "", max_words, **texts)["result"]
+
+
+SOURCES = {"image": lambda: torch.rand(2, 30, 41, 3, generator=torch.Generator().manual_seed(3)),
+           "speech_audio": inputs.audio, "music_audio": lambda: inputs.audio((330.0, 495.0)),
+           "location": lambda: "Oslo,NO"}
+
+
+@pytest.mark.parametrize("source", sorted(SOURCES))
+def test_multimodal_caption_one_source_gives_what_its_node_and_fusion_give(source, model_root, weather_url,
+                                                                           monkeypatch):
+    monkeypatch.setenv("OPENWEATHERMAP_API_KEY", KEY)
+    value = SOURCES[source]()
+    slot, text = _alone(source, value, weather_url)
+    out = _caption(**{source: value}, weather_base_url=weather_url)
+    assert out["result"] == _fused({slot: text})
+    assert out["ui"]["text"][0].split("\n")[0] == out["result"][0]
+    if source == "image":  # two images: their captions joined on one line, as Prompt Fusion does
+        assert len(text.split("\n")) == 2 and "\n" not in out["result"][0]
+    if source == "location":
+        assert out["result"] == ("clear sky, 22 °C, afternoon",)
+
+
+def test_multimodal_caption_fuses_every_source_and_keeps_its_models(model_root, weather_url, monkeypatch, caplog):
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("OPENWEATHERMAP_API_KEY", KEY)
+    values = {source: make() for source, make in SOURCES.items()}
+    texts = dict(_alone(source, value, weather_url) for source, value in values.items())
+    node = CAPTION()
+    out = _caption(node, **values, weather_base_url=weather_url, max_words=0)
+    assert out["result"] == _fused(texts, max_words=0)
+    assert texts["weather"] in out["result"][0] and texts["music"] in out["result"][0]
+    shown_text = out["ui"]["text"][0]
+    assert "Speech transcript: " in shown_text and "language: en" in shown_text and "Weather: clear sky" in shown_text
+    assert KEY not in json.dumps(out) and all(KEY not in r.getMessage() for r in caplog.records)
+    blip = node.parts["image"]._helper[1]
+    _caption(node, image=values["image"])
+    assert node.parts["image"]._helper[1] is blip  # not loaded again
+    # the template and budget apply as in Prompt Fusion
+    short = _caption(node, **values, weather_base_url=weather_url, template="{weather} with {music}", max_words=4)
+    assert short["result"] == _fused(texts, 4, "{weather} with {music}") and len(short["result"][0].split()) <= 4
+    assert "cut from" in short["ui"]["text"][0]
+
+
+def test_multimodal_caption_with_nothing_connected_names_the_inputs():
+    for location in ("", "   "):
+        with pytest.raises(ValueError, match="connect image, speech_audio or music_audio, or type a place in "
+                                             "location"):
+            _caption(location=location)
+    with pytest.raises(ValueError, match=r"no \{prompt\} slot"):
+        _caption(location="Oslo", template="{prompt}, {weather}")  # before any request or model load
+    with pytest.raises(ValueError, match=r"\{mood\}"):
+        _caption(location="Oslo", template="{mood}")
+
+
+def test_multimodal_caption_weather_key_never_shown_and_only_its_name_is_an_input(weather_url, monkeypatch, caplog):
+    caplog.set_level(logging.DEBUG)
+    spec = CAPTION.INPUT_TYPES()
+    names = [name for section in spec.values() for name in section]
+    assert [name for name in names if "key" in name] == ["weather_api_key_env"]
+    assert spec["required"]["weather_api_key_env"][1]["default"] == "OPENWEATHERMAP_API_KEY"
+    monkeypatch.setenv("MY_OWM_KEY", KEY)
+    out = _caption(location="Oslo", weather_api_key_env="MY_OWM_KEY", weather_base_url=weather_url)
+    assert out["result"] == ("clear sky, 22 °C, afternoon",)
+    wrong = "wrong-SECRET-123"
+    monkeypatch.setenv("MY_OWM_KEY", wrong)
+    with pytest.raises(RuntimeError, match="rejected the API key") as info:
+        _caption(location="Oslo", weather_api_key_env="MY_OWM_KEY", weather_base_url=weather_url)
+    assert wrong not in str(info.value)
+    soft = _caption(location="Oslo", weather_api_key_env="MY_OWM_KEY", weather_base_url=weather_url,
+                    weather_on_error=multimodal.ON_ERROR[1])
+    assert soft["result"] == ("",) and "rejected the API key" in soft["ui"]["text"][0]
+    for secret in (KEY, wrong):
+        assert secret not in json.dumps(out) + json.dumps(soft)
+        assert all(secret not in r.getMessage() for r in caplog.records)
+
+
+def test_multimodal_caption_inputs_are_the_modality_nodes_inputs():
+    """Every option of a modality node is offered under its prefix, with that node's default; a weather
+    place re-runs the node every 10 minutes, as Weather Phrase, and no place leaves caching to the host."""
+    spec = CAPTION.INPUT_TYPES()
+    entries = {name: entry for section in spec.values() for name, entry in section.items()}
+    for prefix, node, source_input, _ in CAPTION.SOURCES.values():
+        for section in ("required", "optional"):
+            for name, (kind, options) in node.INPUT_TYPES().get(section, {}).items():
+                if name != source_input:
+                    mine = spec[section][f"{prefix}_{name}"]
+                    assert mine[0] == kind and mine[1].get("default") == options.get("default"), name
+    assert {entries[n][0] for n in ("image", "speech_audio", "music_audio")} == {"IMAGE", "AUDIO"}
+    assert set(spec["optional"]) >= {"image", "speech_audio", "music_audio"}
+    assert CAPTION.IS_CHANGED(location="") == ""
+    assert CAPTION.IS_CHANGED(location="Oslo") == multimodal.StyleAlignedWeatherPhrase.IS_CHANGED()
