@@ -18,7 +18,7 @@ import sys
 import time
 
 import torch
-from bench_host import positive_int, start_host
+from bench_host import positive_int, start_host, step_flops
 from harness import host
 from harness import tiny_models as tiny
 
@@ -60,14 +60,6 @@ def _memory_child(config, size, targets, kernel):
 def _rss_now():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * resource.getpagesize()
-
-
-def step_flops(fn):
-    from torch.utils.flop_counter import FlopCounterMode
-
-    with FlopCounterMode(display=False) as counter:
-        fn()
-    return counter.get_total_flops()
 
 
 def attention_flops(batch, tokens, channels, key_tokens=None):

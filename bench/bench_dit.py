@@ -34,7 +34,7 @@ from pathlib import Path
 
 import torch
 from bench_attention import _rss_now, attention_flops
-from bench_host import positive_int, start_host
+from bench_host import positive_int, start_host, step_flops
 from harness import host
 from harness import tiny_models as tiny
 
@@ -108,20 +108,6 @@ def extra_attention_flops(blocks, targets, text, image, channels):
     """FLOPs the shared blocks add per step: each target's L tokens also attend to the reference's I
     image keys, in every shared block (one chunk at cfg 1)."""
     return blocks * attention_flops(targets, text + image, channels, key_tokens=image)
-
-
-def step_flops(fn):
-    """FLOPs of fn() by torch's FLOP counter, which also counts PyTorch's fused CPU attention kernel here
-    (it knows the CUDA kernels but not that one); the host's own kernels are matmuls it counts anyway."""
-    from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
-
-    def cpu_attention(query, key, value, *args, out_shape=None, **kwargs):
-        return sdpa_flop_count(query, key, value)
-
-    kernel = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
-    with FlopCounterMode(display=False, custom_mapping={kernel: cpu_attention}) as counter:
-        fn()
-    return counter.get_total_flops()
 
 
 def peak_step_memory(config, argv):

@@ -24,3 +24,17 @@ def positive_int(text):
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} must be at least 1")
     return value
+
+
+def step_flops(fn):
+    """FLOPs of fn() by torch's FLOP counter, which also counts PyTorch's fused CPU attention kernel here
+    (it knows the CUDA kernels but not that one); the host's own kernels are matmuls it counts anyway."""
+    from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
+
+    def cpu_attention(query, key, value, *args, out_shape=None, **kwargs):
+        return sdpa_flop_count(query, key, value)
+
+    kernel = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+    with FlopCounterMode(display=False, custom_mapping={kernel: cpu_attention}) as counter:
+        fn()
+    return counter.get_total_flops()
