@@ -8,12 +8,15 @@ generates the set with: plain generation, StyleAligned (prompt reference), Style
 inverted reference image, a Linear and a SLERP Z-SAMB blend of two reference images (inverted as
 one), and weighted multi-reference attention (both references kept, weights 0.5/0.5). The
 reference images are the plain model's images of this set's and the next set's reference
-prompt. Each method is scored on its target images (reference rows excluded):
+prompt. Each method is scored under a named protocol (--protocol, core/evaluation/protocols.py;
+the output states it):
 
-- set consistency: mean pairwise cosine of DINO ViT-B/8 CLS embeddings;
-- text alignment: CLIP cosine of each image with its object prompt (without the style text);
-- style to reference A: mean DINO cosine to this set's reference image;
-- multi-style: Weighted Multi-Style DINO to references A and B with weights 0.5/0.5.
+- set consistency: mean pairwise cosine of DINO ViT-B/8 CLS embeddings, over every image of the set
+  with the reference ("paper", as the seeds' table) or over the targets only ("pack");
+- text alignment: CLIP cosine of each target image with "<object>, <style>" and CLIP ViT-B/32
+  ("paper") or with the object prompt alone and CLIP ViT-L/14 ("pack");
+- style to reference A: mean DINO cosine of the targets to this set's reference image;
+- multi-style: Weighted Multi-Style DINO of the targets to references A and B, weights 0.5/0.5.
 
 Everything runs through the pack's own nodes and the host's stock KSampler and VAE nodes.
 With --tiny the models are tiny random ones built here: the numbers are meaningless and only
@@ -29,6 +32,10 @@ from pathlib import Path
 
 import torch
 from bench_host import positive_int, start_host
+from harness import pack
+
+pack.package()  # core/ imports without a host; the nodes load once the host has started
+from style_aligned.core.evaluation.protocols import PROTOCOLS, protocol  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 METHODS = ["plain", "StyleAligned", "StyleAligned + reference", "Linear blend", "SLERP blend",
@@ -83,37 +90,43 @@ class Generator:
 
 
 def generate_set(gen, method, entry, ref_a, ref_b, negative):
-    """Target images of one set made with `method` (reference rows dropped)."""
+    """(every image of one set made with `method`, how many of its first rows are references)."""
     from style_aligned.nodes.blend import MultiRefBlend
 
     prompts = [entry["reference"]] + entry["subjects"]
     style = entry["style"]
     if method == "plain":
-        return gen.images(gen.model, prompts, style, negative)[1:]
+        return gen.images(gen.model, prompts, style, negative), 1
     if method == "StyleAligned":
-        return gen.images(gen.aligned(), prompts, style, negative)[1:]
+        return gen.images(gen.aligned(), prompts, style, negative), 1
     latent_a, latent_b = gen.latent_of(ref_a), gen.latent_of(ref_b)
     if method == "StyleAligned + reference":
         trajectory = gen.invert(latent_a, f"{entry['reference']}, {style}")
-        return gen.images(gen.aligned(trajectory), prompts, style, negative, trajectory)[1:]
+        return gen.images(gen.aligned(trajectory), prompts, style, negative, trajectory), 1
     if method in ("Linear blend", "SLERP blend"):
         blended = MultiRefBlend().blend(method.split()[0], latent_a, "0.5, 0.5", True, latent_2=latent_b)[0]
         trajectory = gen.invert(blended, entry["reference"])
-        return gen.images(gen.aligned(trajectory), prompts, style, negative, trajectory)[1:]
+        return gen.images(gen.aligned(trajectory), prompts, style, negative, trajectory), 1
     both = {"samples": torch.cat([latent_a["samples"], latent_b["samples"]])}
     trajectory = gen.invert(both, entry["reference"])
-    return gen.images(gen.aligned(trajectory, "0.5, 0.5"), prompts, style, negative, trajectory)[2:]
+    return gen.images(gen.aligned(trajectory, "0.5, 0.5"), prompts, style, negative, trajectory), 2
 
 
-def score_set(judges, images, subjects, ref_a, ref_b):
+def score_set(judges, images, refs, entry, ref_a, ref_b, protocol):
+    """The table's four numbers for one set under `protocol` (core.evaluation.protocols): set consistency
+    over the rows the protocol counts; text alignment, style to A and multi-style over the targets."""
     from style_aligned.core.evaluation import embeddings, metrics
+    from style_aligned.core.evaluation.protocols import scored_rows
 
     dino, clip = judges
-    generated = embeddings.dino_embeddings(dino, images)
+    embedded = embeddings.dino_embeddings(dino, images)
+    generated = embedded[refs:]
     references = embeddings.dino_embeddings(dino, torch.cat([ref_a, ref_b]))
-    text = metrics.text_alignment(embeddings.clip_image_embeddings(clip, images),
-                                  embeddings.clip_text_embeddings(clip, subjects))
-    return [metrics.set_consistency(generated).score, text.score,
+    texts = [embeddings.alignment_prompt(s, entry["style"], protocol.style_in_text) for s in entry["subjects"]]
+    text = metrics.text_alignment(embeddings.clip_image_embeddings(clip, images[refs:]),
+                                  embeddings.clip_text_embeddings(clip, texts))
+    in_set = embedded[scored_rows(len(images), refs, protocol)]
+    return [metrics.set_consistency(in_set).score, text.score,
             metrics.weighted_style_score(generated, references[:1]).score,
             metrics.weighted_style_score(generated, references, [0.5, 0.5]).score]
 
@@ -160,7 +173,10 @@ def parse_args(argv=None):
     parser.add_argument("--sets", type=int, default=0, help="use only the first N sets (0 = all)")
     parser.add_argument("--subjects", type=int, default=0, help="use only the first N object prompts of a set")
     parser.add_argument("--dino", default="facebook/dino-vitb8", help="DINO model: hub id or local folder")
-    parser.add_argument("--clip", default="openai/clip-vit-large-patch14", help="CLIP model: hub id or folder")
+    parser.add_argument("--clip", default=None, help="CLIP model: hub id or folder (default: the protocol's)")
+    parser.add_argument("--protocol", default="paper", choices=list(PROTOCOLS),
+                        help="how the table is scored: " + "; ".join(f"{p.name}: {p.description}"
+                                                                      for p in PROTOCOLS.values()))
     parser.add_argument("--size", type=int, default=0, help="image side in pixels (default 1024 SDXL, 512 SD1.5)")
     parser.add_argument("--steps", type=positive_int, default=50)
     parser.add_argument("--inversion-steps", type=positive_int, default=50)
@@ -197,27 +213,29 @@ def run(args):
             size = args.size or 64
         else:
             model, clip, vae = load_checkpoint(args.checkpoint)
-            dino_name, clip_name = args.dino, args.clip
+            dino_name, clip_name = args.dino, args.clip or protocol(args.protocol).clip_model
             size = args.size or (1024 if "SDXL" in type(model.model.model_config).__name__ else 512)
         judges = load_judges(dino_name, clip_name)
         gen = Generator(model, clip, vae, size, args.steps, args.cfg, args.sampler, args.scheduler,
                         args.inversion_steps, args.seed)
         with torch.inference_mode():  # as the host runs nodes
-            results = evaluate(gen, judges, entries, negative, Path(args.out))
+            results = evaluate(gen, judges, entries, negative, Path(args.out), protocol(args.protocol))
     report = table(results)
     wall = time.perf_counter() - start
     header = (f"{len(entries)} sets x {len(entries[0]['subjects'])} objects, {size}px, {args.steps} steps, "
               f"inversion {args.inversion_steps} steps, seed {args.seed}, "
               f"{'tiny random models (numbers meaningless)' if args.tiny else args.checkpoint}; "
-              f"wall time {wall:.0f} s")
+              f"wall time {wall:.0f} s\nprotocol: {args.protocol} ({protocol(args.protocol).description}; CLIP "
+              f"{clip_name}, DINO {dino_name})")
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "table.md").write_text(header + "\n\n" + report + "\n")
-    (Path(args.out) / "scores.json").write_text(json.dumps(results, indent=1))
+    (Path(args.out) / "scores.json").write_text(json.dumps({"protocol": args.protocol, "clip": clip_name,
+                                                            "dino": dino_name, "scores": results}, indent=1))
     print(header + "\n\n" + report)
     return results
 
 
-def evaluate(gen, judges, entries, negative, out):
+def evaluate(gen, judges, entries, negative, out, protocol):
     """Scores per method and set; the images are saved as one strip per method and set."""
     import comfy.utils
 
@@ -231,8 +249,8 @@ def evaluate(gen, judges, entries, negative, out):
     for i, entry in enumerate(entries):
         ref_a, ref_b = references[i], references[(i + 1) % len(entries)]
         for method in METHODS:
-            images = generate_set(gen, method, entry, ref_a, ref_b, negative)
-            results[method].append(score_set(judges, images, entry["subjects"], ref_a, ref_b))
+            images, refs = generate_set(gen, method, entry, ref_a, ref_b, negative)
+            results[method].append(score_set(judges, images, refs, entry, ref_a, ref_b, protocol))
             save_strip(out / f"set{i:02d}_{method.replace(' ', '_').replace('+', 'with')}.png", images)
             progress.update(1)
     return results

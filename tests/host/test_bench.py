@@ -16,13 +16,83 @@ def test_runner_produces_the_table_for_all_six_methods(tmp_path, monkeypatch):
     evaluate.main(["--tiny", "--sets", "2", "--subjects", "2", "--steps", "2", "--inversion-steps", "2",
                    "--out", str(tmp_path)])
     table = (tmp_path / "table.md").read_text().splitlines()
+    assert table[1].startswith("protocol: paper (StyleAligned's table: CLIP ViT-B/32 against '<object>, <style>'")
     rows = [line for line in table if line.startswith("| ") and not line.startswith("| method")]
     assert [row.split(" | ")[0][2:] for row in rows] == evaluate.METHODS
-    scores = json.loads((tmp_path / "scores.json").read_text())
+    saved = json.loads((tmp_path / "scores.json").read_text())
+    assert saved["protocol"] == "paper"
+    scores = saved["scores"]
     for method in evaluate.METHODS:
         assert len(scores[method]) == 2  # one row of scores per set
         assert all(math.isfinite(v) and -1.0 <= v <= 1.0 for row in scores[method] for v in row)
     assert len(list(tmp_path.glob("set01_*.png"))) == len(evaluate.METHODS)
+
+
+def _pils(images):
+    from PIL import Image
+
+    return [Image.fromarray((image.clamp(0, 1) * 255).round().byte().numpy()) for image in images]
+
+
+def _direct_consistency(dino_bundle, images):
+    """Mean pairwise cosine of the tiny DINO's CLS tokens, the model called as a transformers model."""
+    import torch
+    import torch.nn.functional as F
+
+    dino, processor = dino_bundle
+    with torch.no_grad():
+        cls = dino(**processor(images=_pils(images), return_tensors="pt")).last_hidden_state[:, 0]
+    unit = F.normalize(cls.double(), dim=-1)
+    pairs = [(i, j) for i in range(len(images)) for j in range(i + 1, len(images))]
+    return sum(float(unit[i] @ unit[j]) for i, j in pairs) / len(pairs)
+
+
+def _direct_alignment(clip_bundle, images, texts):
+    """Mean CLIP cosine of each image with its text, the model called as a transformers model."""
+    import torch
+    import torch.nn.functional as F
+
+    clip, processor = clip_bundle
+    limit = clip.config.text_config.max_position_embeddings
+    tokens = processor.tokenizer(texts, padding="max_length", truncation=True, max_length=limit, return_tensors="pt")
+    with torch.no_grad():
+        image_features = clip.get_image_features(**processor(images=_pils(images), return_tensors="pt"))
+        text_features = clip.get_text_features(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"])
+    image_features, text_features = (getattr(f, "pooler_output", f) for f in (image_features, text_features))
+    return float(F.cosine_similarity(image_features.double(), text_features.double(), dim=-1).mean())
+
+
+@pytest.mark.parametrize("name", ["paper", "pack"])
+def test_protocol_numbers_equal_a_direct_computation(tmp_path, monkeypatch, name):
+    """paper: DINO over every image, the reference included, and CLIP against "<object>, <style>";
+    pack: DINO over the targets, CLIP against the object alone."""
+    import torch
+
+    monkeypatch.syspath_prepend(str(pack.ROOT / "bench"))
+    evaluate = importlib.import_module("evaluate")
+    from harness import tiny_vision
+
+    judges = evaluate.load_judges(str(tiny_vision.save_tiny_dino(tmp_path / "dino")),
+                                  str(tiny_vision.save_tiny_clip(tmp_path / "clip")))
+    gen = torch.Generator().manual_seed(3)
+    images = torch.rand(4, 32, 32, 3, generator=gen)  # row 0 is the reference
+    ref_a, ref_b = torch.rand(2, 1, 32, 32, 3, generator=gen)
+    entry = {"reference": "a house", "subjects": ["a cat", "a dog", "a bicycle"], "style": "watercolor painting"}
+    chosen = evaluate.PROTOCOLS[name]
+    consistency, alignment = evaluate.score_set(judges, images, 1, entry, ref_a, ref_b, chosen)[:2]
+    texts = [f"{s}, watercolor painting" if name == "paper" else s for s in entry["subjects"]]
+    in_set = images if name == "paper" else images[1:]
+    assert consistency == pytest.approx(_direct_consistency(judges[0], in_set), abs=1e-5)
+    assert alignment == pytest.approx(_direct_alignment(judges[1], images[1:], texts), abs=1e-5)
+
+
+def test_an_unknown_protocol_is_named(monkeypatch):
+    monkeypatch.syspath_prepend(str(pack.ROOT / "bench"))
+    evaluate = importlib.import_module("evaluate")
+    with pytest.raises(ValueError, match="protocol: 'seeds' is not a metric protocol; choose one of paper, pack"):
+        evaluate.protocol("seeds")
+    with pytest.raises(SystemExit):
+        evaluate.parse_args(["--tiny", "--protocol", "seeds"])
 
 
 def test_attention_benchmark_counts_the_extra_flops_of_every_shared_layer(monkeypatch):
