@@ -1,0 +1,503 @@
+"""Fan-out (tools/fanout) against two headless hosts on 127.0.0.1 with the pack and the tiny models.
+
+- the fanned-out set equals, image by image, the same windows run one after another on one server
+  (bit-identical PNG pixels on CPU), and the whole list run as one batch to within one 8-bit level:
+  a window's batch has other rows than the one-batch run, so CPU kernels may sum in another order
+  (float32 differences of ~1e-6 before the PNG's rounding); one level is the most such a difference
+  can move a pixel, anything from a real change (another noise row, another reference) moves many
+  pixels by tens of levels. Both for a prompts-only workflow (UI format, converted with the server's
+  /object_info) and for one with a saved style reference (API format);
+- a server that fails every window: the other one makes them all;
+- one server stopped mid-run: every image arrives once, the manifest names each image's server;
+- an interrupted run (the client killed) resumed: finished windows are not queued again;
+- bad input: a clear message, nothing queued, no output folder.
+
+The baselines run after POST /free (the host drops its cached node outputs), and the test checks from
+/history that the sampler really ran again.
+"""
+
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager, nullcontext, redirect_stderr
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import fanout
+import numpy as np
+import pytest
+import requests
+from fanout import __main__ as cli
+from harness import inputs, pack
+from harness import server as hs
+from harness import workflow_api as wf
+from PIL import Image
+
+ROOT = pack.ROOT
+TOOLS = ROOT / "tools"
+THINGS = ("a lighthouse on a cliff", "a cat", "a bicycle", "a mountain lake", "a teapot", "a violin", "a fox",
+          "an umbrella", "a sailing boat", "a cactus", "a clock tower", "a hot air balloon", "a snail")
+SAMPLER = "KSampler"
+
+
+# ---------------------------------------------------------------- two servers
+
+
+class Hosts:
+    """Two headless hosts (A, B) sharing the module; one that a test stopped is started again."""
+
+    def __init__(self, base: Path):
+        self.cwds = [hs.prepare_host(base / name, {hs.PACK_FOLDER: ROOT, "style-aligned-test-pack": hs.TINY_PACK})
+                     for name in ("a", "b")]
+        for cwd in self.cwds:
+            inputs.write_test_image(cwd / "input" / "style_reference.png", seed=0)
+        self.servers = [None, None]
+
+    def start(self):
+        dead = [i for i, s in enumerate(self.servers) if s is None or s.process is None or s.process.poll() is not None]
+        for i in dead:
+            if self.servers[i] is not None:
+                self.servers[i].stop()
+            self.servers[i] = hs.HostServer(self.cwds[i])
+        failures = []
+
+        def start(server):
+            try:
+                server.start()
+            except Exception as exc:  # noqa: BLE001  (reported below)
+                failures.append(exc)
+
+        threads = [threading.Thread(target=start, args=(self.servers[i],)) for i in dead]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if failures:
+            raise failures[0]
+        return self
+
+    def stop(self):
+        for server in self.servers:
+            if server is not None:
+                server.stop()
+
+    @property
+    def a(self):
+        return self.servers[0]
+
+    @property
+    def b(self):
+        return self.servers[1]
+
+    @property
+    def urls(self):
+        return [s.url for s in self.servers]
+
+
+@pytest.fixture(scope="module")
+def module_hosts(tmp_path_factory, request):
+    hosts = Hosts(tmp_path_factory.mktemp("fanout-hosts"))
+    request.addfinalizer(hosts.stop)
+    started = time.monotonic()
+    hosts.start()
+    print(f"\ntwo hosts ready after {time.monotonic() - started:.1f} s")
+    return hosts
+
+
+@pytest.fixture
+def hosts(module_hosts):
+    return module_hosts.start()
+
+
+@pytest.fixture(scope="module")
+def specs(module_hosts):
+    return {**wf.UPSTREAM_ONLY, **module_hosts.a.get("/object_info")}
+
+
+# ---------------------------------------------------------------- workflows
+
+
+def tiny_ui_workflow(specs: dict) -> dict:
+    """The shipped SD1.5 prompts-only workflow in UI format, with the tiny checkpoint loader, 64 px and 3 steps:
+    the fan-out converts it with the server's node specs."""
+    ui = wf.load(ROOT / "workflows" / "style_aligned_sd15_prompts.json")
+    for node in ui["nodes"]:
+        if node["type"] == "CheckpointLoaderSimple":
+            node["type"] = "TinyCheckpointLoader"
+            node["widgets_values"] = ["sd15", 0]
+        elif node["type"] in ("StyleAlignedBatchPrompts", SAMPLER):
+            values = wf.widget_values_by_name(node, specs[node["type"]])
+            values.update({"width": hs.TINY_SIZE, "height": hs.TINY_SIZE} if node["type"] != SAMPLER
+                          else {"steps": hs.TINY_STEPS})
+            node["widgets_values"] = wf.ui_widget_values(specs[node["type"]], values)
+    return ui
+
+
+def reference_prompts(specs: dict) -> tuple[dict, dict]:
+    """From the shipped reference-image workflow (tiny): (the prompt that inverts the reference image and
+    saves it with SaveStyleReference, the generation prompt with LoadStyleReference in place of the inversion).
+    The generation's reference name is filled in by the fixture."""
+    full = hs.use_tiny_models(wf.to_api(wf.load(ROOT / "workflows" / "style_aligned_reference_image.json"), specs))
+    kinds = {n["class_type"]: i for i, n in full.items()}
+    invert = kinds["DDIMInvertReference"]
+    save = {i: n for i, n in full.items() if n["class_type"] in
+            ("TinyCheckpointLoader", "LoadImage", "ImageScale", "VAEEncode", "CLIPTextEncode", "DDIMInvertReference")
+            and not (n["class_type"] == "CLIPTextEncode" and "blurry" in n["inputs"]["text"])}
+    save["900"] = {"class_type": "SaveStyleReference", "inputs": {"style_reference": [invert, 0],
+                                                                  "filename_prefix": "fanout/lighthouse"}}
+    generate = {i: n for i, n in full.items() if i in ({invert} | _descendants(full, invert) | {kinds["KSampler"]})
+                or n["class_type"] in ("TinyCheckpointLoader", "VAEDecode", "SaveImage")
+                or (n["class_type"] == "CLIPTextEncode" and "blurry" in n["inputs"]["text"])}
+    loader = kinds["TinyCheckpointLoader"]
+    generate[invert] = {"class_type": "LoadStyleReference", "inputs": {"model": [loader, 0], "reference": None}}
+    return save, generate
+
+
+def _descendants(prompt, node_id):
+    found, frontier = set(), {node_id}
+    while frontier:
+        frontier = {i for i, n in prompt.items() for v in n["inputs"].values()
+                    if isinstance(v, list) and v and v[0] in frontier} - found
+        found |= frontier
+    return found
+
+
+@pytest.fixture(scope="module")
+def ui_workflow(specs, tmp_path_factory):
+    path = tmp_path_factory.mktemp("workflows") / "prompts_ui.json"
+    path.write_text(json.dumps(tiny_ui_workflow(specs)))
+    return path
+
+
+@pytest.fixture(scope="module")
+def saved_reference(module_hosts, specs):
+    """A style reference inverted and saved on A, its file copied into B's folder (as a studio would)."""
+    module_hosts.start()
+    save, _ = reference_prompts(specs)
+    entry = module_hosts.a.run(save, timeout=200)
+    name = hs.ui_text(entry, "900").strip()
+    source = module_hosts.a.cwd / "models" / "style_references" / name
+    assert source.is_file(), list((module_hosts.a.cwd / "models").rglob("*.safetensors"))
+    target = module_hosts.b.cwd / "models" / "style_references" / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    return name
+
+
+@pytest.fixture(scope="module")
+def reference_workflow(saved_reference, specs, tmp_path_factory):
+    _, generate = reference_prompts(specs)
+    for node in generate.values():
+        if node["class_type"] == "LoadStyleReference":
+            node["inputs"]["reference"] = saved_reference
+    path = tmp_path_factory.mktemp("workflows") / "reference_api.json"
+    path.write_text(json.dumps(generate))
+    return path
+
+
+def write_prompts(folder: Path, count: int, tag: str) -> Path:
+    """`count` prompts; `tag` makes the list (and so the server's history entries) this test's own."""
+    path = folder / f"prompts-{tag}.txt"
+    path.write_text("\n".join(f"{thing}, {tag}" for thing in THINGS[:count]) + "\n")
+    return path
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def fan_out(workflow, prompts, urls, window_size, out, messages=None):
+    plan = fanout.prepare(workflow, prompts, urls, window_size)
+    return plan, fanout.run(plan, out, workflow, progress=False, log=(messages if messages is not None else []).append)
+
+
+def pixels(data) -> np.ndarray:
+    with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as image:
+        return np.asarray(image.convert("RGB"), dtype=np.int16)
+
+
+def fresh_run(server, prompt, timeout=200) -> list[np.ndarray]:
+    """Run `prompt` after the host dropped its cached outputs; the sampler must really run."""
+    requests.post(server.url + "/free", json={"free_memory": True}, timeout=30).raise_for_status()
+    time.sleep(1.5)  # the host's worker applies the flag while idle, before it takes the next prompt
+    entry = server.run(prompt, timeout=timeout)
+    sampler = next(i for i, n in prompt.items() if n["class_type"] == SAMPLER)
+    cached = [set(data.get("nodes", [])) for kind, data in entry.get("status", {}).get("messages", [])
+              if kind == "execution_cached"]
+    assert not any(sampler in nodes for nodes in cached), "the baseline came from the host's cache"
+    (records,) = hs.saved_images(entry).values()
+    return [pixels(server.get_bytes(f"/view?filename={r['filename']}&subfolder={r['subfolder']}&type={r['type']}"))
+            for r in records]
+
+
+def check_complete(manifest, out: Path, count: int):
+    assert manifest["complete"]
+    positions = [image["position"] for image in manifest["images"]]
+    assert sorted(positions) == list(range(count)), "every prompt once, the reference once"
+    files = sorted(p.name for p in out.iterdir() if p.suffix == ".png")
+    assert files == sorted(image["file"] for image in manifest["images"])
+    assert not [p for p in out.iterdir() if p.name.startswith(".")], "no temporary file left"
+
+
+def history_windows(server, tag) -> list[int]:
+    """window_start of every prompt of this test's list that the server was given."""
+    starts = []
+    for entry in server.get("/history").values():
+        for node in entry["prompt"][2].values():
+            if node["class_type"] == "StyleAlignedBatchPrompts" and tag in node["inputs"]["prompts"]:
+                starts.append(node["inputs"]["window_start"])
+    return starts
+
+
+# ---------------------------------------------------------------- the same images
+
+
+@pytest.mark.parametrize("kind", ["prompts-ui", "reference-api"])
+def test_fanned_out_set_equals_the_windows_on_one_server_and_one_batch(kind, hosts, request, tmp_path):
+    workflow = request.getfixturevalue("ui_workflow" if kind == "prompts-ui" else "reference_workflow")
+    prompts = write_prompts(tmp_path, 7, kind)
+    out = tmp_path / "set"
+    plan, manifest = fan_out(workflow, prompts, hosts.urls, 2, out)
+    check_complete(manifest, out, 7)
+    assert {image["server"] for image in manifest["images"]} == set(hosts.urls), "both servers worked"
+    assert [w.size for w in plan.windows] == [2, 2, 2]
+    sampler = next(i for i, n in plan.api.items() if n["class_type"] == SAMPLER)
+    for image in manifest["images"]:
+        assert image["prompt"] == THINGS[image["position"]] + f", {kind}"
+        assert image["seed"] == plan.api[sampler]["inputs"]["seed"] and image["noise_index"] == image["position"]
+        assert image["window"] == (image["position"] - 1) // 2 if image["position"] else image["window"] == 0
+    fanned = {image["position"]: pixels(out / image["file"]) for image in manifest["images"]}
+
+    one_server = {}
+    for window in plan.windows:
+        images = fresh_run(hosts.a, plan.window_prompt(window))
+        assert len(images) == 1 + window.size
+        one_server.setdefault(0, images[0])
+        one_server.update(zip(window.positions, images[1:], strict=True))
+        assert np.array_equal(images[0], fanned[0]), "every window's reference row is the same image"
+    for position, image in fanned.items():
+        assert np.array_equal(image, one_server[position]), f"position {position} differs from the windows run in turn"
+
+    whole = dict(plan.api)
+    whole[plan.batch_node] = {**whole[plan.batch_node],
+                              "inputs": {**whole[plan.batch_node]["inputs"], "window_start": 0, "window_size": 0}}
+    one_batch = fresh_run(hosts.a, whole)
+    assert len(one_batch) == 7
+    for position, image in fanned.items():
+        diff = np.abs(image - one_batch[position])
+        assert diff.max() <= 1, f"position {position}: max difference {diff.max()} levels from the one batch"
+    print(f"\n{kind}: pixels off by one level against the one batch: "
+          f"{sum(int((np.abs(fanned[p] - one_batch[p]) > 0).sum()) for p in fanned)} of {7 * fanned[0].size}")
+
+
+def test_a_server_that_fails_every_window_leaves_them_to_the_other(hosts, saved_reference, reference_workflow,
+                                                                   tmp_path):
+    """B lists a reference of the same name whose file is damaged: every window fails there and goes to A."""
+    damaged = "fanout/damaged.safetensors"
+    for server in hosts.servers:
+        path = server.cwd / "models" / "style_references" / damaged
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if server is hosts.a:
+            shutil.copyfile(server.cwd / "models" / "style_references" / saved_reference, path)
+        else:
+            path.write_bytes(b"not a safetensors file")
+    workflow = json.loads(reference_workflow.read_text())
+    for node in workflow.values():
+        if node["class_type"] == "LoadStyleReference":
+            node["inputs"]["reference"] = damaged
+    path = tmp_path / "damaged.json"
+    path.write_text(json.dumps(workflow))
+    messages = []
+    _, manifest = fan_out(path, write_prompts(tmp_path, 5, "damaged"), hosts.urls, 2, tmp_path / "set", messages)
+    check_complete(manifest, tmp_path / "set", 5)
+    assert {image["server"] for image in manifest["images"]} == {hosts.a.url}
+    assert any(hosts.b.url in m and "not a readable safetensors file" in m for m in messages), messages
+
+
+# ---------------------------------------------------------------- interruptions
+
+
+def test_an_interrupted_run_resumes_without_redoing_finished_windows(hosts, ui_workflow, tmp_path):
+    tag = "resumed"
+    prompts = write_prompts(tmp_path, 13, tag)
+    out = tmp_path / "set"
+    command = [sys.executable, "-m", "fanout", "--workflow", str(ui_workflow), "--prompts", str(prompts),
+               "--window-size", "1", "--out", str(out), "--quiet"] + [a for u in hosts.urls for a in ("--server", u)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TOOLS), os.environ.get("PYTHONPATH", "")])}
+    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    manifest_path = out / fanout.MANIFEST
+    deadline = time.monotonic() + 200
+    done = {}
+    while time.monotonic() < deadline and first.poll() is None:
+        if manifest_path.exists():
+            done = json.loads(manifest_path.read_text())["windows_done"]
+            if done:
+                break
+        time.sleep(0.05)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=30)
+    done = json.loads(manifest_path.read_text())["windows_done"]
+    assert 1 <= len(done) < 12, f"the client was not killed mid-run ({len(done)} windows done)"
+
+    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=400)
+    assert second.returncode == 0, second.stderr
+    manifest = json.loads(manifest_path.read_text())
+    check_complete(manifest, out, 13)
+    for key, window in done.items():
+        assert manifest["windows_done"][key] == window, "a finished window was kept as it was"
+    queued = history_windows(hosts.a, tag) + history_windows(hosts.b, tag)
+    for window in done.values():
+        assert queued.count(window["window_start"]) == 1, f"window {window['window_start']} was queued again"
+    assert set(queued) == set(range(12))
+
+
+def test_a_server_stopped_mid_run_loses_no_image(hosts, ui_workflow, tmp_path):
+    """B is stopped while it runs a window, after it finished one: its window is run by A."""
+    prompts = write_prompts(tmp_path, 13, "stopped")
+    out = tmp_path / "set"
+    plan = fanout.prepare(ui_workflow, prompts, hosts.urls, 2)
+    messages, result = [], {}
+
+    def client():
+        try:
+            result["manifest"] = fanout.run(plan, out, ui_workflow, progress=False, log=messages.append)
+        except Exception as exc:  # noqa: BLE001  (reported by the test)
+            result["error"] = exc
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    b, stopped_in = hosts.b, None
+    deadline = time.monotonic() + 200
+    while time.monotonic() < deadline and thread.is_alive():
+        try:
+            done = json.loads((out / fanout.MANIFEST).read_text())["windows_done"]
+        except (OSError, ValueError):
+            done = {}
+        if any(w["server"] == b.url for w in done.values()):
+            running = b.get("/queue")["queue_running"]
+            if running:
+                stopped_in = running[0][2][plan.batch_node]["inputs"]["window_start"]
+                b.stop()
+                break
+        time.sleep(0.05)
+    thread.join(timeout=300)
+    assert stopped_in is not None, "B was never caught running a window"
+    assert "error" not in result, result.get("error")
+    manifest = result["manifest"]
+    check_complete(manifest, out, 13)
+    by_window = manifest["windows_done"]
+    assert {w["server"] for w in by_window.values()} == {hosts.urls[0], b.url}
+    assert next(w for w in by_window.values() if w["window_start"] == stopped_in)["server"] == hosts.urls[0]
+    assert any(b.url in m and "stopped answering" in m for m in messages), messages
+    for image in manifest["images"]:
+        assert image["server"] == by_window[str(image["window"])]["server"]
+
+
+# ---------------------------------------------------------------- bad input
+
+
+@contextmanager
+def fake_server(object_info=None):
+    """127.0.0.1 HTTP server: a web page for every path, or a ComfyUI-like /object_info."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802  (the base class's name)
+            if object_info is not None and self.path == "/object_info":
+                body, kind = json.dumps(object_info).encode(), "application/json"
+            else:
+                body, kind = b"<html><body>a web page</body></html>", "text/html"
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def queued_counts(hosts):
+    return [len(s.get("/history")) + sum(len(v) for v in s.get("/queue").values()) for s in hosts.servers]
+
+
+BAD_INPUTS = {
+    "a URL that does not answer": r"http://127\.0\.0\.1:\d+ does not answer",
+    "a URL that is not ComfyUI": r"is not a ComfyUI server",
+    "a server without the pack": r"no Style Aligned Suite on http://127\.0\.0\.1:\d+",
+    "a workflow without a batch-prompt node": r"has no Style Aligned Batch Prompts node",
+    "an empty prompt list": r"is empty: write one prompt per line",
+    "window size 0": r"window size must be 1 or more",
+    "a style reference missing on one server": r"'fanout/only_on_a\.safetensors' is not listed by http://127\.0\.0\.1:",
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_is_refused_before_anything_is_queued(case, hosts, ui_workflow, saved_reference,
+                                                        reference_workflow, specs, tmp_path):
+    workflow, prompts, window = ui_workflow, write_prompts(tmp_path, 5, "bad"), "2"
+    out = tmp_path / "set"
+    fakes = {"a URL that is not ComfyUI": None,
+             "a server without the pack": {k: v for k, v in specs.items()
+                                           if not v.get("python_module", "").endswith(hs.PACK_FOLDER)}}
+    with fake_server(fakes[case]) if case in fakes else nullcontext() as fake:
+        urls = list(hosts.urls)
+        if case == "a URL that does not answer":
+            urls.append(f"http://127.0.0.1:{hs.free_port()}")
+        elif fake is not None:
+            urls.append(fake)
+        elif case == "a workflow without a batch-prompt node":
+            workflow = tmp_path / "no_batch.json"
+            workflow.write_text(json.dumps({"1": {"class_type": "TinyCheckpointLoader",
+                                                  "inputs": {"kind": "sd15", "seed": 0}}}))
+        elif case == "an empty prompt list":
+            prompts.write_text("\n   \n\n")
+        elif case == "window size 0":
+            window = "0"
+        elif case == "a style reference missing on one server":
+            only = hosts.a.cwd / "models" / "style_references" / "fanout" / "only_on_a.safetensors"
+            shutil.copyfile(hosts.a.cwd / "models" / "style_references" / saved_reference, only)
+            api = json.loads(reference_workflow.read_text())
+            for node in api.values():
+                if node["class_type"] == "LoadStyleReference":
+                    node["inputs"]["reference"] = "fanout/only_on_a.safetensors"
+            workflow = tmp_path / "only_on_a.json"
+            workflow.write_text(json.dumps(api))
+        before = queued_counts(hosts)
+        stderr = io.StringIO()
+        with redirect_stderr(stderr):
+            code = cli.main(["--workflow", str(workflow), "--prompts", str(prompts), "--window-size", window,
+                             "--out", str(out), "--quiet", "--server", ",".join(urls)])
+    message = stderr.getvalue()
+    assert code == 2, message
+    assert re.search(BAD_INPUTS[case], message), message
+    assert "nothing was queued" in message
+    if case == "a URL that does not answer":
+        assert hosts.a.url not in message and hosts.b.url not in message, "only the bad server is named"
+    if case == "a style reference missing on one server":
+        assert f"is not listed by {hosts.b.url}\n" in message + "\n" and hosts.a.url not in message
+    assert not out.exists(), "no output folder"
+    assert queued_counts(hosts) == before, "nothing queued"
+
+
+def test_an_output_folder_of_another_run_is_refused(hosts, ui_workflow, tmp_path):
+    out = tmp_path / "set"
+    out.mkdir()
+    (out / "holiday.png").write_bytes(b"")
+    with pytest.raises(fanout.FanoutError, match="is not empty and has no manifest.json"):
+        fan_out(ui_workflow, write_prompts(tmp_path, 3, "folder"), hosts.urls, 1, out)
+    assert sorted(p.name for p in out.iterdir()) == ["holiday.png"]
