@@ -13,10 +13,31 @@ _STAGES = ("patch", "batch_prompts", "reference", "blend", "multimodal", "depth"
 NODE_CLASS_MAPPINGS = {}
 NODE_DISPLAY_NAME_MAPPINGS = {}
 
+
+
+def deprecated_alias(old_id: str, new_id: str, cls: type, display: str) -> tuple[type, str]:
+    """(class, display name) that keeps a renamed node's old id loading in saved workflows: the same node
+    under the old id, marked `DEPRECATED` (upstream's /object_info says `deprecated: true` and its
+    frontend hides the node from search; the 2024 host ignores the mark and lists it as usual)."""
+    alias = type(f"{cls.__name__}DeprecatedId", (cls,), {
+        "__module__": cls.__module__,
+        "__doc__": cls.__doc__,
+        "DEPRECATED": True,
+        "REPLACED_BY": new_id,
+        "DESCRIPTION": f"Deprecated id {old_id}, kept so saved workflows still load: the same node as {display} "
+                       f"({new_id}); use that one in new workflows. " + getattr(cls, "DESCRIPTION", ""),
+    })
+    return alias, f"{display} (deprecated id)"
+
+
 for _stage in _STAGES:
     _module = importlib.import_module(f".{_stage}", __name__)
     NODE_CLASS_MAPPINGS.update(_module.NODE_CLASS_MAPPINGS)
     NODE_DISPLAY_NAME_MAPPINGS.update(_module.NODE_DISPLAY_NAME_MAPPINGS)
+    # {old id: new id} of the stage's renamed nodes
+    for _old, _new in getattr(_module, "DEPRECATED_IDS", {}).items():
+        NODE_CLASS_MAPPINGS[_old], NODE_DISPLAY_NAME_MAPPINGS[_old] = deprecated_alias(
+            _old, _new, _module.NODE_CLASS_MAPPINGS[_new], _module.NODE_DISPLAY_NAME_MAPPINGS[_new])
 
 
 # Optional packages the nodes import only when they run: checked here without importing them, so

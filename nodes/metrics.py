@@ -154,12 +154,19 @@ class StyleAlignedClipTextAlignment(_ScoreNode):
 
 
 NODE_CLASS_MAPPINGS = {
-    "StyleAlignedWeightedDinoScore": StyleAlignedWeightedDinoScore,
-    "StyleAlignedDinoSetConsistency": StyleAlignedDinoSetConsistency,
-    "StyleAlignedClipTextAlignment": StyleAlignedClipTextAlignment,
+    "WeightedDinoScore": StyleAlignedWeightedDinoScore,
+    "DinoSetConsistency": StyleAlignedDinoSetConsistency,
+    "ClipTextAlignment": StyleAlignedClipTextAlignment,
 }
 NODE_DISPLAY_NAME_MAPPINGS = {
-    "StyleAlignedWeightedDinoScore": "Style Aligned Weighted DINO Score",
-    "StyleAlignedDinoSetConsistency": "Style Aligned DINO Set Consistency",
-    "StyleAlignedClipTextAlignment": "Style Aligned CLIP Text Alignment",
+    "WeightedDinoScore": "Style Aligned Weighted DINO Score",
+    "DinoSetConsistency": "Style Aligned DINO Set Consistency",
+    "ClipTextAlignment": "Style Aligned CLIP Text Alignment",
+}
+# the ids before the design card's names: registered by nodes/__init__.py as deprecated aliases, so
+# saved workflows still load
+DEPRECATED_IDS = {
+    "StyleAlignedWeightedDinoScore": "WeightedDinoScore",
+    "StyleAlignedDinoSetConsistency": "DinoSetConsistency",
+    "StyleAlignedClipTextAlignment": "ClipTextAlignment",
 }

@@ -30,7 +30,7 @@ ROOT = pack.ROOT
 
 PROMPTS_WORKFLOW = {"sdxl": "style_aligned_sdxl_prompts.json", "sd15": "style_aligned_sd15_prompts.json"}
 METRICS_WORKFLOW = "style_aligned_metrics.json"
-METRIC_NODES = ("StyleAlignedDinoSetConsistency", "StyleAlignedClipTextAlignment", "StyleAlignedWeightedDinoScore")
+METRIC_NODES = ("DinoSetConsistency", "ClipTextAlignment", "WeightedDinoScore")
 SIZE = {"sdxl": 1024, "sd15": 512}
 
 

@@ -29,11 +29,14 @@ EXAMPLE = {
     "MultiRefBlend": "style_aligned_multi_reference",
     "StyleAlignedDepthMap": "style_aligned_controlnet_depth",
     **{key: "style_aligned_multimodal_prompts" for key in (
-        "StyleAlignedImageCaption", "StyleAlignedSpeechTranscript", "StyleAlignedWeatherPhrase",
+        "MultimodalCaption", "StyleAlignedImageCaption", "StyleAlignedSpeechTranscript", "StyleAlignedWeatherPhrase",
         "StyleAlignedMusicMood", "StyleAlignedPromptFusion", "StyleAlignedPromptFusionList")},
-    **{key: "style_aligned_metrics" for key in (
-        "StyleAlignedDinoSetConsistency", "StyleAlignedClipTextAlignment", "StyleAlignedWeightedDinoScore")},
+    **{key: "style_aligned_metrics" for key in ("DinoSetConsistency", "ClipTextAlignment", "WeightedDinoScore")},
 }
+# Nodes whose example workflow runs them inside another node (Multimodal Caption runs the modality nodes).
+INSIDE = {key: "MultimodalCaption" for key in (
+    "StyleAlignedImageCaption", "StyleAlignedSpeechTranscript", "StyleAlignedWeatherPhrase", "StyleAlignedMusicMood",
+    "StyleAlignedPromptFusion")}
 
 # The part of a help page that INPUT_TYPES cannot say: when to reach for the node.
 WHEN_TO_USE = {
@@ -55,6 +58,10 @@ WHEN_TO_USE = {
     "LoadStyleReference": "Reuse a style reference saved earlier; it is checked against the connected model.",
     "MultiRefBlend": "Mix the styles of several reference images before inverting them: Linear for similar "
     "images, SLERP (which keeps the latent's norm) for different ones.",
+    "MultimodalCaption": "Turn whatever you have of an image, spoken audio, music and a place into one caption for "
+    "the prompts, in one node: it runs the Image Caption, Speech Transcript, Music Mood and Weather Phrase nodes "
+    "on the sources you connect and fuses their text as Prompt Fusion does. Use the separate nodes when you "
+    "want one source's text on its own.",
     "StyleAlignedImageCaption": "Turn an image into words for the prompts, for example to describe a content "
     "image or the style reference.",
     "StyleAlignedSpeechTranscript": "Turn spoken audio into prompt text.",
@@ -65,11 +72,11 @@ WHEN_TO_USE = {
     "StyleAlignedPromptFusionList": "The same as Prompt Fusion, but one line per image, for the batch-prompts node.",
     "StyleAlignedDepthMap": "Make a depth map from a content image for a depth ControlNet; the reference row gets "
     "no control, so the style source stays itself.",
-    "StyleAlignedDinoSetConsistency": "Measure how alike in style a generated set is (higher = more consistent), "
+    "DinoSetConsistency": "Measure how alike in style a generated set is (higher = more consistent), "
     "as in the StyleAligned paper.",
-    "StyleAlignedClipTextAlignment": "Check that each image still shows its own prompt (higher = closer to the "
+    "ClipTextAlignment": "Check that each image still shows its own prompt (higher = closer to the "
     "text), the other half of the paper's trade-off.",
-    "StyleAlignedWeightedDinoScore": "Measure how close a set is to several weighted style references (Z-SAMB).",
+    "WeightedDinoScore": "Measure how close a set is to several weighted style references (Z-SAMB).",
 }
 
 
@@ -104,16 +111,24 @@ def node_section(key, cls, display):
     return "\n".join([f"## {display} (`{key}`)", "", _cell(getattr(cls, "DESCRIPTION", "")), "", io_tables(cls)])
 
 
-def help_page(key, cls, display):
-    """The page ComfyUI's node docs panel shows for this node."""
-    if key not in WHEN_TO_USE:
+def help_page(key, cls, display, names=None):
+    """The page ComfyUI's node docs panel shows for this node (`names`: every node's display name)."""
+    names = names or {}
+    replaced_by = getattr(cls, "REPLACED_BY", None)  # a deprecated id: the page of the node it stands for
+    when = (f"Only for workflows saved before the node was renamed: this is the old id of "
+            f"{names.get(replaced_by, replaced_by)} (`{replaced_by}`) and works the same. New workflows use "
+            f"`{replaced_by}`." if replaced_by else WHEN_TO_USE.get(key))
+    if when is None:
         raise SystemExit(f"{key}: no 'when to use it' text in tools/make_docs.py WHEN_TO_USE")
-    example = EXAMPLE.get(key)
+    example = EXAMPLE.get(replaced_by or key)
+    inside = INSIDE.get(key)
+    where = (f" runs this node inside {names.get(inside, inside)} (`{inside}`)" if inside else
+             f" shows this node under its new id `{replaced_by}`" if replaced_by else "")
     picture = [] if example is None else [
-        "## In a workflow", "", f"The shipped workflow `{example}.json` (Workflow → Browse Templates):", "",
+        "## In a workflow", "", f"The shipped workflow `{example}.json` (Workflow → Browse Templates){where}:", "",
         f"![{example}](workflows/{example}.png)", ""]
     return "\n".join([f"# {display}", "", getattr(cls, "DESCRIPTION", ""), "", "## When to use it", "",
-                      WHEN_TO_USE[key], "", *picture, "## Inputs and outputs", "", io_tables(cls),
+                      when, "", *picture, "## Inputs and outputs", "", io_tables(cls),
                       "", "More: the pack's README and docs/nodes.md.", ""])
 
 
@@ -135,7 +150,8 @@ def io_tables(cls):
 
 def help_pages(pack):
     """{file name: text} of web/docs/."""
-    return {f"{key}.md": help_page(key, cls, pack.NODE_DISPLAY_NAME_MAPPINGS.get(key, key))
+    names = pack.NODE_DISPLAY_NAME_MAPPINGS
+    return {f"{key}.md": help_page(key, cls, names.get(key, key), names)
             for key, cls in pack.NODE_CLASS_MAPPINGS.items()}
 
 

@@ -310,34 +310,33 @@ def multimodal(specs):
     b = Builder(specs)
     ckpt = checkpoint(b, SDXL_CKPT)
     image = b.add("LoadImage", 0, 320, title="Content image", image="content.png")
-    caption = b.add("StyleAlignedImageCaption", 1, 60)
-    b.connect(image, "IMAGE", caption, "images")
     speech_audio = b.add("LoadAudio", 0, 700, title="Speech", audio="speech.wav")
-    speech = b.add("StyleAlignedSpeechTranscript", 1, 320)
-    b.connect(speech_audio, "AUDIO", speech, "audio")
-    weather = b.add("StyleAlignedWeatherPhrase", 1, 560, location="Paris,FR", on_error="empty result with note")
     music_audio = b.add("LoadAudio", 0, 900, title="Music", audio="music.mp3")
-    music = b.add("StyleAlignedMusicMood", 1, 820)
-    b.connect(music_audio, "AUDIO", music, "audio")
-    fusion = b.add("StyleAlignedPromptFusionList", 2, 60, prompt="a lighthouse\na cat\na bicycle")
+    # 45 words: the fusion's 55-word budget keeps room for each prompt line in front of the caption
+    caption = b.add("MultimodalCaption", 1, 60, node_width=400, max_words=45, location="Paris,FR",
+                    weather_on_error="empty result with note")
+    b.connect(image, "IMAGE", caption, "image")
+    b.connect(speech_audio, "AUDIO", caption, "speech_audio")
+    b.connect(music_audio, "AUDIO", caption, "music_audio")
+    fusion = b.add("StyleAlignedPromptFusionList", 2, 60, template="{prompt}, {caption}",
+                   prompt="a lighthouse\na cat\na bicycle")
     b.connect(caption, "STRING", fusion, "caption")
-    b.connect(speech, "STRING", fusion, "transcript")
-    b.connect(weather, "STRING", fusion, "weather")
-    b.connect(music, 0, fusion, "music")
     patch = patch_model(b, ckpt, 2, 420)
     prompts = batch_prompts(b, ckpt, 3, 60, prompts="", style=STYLE, width=1024, height=1024)
     b.connect(fusion, "STRING", prompts, "prompts")
     neg = negative_encoder(b, ckpt, 3, 520)
     sample_and_save(b, ckpt, patch, prompts, neg, prompts, 4, 60, "style_aligned/multimodal")
     b.note(
-        "Multi-modal prompts (Z-SAMB, SDXL): a BLIP caption of an image, a Whisper transcript of speech, the "
-        "current weather and the CLAP genre/mood of music fill the template {prompt}, {caption}, {transcript}, "
-        "{weather}, {music}; one fused prompt per line, line 1 is the style reference. Empty sources vanish; "
-        "max_words keeps each line inside CLIP's 77 tokens.\n\nWeather: set the environment variable "
+        "Multi-modal prompts (Z-SAMB, SDXL). Multimodal Caption turns a BLIP caption of an image, a Whisper "
+        "transcript of speech, the CLAP mood and genre of music and the current weather at a place into one "
+        "caption (its template {caption}, {transcript}, {weather}, {music}; leave out any source). Prompt "
+        "Fusion (batch lines) puts it after each prompt line; line 1 is the style reference. max_words keeps "
+        "each line inside CLIP's 77 tokens. The separate nodes (Image Caption, Speech Transcript, Music Mood, "
+        "Weather Phrase) do the same one source at a time.\n\nWeather: set the environment variable "
         "OPENWEATHERMAP_API_KEY before starting ComfyUI (the key is never saved in the workflow); with no key "
-        "the slot stays empty and the node says why. Load Audio is a stock node of current ComfyUI. Models "
-        "(BLIP, Whisper, CLAP) download on first use or are picked from models/blip, models/whisper, "
-        "models/clap.", 0, 1100, height=360)
+        "the slot stays empty and the node says why; empty location = no weather. Load Audio is a stock node "
+        "of current ComfyUI. Models (BLIP, Whisper, CLAP) download on first use or are picked from models/blip, "
+        "models/whisper, models/clap.", 0, 1100, height=380)
     return b.ui()
 
 
@@ -380,16 +379,16 @@ def metrics(specs):
     prompts = batch_prompts(b, ckpt, 1, 520, prompts=PROMPTS, style=STYLE, width=512, height=512)
     neg = negative_encoder(b, ckpt, 0, 320)
     dec = sample_and_save(b, ckpt, patch, prompts, neg, prompts, 2, 60, "style_aligned/metrics_set", cfg=7.5)
-    consistency = b.add("StyleAlignedDinoSetConsistency", 4, 60)
+    consistency = b.add("DinoSetConsistency", 4, 60)
     b.connect(dec, "IMAGE", consistency, "images")
-    alignment = b.add("StyleAlignedClipTextAlignment", 4, 360, style="")
+    alignment = b.add("ClipTextAlignment", 4, 360, style="")
     b.connect(dec, "IMAGE", alignment, "images")
     b.connect(prompts, 2, alignment, "prompts")
     reference = b.add("ImageFromBatch", 3, 460, title="Reference (row 0)", batch_index=0, length=1)
     b.connect(dec, "IMAGE", reference, "image")
     targets = b.add("ImageFromBatch", 3, 620, title="Targets (rows 1..)", batch_index=1, length=3)
     b.connect(dec, "IMAGE", targets, "image")
-    weighted = b.add("StyleAlignedWeightedDinoScore", 4, 720)
+    weighted = b.add("WeightedDinoScore", 4, 720)
     b.connect(targets, "IMAGE", weighted, "images")
     b.connect(reference, "IMAGE", weighted, "references")
     for i, (node, title) in enumerate(((consistency, "DINO set consistency"), (alignment, "CLIP text alignment"),

@@ -34,9 +34,12 @@ TINY_MODEL_NAMES = {
     ("StyleAlignedSpeechTranscript", "model"): "tiny-random.pt",
     ("StyleAlignedMusicMood", "model"): "tiny-clap",
     ("StyleAlignedDepthMap", "model"): "tiny-dpt",
-    ("StyleAlignedDinoSetConsistency", "model"): "tiny-dino",
-    ("StyleAlignedWeightedDinoScore", "model"): "tiny-dino",
-    ("StyleAlignedClipTextAlignment", "model"): "tiny-clip",
+    ("MultimodalCaption", "caption_model"): "tiny-blip",
+    ("MultimodalCaption", "speech_model"): "tiny-random.pt",
+    ("MultimodalCaption", "music_model"): "tiny-clap",
+    ("DinoSetConsistency", "model"): "tiny-dino",
+    ("WeightedDinoScore", "model"): "tiny-dino",
+    ("ClipTextAlignment", "model"): "tiny-clip",
 }
 TINY_SIZE = 64
 TINY_STEPS = 3
@@ -237,8 +240,11 @@ def use_tiny_models(prompt: dict, size: int = TINY_SIZE, steps: int = TINY_STEPS
             inputs["max_new_tokens"] = 4
         elif kind == "StyleAlignedSpeechTranscript":
             inputs["language"] = "en"
-        if (node["class_type"], "model") in TINY_MODEL_NAMES and "model" in inputs:
-            inputs["model"] = TINY_MODEL_NAMES[(node["class_type"], "model")]
+        elif kind == "MultimodalCaption":
+            inputs.update(caption_max_new_tokens=4, speech_language="en")
+        for (model_kind, name), tiny in TINY_MODEL_NAMES.items():
+            if node["class_type"] == model_kind and name in inputs:
+                inputs[name] = tiny
         for (override_kind, name), value in (overrides or {}).items():
             if node["class_type"] == override_kind and name in inputs:
                 inputs[name] = value
