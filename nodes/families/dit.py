@@ -69,8 +69,14 @@ class BlockMarker:
             self.state.block = None
 
 
-_KERNEL = inspect.Signature([inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=d)
-                             for n, d in (("q", None), ("k", None), ("v", None), ("heads", None), ("mask", None))]
+def _parameter(name, default=inspect.Parameter.empty):
+    return inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default)
+
+
+# the host kernels' signature, to read any call (heads and mask come positionally or by name)
+_KERNEL = inspect.Signature([_parameter(n) for n in ("q", "k", "v", "heads")]
+                            + [_parameter(n, d) for n, d in (("mask", None), ("attn_precision", None),
+                                                             ("skip_reshape", False), ("skip_output_reshape", False))]
                             + [inspect.Parameter("rest", inspect.Parameter.VAR_KEYWORD)])
 
 
@@ -91,25 +97,30 @@ class JointAttentionOverride:
 
     def __call__(self, func, *args, **kwargs):
         s = self.sharing
-        call = _KERNEL.bind(*args, **kwargs).arguments
-        options = call.get("rest", {}).get("transformer_options") or {}
-        if s.state.block not in self.selected or call.get("mask") is not None or not s.state.active_for(options):
+        call = _KERNEL.bind(*args, **kwargs)
+        call.apply_defaults()
+        call = call.arguments
+        options = call["rest"].get("transformer_options") or {}
+        if s.state.block not in self.selected or call["mask"] is not None or not s.state.active_for(options):
             return self.kernel(func, *args, **kwargs)
         q, k, v, heads = call["q"], call["k"], call["v"], call["heads"]
-        if not call["rest"].get("skip_reshape"):  # (B, L, heads*dim) -> (B, heads, L, dim), a view
+        if not call["skip_reshape"]:  # (B, L, heads*dim) -> (B, heads, L, dim), a view
             q, k, v = (t.unflatten(-1, (heads, -1)).transpose(1, 2) for t in (q, k, v))
         image = self._image_tokens(q.shape[2])
         if image is None:
             return self.kernel(func, *args, **kwargs)
-        rest = {**call["rest"], "skip_reshape": True}
 
         def attend(q, k, v, key_bias=None):
             if key_bias is not None:
                 return attend_flat(q, k, v, key_bias).to(v.dtype)
-            return self.kernel(func, q, k, v, heads, **rest)
+            return self.kernel(func, q, k, v, heads, attn_precision=call["attn_precision"], skip_reshape=True,
+                               **call["rest"])
 
         chunks = len(options.get("cond_or_uncond") or [0])
-        return shared_joint_attention(q, k, v, chunks, image, s.refs, s.opts, s.weights, attend, self._key_turn())
+        out = shared_joint_attention(q, k, v, chunks, image, s.refs, s.opts, s.weights, attend, self._key_turn())
+        if call["skip_output_reshape"]:  # the caller wants (B, heads, L, dim) back
+            return out.unflatten(-1, (heads, -1)).transpose(1, 2)
+        return out
 
     def _image_tokens(self, length):
         """Where the image tokens are in a joint sequence of `length` (text first), or None if this

@@ -214,3 +214,28 @@ def test_an_unsupported_family_is_named_with_the_supported_ones(kind, family):
                                          r"/ SDXL \(UNet\), Flux \(dev, schnell, Chroma\), SD3 / SD3\.5, Qwen-Image"):
         patched(model)
     assert not model.model_options.get("transformer_options")
+
+
+def test_the_override_reads_every_way_the_host_calls_its_kernel():
+    """Heads by name or position, (B, L, heads*dim) or (B, heads, L, dim) in, and (B, heads, L, dim) back
+    when the caller asks for it (skip_output_reshape): the same shared attention every time."""
+    from comfy.ldm.modules.attention import attention_pytorch
+    from style_aligned.core.alignment.attention import SharingOptions
+    from style_aligned.core.alignment.joint import shared_joint_attention
+    from style_aligned.nodes.families.dit import JointAttentionOverride
+    from style_aligned.nodes.hooks import CallState, Sharing
+
+    state = CallState(None)
+    state.inside, state.active, state.block, state.joint = True, True, ("joint", 0), (3, 5)
+    override = JointAttentionOverride(Sharing(SharingOptions(), state), [("joint", 0)])
+    gen = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(3, 2, 8, 16, generator=gen) for _ in range(3))  # (B, heads, L, dim)
+    want = shared_joint_attention(q, k, v, 1, slice(3, None))
+    options = {"transformer_options": {"cond_or_uncond": [0]}}
+    flat = [t.transpose(1, 2).flatten(2) for t in (q, k, v)]
+    for got in (override(attention_pytorch, *flat, heads=2, **options),
+                override(attention_pytorch, *flat, 2, None, None, **options),
+                override(attention_pytorch, q, k, v, 2, skip_reshape=True, **options)):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    heads_back = override(attention_pytorch, q, k, v, 2, skip_reshape=True, skip_output_reshape=True, **options)
+    torch.testing.assert_close(heads_back.transpose(1, 2).flatten(2), want, rtol=1e-5, atol=1e-5)
