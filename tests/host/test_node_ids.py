@@ -1,7 +1,7 @@
 """The design card's node ids, and the old ids kept as deprecated aliases so saved workflows still load."""
 
 import pytest
-from harness import host, inputs, tiny_vision
+from harness import host, inputs, server
 from style_aligned import nodes as pack_nodes
 from style_aligned.nodes import metrics as metric_nodes
 
@@ -13,8 +13,7 @@ RENAMED = {"StyleAlignedWeightedDinoScore": "WeightedDinoScore",
 @pytest.fixture(scope="module")
 def model_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("alias_models")
-    tiny_vision.save_tiny_dino(root / "dino" / "tiny-dino")
-    tiny_vision.save_tiny_clip(root / "clip" / "tiny-clip")
+    server.write_tiny_pretrained(root, kinds=("dino", "clip"))
     with host.model_folder("dino", root / "dino"), host.model_folder("clip", root / "clip"):
         yield root
 
