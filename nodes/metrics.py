@@ -9,13 +9,21 @@ from ..core.common.images import check_batch
 from ..core.common.validation import require_finite
 from ..core.common.weights import normalise_weights, parse_weights
 from ..core.evaluation import charts, embeddings
+from ..core.evaluation.protocols import PROTOCOLS, protocol, scored_rows
 from .pretrained import HelperModelNode, chosen, model_inputs
 from .ui import progress_bar, shown
 
 CATEGORY = "style_aligned/metrics"
 DINO_CHOICES = [embeddings.DINO_DEFAULT]
-CLIP_CHOICES = [embeddings.CLIP_DEFAULT, "openai/clip-vit-base-patch16", "openai/clip-vit-base-patch32"]
-STYLE_MODES = ("strip from prompt (paper)", "include in prompt")
+PROTOCOL_MODEL = "(the protocol's)"
+CLIP_CHOICES = [PROTOCOL_MODEL, embeddings.CLIP_DEFAULT, "openai/clip-vit-base-patch16", "openai/clip-vit-base-patch32"]
+# style_mode values of saved workflows from before the protocols, and the protocol whose text rule they meant
+LEGACY_STYLE_MODES = {"strip from prompt (paper)": "pack", "include in prompt": "paper"}
+
+
+def _protocol_input(what):
+    return {"protocol": (list(PROTOCOLS), {"default": "paper", "tooltip": what + " " + " ".join(
+        f"{p.name}: {p.description}." for p in PROTOCOLS.values())})}
 
 
 def _batch_size_input():
@@ -31,6 +39,11 @@ def _numbers(values):
 def _check_images(images, name, minimum=1):
     check_batch(int(images.shape[0]), name, minimum)
     require_finite(images, name)  # NaN images would score a perfect 1.0
+
+
+def protocol_named(name):
+    """The metric protocol of a node's `protocol` input (a saved workflow's old style_mode value included)."""
+    return protocol(LEGACY_STYLE_MODES.get(name, name))
 
 
 class _ScoreNode(HelperModelNode):
@@ -94,17 +107,28 @@ class StyleAlignedDinoSetConsistency(_ScoreNode):
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {
-            "images": ("IMAGE", {"tooltip": "The generated set (at least two images)."}),
+            "images": ("IMAGE", {"tooltip": "The generated set (at least two images), reference rows first as the "
+                                            "sampler made it."}),
+            **_protocol_input("Which images count."),
+            "reference_rows": ("INT", {"default": 1, "min": 0, "max": 64,
+                                       "tooltip": "How many of the first images are references (1, or K with K "
+                                                  "inverted references). The pack protocol leaves them out; the "
+                                                  "paper protocol counts them."}),
             **model_inputs("dino", DINO_CHOICES),
             **_batch_size_input(),
         }}
 
-    def score(self, images, model, hub_id, batch_size):
+    def score(self, images, protocol, reference_rows, model, hub_id, batch_size):
         _check_images(images, "images", minimum=2)
+        used = protocol_named(protocol)
+        rows = scored_rows(int(images.shape[0]), reference_rows, used)
+        images = images[rows[0]:]
+        _check_images(images, "images once the reference rows are left out", minimum=2)
         n = int(images.shape[0])
         dino = self.helper_model("dino", chosen(model, hub_id), embeddings.load_dino)
         result = embeddings.dino_set_consistency(dino, images, batch_size, progress_bar(n))
         lines = [f"DINO set consistency: {result.score:.4f} ({n} images, {n * (n - 1) // 2} pairs)",
+                 f"protocol: {used.name} ({used.description})",
                  "mean cosine to the others per image: " + _numbers(result.per_image)]
         chart = charts.score_bar_chart(result.per_image, title="DINO similarity to the rest of the set",
                                        mean=result.score)
@@ -130,23 +154,31 @@ class StyleAlignedClipTextAlignment(_ScoreNode):
                                                            "'in watercolor style'). Removed from each prompt or "
                                                            "added to it, as chosen below. Empty = prompts as "
                                                            "written."}),
-            "style_mode": (list(STYLE_MODES), {"default": STYLE_MODES[0],
-                                               "tooltip": "strip: score the object prompt only (the paper's "
-                                                          "protocol); include: score the full prompt with "
-                                                          "the style."}),
+            **_protocol_input("What each image is compared with, and by which CLIP (with model = "
+                              f"{PROTOCOL_MODEL}). Saved workflows' older style_mode values still load."),
             **model_inputs("clip", CLIP_CHOICES),
             **_batch_size_input(),
         }}
 
-    def score(self, images, prompts, style, style_mode, model, hub_id, batch_size):
+    @classmethod
+    def VALIDATE_INPUTS(cls, protocol):
+        """Takes over the host's list check for `protocol`, so saved workflows' style_mode values still load."""
+        return True if protocol in PROTOCOLS or protocol in LEGACY_STYLE_MODES else (
+            f"protocol: '{protocol}' is not a metric protocol; choose one of {', '.join(PROTOCOLS)}")
+
+    def score(self, images, prompts, style, protocol, model, hub_id, batch_size):
         _check_images(images, "images")
         n = int(images.shape[0])
-        include = style_mode == STYLE_MODES[1]
+        used = protocol_named(protocol)
+        include = used.style_in_text
         embeddings.split_prompts(prompts, n, style, include)  # fail before loading
-        clip = self.helper_model("clip", chosen(model, hub_id), embeddings.load_clip)
+        name = used.clip_model if model == PROTOCOL_MODEL and not (hub_id or "").strip() else chosen(model, hub_id)
+        clip = self.helper_model("clip", name, embeddings.load_clip)
         result, texts = embeddings.clip_text_alignment(clip, images, prompts, style, include, batch_size,
                                                        progress_bar(2 * n))
-        lines = [f"CLIP text alignment: {result.score:.4f} ({n} images)"]
+        lines = [f"CLIP text alignment: {result.score:.4f} ({n} images)",
+                 f"protocol: {used.name} ({'the object prompt with the style' if include else 'the object prompt'}"
+                 f", {name})"]
         lines += [f"{i + 1}: {float(s):.4f}  '{t}'" for i, (s, t) in enumerate(zip(result.per_image, texts,
                                                                                      strict=True))]
         chart = charts.score_bar_chart(result.per_image, title="CLIP image-prompt alignment", mean=result.score)

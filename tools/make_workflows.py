@@ -217,24 +217,31 @@ def prompts_only(specs, ckpt_name, size, steps, cfg, prefix, family):
     return b.ui()
 
 
-def reference_image(specs):
-    b = Builder(specs)
-    ckpt = checkpoint(b, SDXL_CKPT)
-    load = b.add("LoadImage", 0, 320, image="style_reference.png")
-    scale = b.add("ImageScale", 0, 720, upscale_method="lanczos", width=1024, height=1024, crop="center")
+def inverted_reference(b, model, clip, vae, y, **inversion):
+    """Load Image (column 0 from `y`) -> scale to 1024 -> VAE Encode -> DDIM Invert Reference with a prompt
+    describing the reference; `model`, `clip`, `vae` are whatever gives them (a checkpoint or loaders)."""
+    load = b.add("LoadImage", 0, y, image="style_reference.png")
+    scale = b.add("ImageScale", 0, y + 400, upscale_method="lanczos", width=1024, height=1024, crop="center")
     b.connect(load, "IMAGE", scale, "image")
     enc = b.add("VAEEncode", 1, 60)
     b.connect(scale, "IMAGE", enc, "pixels")
-    b.connect(ckpt, "VAE", enc, "vae")
+    b.connect(vae, "VAE", enc, "vae")
     ref_prompt = b.add("CLIPTextEncode", 1, 180, title="Describe the reference",
                        text="a lighthouse on a cliff, watercolor painting")
-    b.connect(ckpt, "CLIP", ref_prompt, "clip")
-    # the original transfer recipe (style_aligned_transfer_sdxl.ipynb): inversion guidance 2, score shift
-    # log 2, GroupNorm sharing, generation guidance 10, the reference 5 of 50 steps ahead of the targets
-    invert = b.add("DDIMInvertReference", 1, 420, steps=50, cfg=2.0, scheduler="normal")
-    b.connect(ckpt, "MODEL", invert, "model")
+    b.connect(clip, "CLIP", ref_prompt, "clip")
+    invert = b.add("DDIMInvertReference", 1, 420, **inversion)
+    b.connect(model, "MODEL", invert, "model")
     b.connect(enc, "LATENT", invert, "latent")
     b.connect(ref_prompt, "CONDITIONING", invert, "positive")
+    return invert
+
+
+def reference_image(specs):
+    b = Builder(specs)
+    ckpt = checkpoint(b, SDXL_CKPT)
+    # the original transfer recipe (style_aligned_transfer_sdxl.ipynb): inversion guidance 2, score shift
+    # log 2, GroupNorm sharing, generation guidance 10, the reference 5 of 50 steps ahead of the targets
+    invert = inverted_reference(b, ckpt, ckpt, ckpt, 320, steps=50, cfg=2.0, scheduler="normal")
     patch = patch_model(b, ckpt, 2, 60, invert, score_shift=0.693, share_group_norm=True, reference_offset=0.1)
     prompts = batch_prompts(b, ckpt, 2, 560, invert,
                             prompts=REFERENCE_PROMPTS, style="watercolor painting", width=1024, height=1024)
@@ -381,7 +388,7 @@ def metrics(specs):
     dec = sample_and_save(b, ckpt, patch, prompts, neg, prompts, 2, 60, "style_aligned/metrics_set", cfg=7.5)
     consistency = b.add("DinoSetConsistency", 4, 60)
     b.connect(dec, "IMAGE", consistency, "images")
-    alignment = b.add("ClipTextAlignment", 4, 360, style="")
+    alignment = b.add("ClipTextAlignment", 4, 360, style=STYLE)
     b.connect(dec, "IMAGE", alignment, "images")
     b.connect(prompts, 2, alignment, "prompts")
     reference = b.add("ImageFromBatch", 3, 460, title="Reference (row 0)", batch_index=0, length=1)
@@ -396,9 +403,10 @@ def metrics(specs):
         preview = b.add("PreviewImage", 5, 60 + 340 * i, title=title)
         b.connect(node, "IMAGE", preview, "images")
     b.note(
-        "Metrics of the StyleAligned paper on a generated set (SD1.5): DINO set consistency = mean pairwise "
-        "cosine of DINO ViT-B/8 embeddings (higher = more consistent style); CLIP text alignment = cosine "
-        "between each image and its own prompt, style words removed (does each image still show its object?); "
+        "Metrics of the StyleAligned paper on a generated set (SD1.5), with protocol = paper as the paper's "
+        "table was made: DINO set consistency = mean pairwise cosine of DINO ViT-B/8 embeddings over every image, "
+        "the reference included (higher = more consistent style); CLIP text alignment = CLIP ViT-B/32 cosine "
+        "between each image and '<object>, <style>' (protocol = pack: the object alone, CLIP ViT-L/14); "
         "Weighted DINO style score (Z-SAMB) = similarity of the targets to the reference image(s). Each node "
         "shows a report and outputs a bar chart. The reference row is left out of the style score because it "
         "scores 1.0 against itself. Models (DINO, CLIP) download on first use or come from models/dino, "
@@ -456,20 +464,8 @@ def flux_prompts(specs):
 def flux_reference_image(specs):
     b = Builder(specs)
     model, clip, vae = flux_loaders(b)
-    load = b.add("LoadImage", 0, 520, image="style_reference.png")
-    scale = b.add("ImageScale", 0, 900, upscale_method="lanczos", width=1024, height=1024, crop="center")
-    b.connect(load, "IMAGE", scale, "image")
-    enc = b.add("VAEEncode", 1, 60)
-    b.connect(scale, "IMAGE", enc, "pixels")
-    b.connect(vae, "VAE", enc, "vae")
-    ref_prompt = b.add("CLIPTextEncode", 1, 180, title="Describe the reference",
-                       text="a lighthouse on a cliff, watercolor painting")
-    b.connect(clip, "CLIP", ref_prompt, "clip")
     # flow matching: Euler in sigma space is the inversion; cfg 1 as Flux dev samples
-    invert = b.add("DDIMInvertReference", 1, 420, steps=28, cfg=1.0, scheduler="simple")
-    b.connect(model, "MODEL", invert, "model")
-    b.connect(enc, "LATENT", invert, "latent")
-    b.connect(ref_prompt, "CONDITIONING", invert, "positive")
+    invert = inverted_reference(b, model, clip, vae, 520, steps=28, cfg=1.0, scheduler="simple")
     patch = patch_model(b, model, 2, 60, invert, score_scale=1.1)
     prompts = batch_prompts(b, clip, 2, 560, invert, prompts=REFERENCE_PROMPTS, style="watercolor painting", width=1024,
                             height=1024, guidance=3.5)

@@ -155,7 +155,9 @@ def test_shipped_workflow_runs_to_its_outputs(name, host, object_info, weather_u
         assert texts["DinoSetConsistency"].startswith("DINO set consistency: ")
         assert "(4 images, 6 pairs)" in texts["DinoSetConsistency"]
         assert texts["ClipTextAlignment"].startswith("CLIP text alignment: ")
-        assert "'a bicycle'" in texts["ClipTextAlignment"]  # style stripped, prompt per image
+        # the paper protocol: '<object>, <style>' per image, every image of the set counted
+        assert "'a bicycle, minimal flat illustration, pastel colours'" in texts["ClipTextAlignment"]
+        assert "protocol: paper" in texts["ClipTextAlignment"] and "protocol: paper" in texts["DinoSetConsistency"]
         assert "(3 images, 1 references)" in texts["WeightedDinoScore"]
     if name == "style_aligned_multimodal_prompts.json":
         # Multimodal Caption: the caption, transcript, weather and music of its four sources on one line
