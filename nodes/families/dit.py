@@ -153,7 +153,6 @@ class DitAdapter:
         self.family = family
         self.name = family.name
         self.diffusion_model = diffusion_model
-        self.positions_in_attention = family.rope
         self.layers = [(kind, i) for kind, attribute, _ in family.blocks
                        for i in range(len(getattr(diffusion_model, attribute)))]
         self.presets = {mode: [key for key in self.layers if key[0] in kinds] for mode, kinds in family.presets.items()}

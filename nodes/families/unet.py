@@ -107,7 +107,6 @@ def existing_attn1_replace(model_options, block, number, index):
 class UNetAdapter:
     name = NAME
     has_group_norm = True
-    positions_in_attention = False
 
     def __init__(self, diffusion_model):
         self.diffusion_model = diffusion_model

@@ -1,5 +1,5 @@
-"""StyleAlignedPatchModel on diffusion transformers in the real upstream host: tiny Flux dev- and
-schnell-shaped, SD3-shaped and Qwen-Image-shaped models built from configs."""
+"""StyleAlignedPatchModel on diffusion transformers in the real upstream host: tiny Flux dev-, schnell- and
+Chroma-shaped, SD3-shaped and Qwen-Image-shaped models built from configs."""
 
 import pytest
 import torch
@@ -8,7 +8,7 @@ from harness import tiny_models as tiny
 from style_aligned.nodes.patch import StyleAlignedPatchModel
 
 pytestmark = pytest.mark.needs("DiT models")
-KINDS = ["flux", "flux_schnell", "sd3", "qwen_image"]
+KINDS = ["flux", "flux_schnell", "chroma", "sd3", "qwen_image"]
 LAYOUTS = {"cfg 1 (one chunk)": (1.0, False), "batched cond+uncond": (4.0, False), "split cond/uncond": (4.0, True)}
 
 

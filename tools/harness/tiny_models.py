@@ -128,8 +128,19 @@ def tiny_unsupported(kind):
     return _tiny_dit(supported_models.HunyuanVideo, config, 0)
 
 
-TINY_DITS = {"flux": tiny_flux, "flux_schnell": lambda seed=0: tiny_flux(seed, guidance=False), "sd3": tiny_sd3,
-             "qwen_image": tiny_qwen_image}
+def tiny_chroma(seed=0):
+    """A tiny Chroma-shaped DiT (Flux's blocks, modulation from a small approximator instead of the pooled
+    text and guidance embedders); upstream only."""
+    import comfy.supported_models as supported_models
+
+    config = dict(FLUX_CONFIG, image_model="chroma", in_channels=64, out_channels=64, in_dim=64, out_dim=64,
+                  hidden_dim=64, n_layers=1)
+    del config["vec_in_dim"]
+    return _tiny_dit(supported_models.Chroma, config, seed)
+
+
+TINY_DITS = {"flux": tiny_flux, "flux_schnell": lambda seed=0: tiny_flux(seed, guidance=False),
+             "chroma": tiny_chroma, "sd3": tiny_sd3, "qwen_image": tiny_qwen_image}
 
 
 def dit_latent(kind, batch, size=8):
@@ -144,7 +155,7 @@ def dit_conditioning(kind, rows, seed=1, tokens=8, guidance=3.5):
     guidance."""
     gen = torch.Generator().manual_seed(seed)
     extra = {}
-    if kind in ("flux", "flux_schnell", "sd3"):
+    if kind in ("flux", "flux_schnell", "chroma", "sd3"):  # the host's Flux base class reads a pooled row
         extra["pooled_output"] = torch.randn(rows, 32, generator=gen)
     if kind == "flux":
         extra["guidance"] = guidance
