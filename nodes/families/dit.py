@@ -13,6 +13,7 @@ where nothing can move without changing the reference row.
 """
 
 import inspect
+import logging
 import math
 from dataclasses import dataclass, field
 
@@ -20,6 +21,7 @@ from ...core.alignment.joint import attend_flat, shared_joint_attention
 from ...core.alignment.positions import reference_key_turn
 
 X_AXIS = 2  # image ids are (index, row, column)
+log = logging.getLogger("style_aligned")
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ class JointAttentionOverride:
         self.rope = rope  # (axes_dim, theta, patch_size) where positions are turned inside attention
         self.previous = previous
         self._turns = {}
+        self._told_mask = False
 
     def kernel(self, func, *args, **kwargs):
         return self.previous(func, *args, **kwargs) if self.previous is not None else func(*args, **kwargs)
@@ -101,7 +104,13 @@ class JointAttentionOverride:
         call.apply_defaults()
         call = call.arguments
         options = call["rest"].get("transformer_options") or {}
-        if s.state.block not in self.selected or call["mask"] is not None or not s.state.active_for(options):
+        if s.state.block not in self.selected or not s.state.active_for(options):
+            return self.kernel(func, *args, **kwargs)
+        if call["mask"] is not None:  # padded text (a mask from the conditioning): said once, run plainly
+            if not self._told_mask:
+                log.warning("Style Aligned Patch Model: this model's attention has a mask (padded text tokens); "
+                            "masked attention is not shared, so these images are not aligned")
+                self._told_mask = True
             return self.kernel(func, *args, **kwargs)
         q, k, v, heads = call["q"], call["k"], call["v"], call["heads"]
         if not call["skip_reshape"]:  # (B, L, heads*dim) -> (B, heads, L, dim), a view

@@ -239,3 +239,21 @@ def test_the_override_reads_every_way_the_host_calls_its_kernel():
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
     heads_back = override(attention_pytorch, q, k, v, 2, skip_reshape=True, skip_output_reshape=True, **options)
     torch.testing.assert_close(heads_back.transpose(1, 2).flatten(2), want, rtol=1e-5, atol=1e-5)
+
+
+def test_masked_attention_runs_plainly_and_says_so(caplog):
+    from comfy.ldm.modules.attention import attention_pytorch
+    from style_aligned.core.alignment.attention import SharingOptions
+    from style_aligned.nodes.families.dit import JointAttentionOverride
+    from style_aligned.nodes.hooks import CallState, Sharing
+
+    state = CallState(None)
+    state.inside, state.active, state.block, state.joint = True, True, ("joint", 0), (3, 5)
+    override = JointAttentionOverride(Sharing(SharingOptions(), state), [("joint", 0)])
+    q, k, v = (torch.randn(3, 2, 8, 16, generator=torch.Generator().manual_seed(i)) for i in range(3))
+    mask = torch.zeros(3, 1, 8, 8)
+    options = {"transformer_options": {"cond_or_uncond": [0]}}
+    for _ in range(2):
+        got = override(attention_pytorch, q, k, v, 2, mask, skip_reshape=True, **options)
+        torch.testing.assert_close(got, attention_pytorch(q, k, v, 2, mask, skip_reshape=True))
+    assert sum("masked attention is not shared" in r.getMessage() for r in caplog.records) == 1
