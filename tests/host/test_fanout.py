@@ -321,6 +321,25 @@ def test_a_server_that_fails_every_window_leaves_them_to_the_other(hosts, saved_
     assert any(hosts.b.url in m and "not a readable safetensors file" in m for m in messages), messages
 
 
+def test_a_workflow_every_server_refuses_stops_the_run_incomplete(hosts, specs, tmp_path):
+    """A sampler name no server knows: the first window is refused by both, the run stops with the servers'
+    message and the manifest says the set is incomplete (no image written)."""
+    workflow = tiny_ui_workflow(specs)
+    for node in workflow["nodes"]:
+        if node["type"] == SAMPLER:
+            values = wf.widget_values_by_name(node, specs[SAMPLER])
+            node["widgets_values"] = wf.ui_widget_values(specs[SAMPLER], {**values, "sampler_name": "no_such"})
+    path = tmp_path / "refused.json"
+    path.write_text(json.dumps(workflow))
+    out = tmp_path / "set"
+    with pytest.raises(fanout.RunFailedError, match="no_such") as failure:
+        fan_out(path, write_prompts(tmp_path, 5, "refused"), hosts.urls, 2, out)
+    assert "rerun the same command to resume" in str(failure.value)
+    manifest = json.loads((out / fanout.MANIFEST).read_text())
+    assert not manifest["complete"] and not manifest["images"]
+    assert sorted(p.name for p in out.iterdir()) == [fanout.MANIFEST]
+
+
 # ---------------------------------------------------------------- interruptions
 
 
