@@ -105,6 +105,8 @@ FEATURES = {
     "upstream's node lists": lambda: name() == "upstream",
     # the frontend with a node docs panel (help pages of custom nodes) ships with upstream
     "node help pages": lambda: name() == "upstream",
+    # the web UI (comfyui_frontend_package) that tests/host/test_browser.py drives in headless Chromium
+    "web frontend": lambda: name() == "upstream",
 }
 
 
