@@ -110,8 +110,7 @@ def test_workflow_opens_cleanly_from_its_card(ui, name):
     dialogs = session.open_dialogs()
     graph = session.graph()
     nodes = graph["nodes"]
-    session.fit_view()
-    shot = session.screenshot(SHOTS / f"{name}.png")
+    shot = session.screenshot_graph(SHOTS / f"{name}.png")
     print(f"\n{name}: loaded in {seconds:.1f} s, {len(nodes)} nodes, {len(graph['groups'])} groups; {shot}"
           + (f"; dialogs {dialogs}" if dialogs else "") + "".join(f"\n  page error: {e}" for e in session.errors()))
 

@@ -51,6 +51,7 @@ return {
     area: Array.from(n.getBounding(null, true)),  // what the node draws: its shadow and slot dots too
     badges: badgeText(n),
     collapsed: !!(n.flags && n.flags.collapsed),
+    preview: !!(n.imgs && n.imgs.length),  // an image preview fills whatever room the node has
     min: Array.from(n.computeSize()),  // the size the frontend needs for the node's widgets
     deprecated: !!(n.constructor.nodeData && n.constructor.nodeData.deprecated),
     registered: n.type in LiteGraph.registered_node_types,
@@ -61,19 +62,25 @@ return {
 };
 """
 
-# Fit every node and group into the canvas (the view the screenshots show).
-FIT_VIEW = """
-const app = window.app, graph = app.graph, items = [...graph._nodes, ...(graph._groups || [])];
-if (!items.length) return;
+# The box around every node and group, in graph units.
+GRAPH_BOUNDS = """
+const graph = window.app.graph, items = [...graph._nodes, ...(graph._groups || [])];
+if (!items.length) return null;
 let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
 for (const item of items) {
   const r = item.getBounding ? item.getBounding() : item._bounding;
   x0 = Math.min(x0, r[0]); y0 = Math.min(y0, r[1]);
   x1 = Math.max(x1, r[0] + r[2]); y1 = Math.max(y1, r[1] + r[3]);
 }
-app.canvas.ds.fitToBounds([x0, y0, x1 - x0, y1 - y0], {zoom: arguments[0]});
+const c = window.app.canvas.canvas;
+return {bounds: [x0, y0, x1 - x0, y1 - y0], canvas: [c.clientWidth, c.clientHeight]};
+"""
+FIT_BOUNDS = """
+const app = window.app;
+app.canvas.ds.fitToBounds(arguments[0], {zoom: arguments[1]});
 app.canvas.setDirty(true, true);
 app.canvas.draw(true, true);
+return app.canvas.ds.scale;
 """
 
 
@@ -220,16 +227,22 @@ class Browser:
 
     def scroll_cards_to_top(self):
         cards = self.visible(f"{TEMPLATES} [data-testid^=template-workflow-]")
-        if cards:
-            self.js("arguments[0].scrollIntoView({block: 'end'})", cards[0])
+        if cards:  # the first scrollable box around the cards goes back to its top
+            self.js("""for (let e = arguments[0].parentElement; e; e = e.parentElement) {
+                         const scrolls = /(auto|scroll)/.test(getComputedStyle(e).overflowY);
+                         if (scrolls && e.scrollHeight > e.clientHeight + 1) {
+                           e.scrollTop = 0; break;
+                         }
+                       }""", cards[0])
             time.sleep(1.0)  # the thumbnails in view load again
 
     def load_template(self, name: str, node_count: int, settle: float = 1.0) -> float:
         """Click the card `name` in the open templates dialog and wait until its graph (node_count nodes) is
         loaded and the dialog has closed. Returns the seconds it took."""
         started = time.monotonic()
-        card = self.wait_for(f"the card {name!r}", lambda: self.visible(
-            f"{TEMPLATES} [data-testid='template-workflow-{name}']"))[0]
+        card = self.wait_for(f"the card {name!r}", lambda: [c for c in self.visible(
+            f"{TEMPLATES} [data-testid^=template-workflow-]")
+            if c.get_attribute("data-testid") == f"template-workflow-{name}"])[0]
         self.js("arguments[0].scrollIntoView({block: 'center'})", card)
         card.click()
         self.wait_for(f"the workflow {name!r} on the canvas ({node_count} nodes)", lambda: not self.visible(TEMPLATES)
@@ -240,9 +253,33 @@ class Browser:
     def graph(self) -> dict:
         return self.js(GRAPH_FACTS)
 
-    def fit_view(self, zoom: float = 0.92):
-        self.js(FIT_VIEW, zoom)
-        time.sleep(0.3)
+    def resize(self, width: int, height: int):
+        self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": int(width), "height": int(height), "deviceScaleFactor": 1, "mobile": False})
+        time.sleep(0.5)  # the canvas follows the window
+
+    def screenshot_graph(self, path: Path, zoom: float = 0.92, min_scale: float = 0.75,
+                         max_size: tuple[int, int] = (3200, 2400)) -> Path:
+        """A screenshot of the whole graph (every node and group fitted into the canvas). A graph too big to
+        be drawn at `min_scale` in this window gets a larger window for the picture (at most max_size): below
+        about 0.6 the frontend draws nodes as boxes without their text."""
+        facts = self.js(GRAPH_BOUNDS)
+        if facts is None:
+            return self.screenshot(path)
+        (bx, by, bw, bh), (cw, ch) = facts["bounds"], facts["canvas"]
+        scale = min(zoom * cw / max(bw, 300), zoom * ch / max(bh, 300))
+        resized = scale < min_scale
+        if resized:  # the canvas needs bounds * min_scale / zoom; the rest of the window stays as it is
+            width = min(max_size[0], self.width - cw + bw * min_scale / zoom)
+            height = min(max_size[1], self.height - ch + bh * min_scale / zoom)
+            self.resize(max(width, self.width), max(height, self.height))
+        try:
+            self.js(FIT_BOUNDS, [bx, by, bw, bh], zoom)
+            time.sleep(0.3)
+            return self.screenshot(path)
+        finally:
+            if resized:
+                self.resize(self.width, self.height)
 
     def set_setting(self, key: str, value):
         """A user setting, through the frontend's extension API (as the settings dialog would)."""
@@ -299,10 +336,11 @@ def overlaps(nodes: list[dict], key: str = "area") -> list[str]:
 
 
 def too_small(nodes: list[dict]) -> list[str]:
-    """Nodes smaller than the frontend needs for their widgets (they would draw past their box)."""
+    """Nodes smaller than the frontend needs for their widgets (they would draw past their box); not the ones
+    showing an image, whose preview shrinks to the room left."""
     return [f"#{n['id']} {n['title']!r} is {n['rect'][2]:.0f} x {n['rect'][3]:.0f} px (title bar included), the "
             f"frontend needs {n['min'][0]:.0f} x {n['min'][1]:.0f} px plus the title bar"
-            for n in nodes if not n["collapsed"]
+            for n in nodes if not (n["collapsed"] or n["preview"] or n["type"] in ("LoadImage", "LoadImageMask"))
             and (n["rect"][2] + 0.5 < n["min"][0] or n["rect"][3] - TITLE_HEIGHT + 0.5 < n["min"][1])]
 
 
