@@ -20,16 +20,17 @@ def setup():
     return model, references, trajectories
 
 
-def _recorded_run(model, trajectory, batch, sampler="euler", split=False, weights="", positive=None, **knobs):
+def _recorded_run(model, trajectory, batch, sampler="euler", split=False, weights="", positive=None, negative=None,
+                  **knobs):
     inner = model.clone()
     recorder = recording.CallRecorder.install(inner)  # inside our wrapper: sees what the UNet sees
     style = host.run_node(StyleAlignedPatchModel, model=inner, style_reference=trajectory,
                         reference_weights=weights, **knobs)[0]
     if split:
         with recording.forced_split(model):
-            out = tiny.sample(style, "sd15", batch, sampler=sampler, steps=4, positive=positive)
+            out = tiny.sample(style, "sd15", batch, sampler=sampler, steps=4, positive=positive, negative=negative)
     else:
-        out = tiny.sample(style, "sd15", batch, sampler=sampler, steps=4, positive=positive)
+        out = tiny.sample(style, "sd15", batch, sampler=sampler, steps=4, positive=positive, negative=negative)
     return out, recorder.calls
 
 
@@ -71,10 +72,12 @@ def test_reference_weights_change_the_targets(setup):
 def test_reference_rows_get_no_controlnet_residual(setup, use_reference):
     model, _, trajectories = setup
     trajectory = trajectories[1] if use_reference else None
-    positive = tiny.conditioning("sd15", 3, seed=1)
-    controlled = tiny.with_control(positive, tiny.tiny_controlnet())
-    _, plain_calls = _recorded_run(model, trajectory, 3, positive=positive)
-    out_controlled, control_calls = _recorded_run(model, trajectory, 3, positive=controlled)
+    positive, negative = tiny.conditioning("sd15", 3, seed=1), tiny.conditioning("sd15", 1, seed=2)
+    # as the ControlNet workflow applies it: Apply ControlNet on the positive and the negative
+    controlled = tiny.with_control(positive, negative, tiny.tiny_controlnet())
+    _, plain_calls = _recorded_run(model, trajectory, 3, positive=positive, negative=negative)
+    out_controlled, control_calls = _recorded_run(model, trajectory, 3, positive=controlled[0],
+                                                  negative=controlled[1])
     assert len(plain_calls) == len(control_calls)
     target_changed = 0.0
     for plain, control in zip(plain_calls, control_calls, strict=True):

@@ -247,12 +247,15 @@ def tiny_controlnet(kind="sd15", seed=3):
     return comfy.controlnet.ControlNet(control_model, load_device=CPU, manual_cast_dtype=None)
 
 
-def with_control(conditioning, control_net, size=8, strength=1.0, seed=4):
-    """Apply a ControlNet to a CONDITIONING with the stock node, on a random hint image."""
+def with_control(positive, negative, control_net, size=8, strength=1.0, seed=4):
+    """Apply a ControlNet to a positive and negative CONDITIONING with the stock Apply ControlNet node
+    (`ControlNetApplyAdvanced`: both hosts have it; the older `ControlNetApply` is deprecated upstream),
+    on a random hint image: (positive, negative), as the node returns them."""
     import nodes
 
     hint = torch.rand(1, size * 8, size * 8, 3, generator=torch.Generator().manual_seed(seed))
-    return nodes.ControlNetApply().apply_controlnet(conditioning, control_net, hint, strength)[0]
+    return tuple(nodes.ControlNetApplyAdvanced().apply_controlnet(positive, negative, control_net, hint, strength,
+                                                                  0.0, 1.0))
 
 
 def tiny_vae(seed=5):
