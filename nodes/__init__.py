@@ -25,7 +25,9 @@ def deprecated_alias(old_id: str, new_id: str, cls: type, display: str) -> tuple
         "DEPRECATED": True,
         "REPLACED_BY": new_id,
         "DESCRIPTION": f"Deprecated id {old_id}, kept so saved workflows still load: the same node as {display} "
-                       f"({new_id}); use that one in new workflows. " + getattr(cls, "DESCRIPTION", ""),
+                       f"({new_id}); use that one in new workflows.",
+        # the node's own description, with its details, on the help page
+        "DETAILS": " ".join(t for t in (getattr(cls, "DESCRIPTION", ""), getattr(cls, "DETAILS", "")) if t),
     })
     return alias, f"{display} (deprecated id)"
 

@@ -98,9 +98,12 @@ class StyleAlignedBatchPrompts:
     DESCRIPTION = (
         "Turns a list of prompts (one per line) into one conditioning row per prompt and an empty "
         "latent batch of the same size. The first line is the style reference (row 0); the optional "
-        "style text is added to every prompt. For sets larger than one batch, queue several windows: "
-        "each batch keeps the reference as row 0 with the same noise, so all batches share one style. "
-        "Works with the text encoders of SD1.5, SDXL, Flux, SD3 and Qwen-Image; the latent fits the family."
+        "style text is added to every prompt."
+    )
+    DETAILS = (  # on the help page
+        "For sets larger than one batch, queue several windows: each batch keeps the reference as row 0 with "
+        "the same noise, so all batches share one style. Works with the text encoders of SD1.5, SDXL, Flux, "
+        "SD3 and Qwen-Image; the latent fits the family."
     )
     CATEGORY = "style_aligned"
     FUNCTION = "encode"

@@ -13,9 +13,13 @@ MAX_INPUTS = 4
 class MultiRefBlend:
     DESCRIPTION = (
         "Blends several reference images (VAE-encoded latents) into one latent, the Z-SAMB way; invert the "
-        "result with DDIM Invert Reference to use it as a single style reference. SLERP interpolates on the "
-        "sphere with one angle over each whole latent and is independent of the input order; Linear is the "
-        "weighted sum. References are the rows of latent_1, then of latent_2, and so on."
+        "result with DDIM Invert Reference to use it as a single style reference. Linear: the weighted sum; "
+        "SLERP: a spherical blend."
+    )
+    DETAILS = (  # on the help page
+        "SLERP interpolates on the sphere with one angle over each whole latent and is independent of the "
+        "input order; Linear is the weighted sum. References are the rows of latent_1, then of latent_2, and "
+        "so on."
     )
     CATEGORY = "style_aligned/blend"
     FUNCTION = "blend"

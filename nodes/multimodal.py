@@ -232,9 +232,10 @@ class MultimodalCaption:
 
     DESCRIPTION = ("One caption from any of an image (BLIP caption), speech audio (Whisper transcript), music "
                    "audio (CLAP mood and genre) and a place (current weather from OpenWeatherMap), fused through a "
-                   "template; leave out what you do not have. Each source gives exactly the text of its own node "
-                   "(Image Caption, Speech Transcript, Music Mood, Weather Phrase) and the fusion that of Prompt "
-                   "Fusion. The weather key is read from an environment variable; only its name is saved.")
+                   "template; leave out what you do not have.")
+    DETAILS = ("Each source gives exactly the text of its own node (Image Caption, Speech Transcript, Music "
+               "Mood, Weather Phrase) and the fusion that of Prompt Fusion. The weather key is read from an "
+               "environment variable; only its name is saved.")
     RETURN_TYPES = ("STRING",)
     RETURN_NAMES = ("caption",)
     OUTPUT_TOOLTIPS = ("The fused caption on one line (several images' captions joined with commas).",)

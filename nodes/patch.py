@@ -80,11 +80,14 @@ def _held_sigma(reference, offset):
 
 class StyleAlignedPatchModel:
     DESCRIPTION = (
-        "StyleAligned: every image of the batch shares the style of the first one (the reference). "
-        "Target images attend to the reference's keys and values, with their queries and keys "
-        "normalised to the reference's statistics (AdaIN). Use with a batch whose first row is the "
-        "reference, e.g. from 'Style Aligned Batch Prompts'. The reference row comes out exactly as "
-        "without the patch. Returns a patched copy; the input model is not changed."
+        "StyleAligned: every image of the batch shares the style of the first one (the reference). Use "
+        "with a batch whose first row is the reference, e.g. from 'Style Aligned Batch Prompts'. Returns a "
+        "patched copy; the input model is not changed."
+    )
+    # the rest of the story, on the node's help page (the description is its tooltip)
+    DETAILS = (
+        "Target images attend to the reference's keys and values, with their queries and keys normalised to "
+        "the reference's statistics (AdaIN). The reference row comes out exactly as without the patch."
     )
     CATEGORY = CATEGORY
     FUNCTION = "patch"

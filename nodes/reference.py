@@ -112,9 +112,12 @@ def invert_latent(model, samples, positive, negative, steps, cfg, scheduler, ite
 class DDIMInvertReference:
     DESCRIPTION = (
         "Inverts one or several reference images (latents from VAE Encode) with deterministic DDIM "
-        "inversion and keeps the whole trajectory, from the clean latent up to pure noise. Feed the "
-        "STYLE_REFERENCE to the Style Aligned patch so the reference stays itself at every step while "
-        "the other images take its style. Costs one model call per step and reference batch."
+        "inversion and keeps the whole trajectory. Feed the STYLE_REFERENCE to the Style Aligned patch so "
+        "the reference stays itself at every step while the other images take its style."
+    )
+    DETAILS = (  # on the help page
+        "The trajectory runs from the clean latent up to pure noise. Inverting costs one model call per step "
+        "and reference batch."
     )
     CATEGORY = CATEGORY
     FUNCTION = "invert"

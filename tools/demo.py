@@ -28,8 +28,8 @@ from harness import workflow_api as wf
 
 ROOT = pack.ROOT
 
-PROMPTS_WORKFLOW = {"sdxl": "style_aligned_sdxl_prompts.json", "sd15": "style_aligned_sd15_prompts.json"}
-METRICS_WORKFLOW = "style_aligned_metrics.json"
+PROMPTS_WORKFLOW = {"sdxl": "02 SDXL prompts only.json", "sd15": "01 SD1.5 prompts only.json"}
+METRICS_WORKFLOW = "05 SD1.5 style metrics.json"
 METRIC_NODES = ("DinoSetConsistency", "ClipTextAlignment", "WeightedDinoScore")
 SIZE = {"sdxl": 1024, "sd15": 512}
 

@@ -14,25 +14,27 @@ import tempfile
 from pathlib import Path
 
 from harness import host, pack
+from make_workflows import WORKFLOWS, slug
 
 ROOT = pack.ROOT
 DOCS = ROOT / "docs"
 HELP = ROOT / "web" / "docs"
 
-# A shipped workflow that shows the node at work: its picture goes on the help page.
+# A shipped workflow (its file in workflows/) that shows the node at work: its picture goes on the help page.
 EXAMPLE = {
-    "StyleAlignedPatchModel": "style_aligned_sdxl_prompts",
-    "StyleAlignedBatchPrompts": "style_aligned_sd15_prompts",
-    "DDIMInvertReference": "style_aligned_reference_image",
-    "SaveStyleReference": "style_aligned_reference_image",
-    "LoadStyleReference": "style_aligned_reference_image",
-    "MultiRefBlend": "style_aligned_multi_reference",
-    "StyleAlignedDepthMap": "style_aligned_controlnet_depth",
-    **{key: "style_aligned_multimodal_prompts" for key in (
+    "StyleAlignedPatchModel": "02 SDXL prompts only.json",
+    "StyleAlignedBatchPrompts": "01 SD1.5 prompts only.json",
+    "DDIMInvertReference": "03 SDXL reference image.json",
+    "SaveStyleReference": "03 SDXL reference image.json",
+    "LoadStyleReference": "03 SDXL reference image.json",
+    "MultiRefBlend": "06 SD1.5 blend two styles.json",
+    "StyleAlignedDepthMap": "04 SD1.5 depth ControlNet.json",
+    **{key: "07 SDXL multimodal prompts.json" for key in (
         "MultimodalCaption", "StyleAlignedImageCaption", "StyleAlignedSpeechTranscript", "StyleAlignedWeatherPhrase",
         "StyleAlignedMusicMood", "StyleAlignedPromptFusion", "StyleAlignedPromptFusionList")},
-    **{key: "style_aligned_metrics" for key in ("DinoSetConsistency", "ClipTextAlignment", "WeightedDinoScore")},
+    **{key: "05 SD1.5 style metrics.json" for key in ("DinoSetConsistency", "ClipTextAlignment", "WeightedDinoScore")},
 }
+assert set(EXAMPLE.values()) <= set(WORKFLOWS), "EXAMPLE names a workflow that is not shipped"
 # Nodes whose example workflow runs them inside another node (Multimodal Caption runs the modality nodes).
 INSIDE = {key: "MultimodalCaption" for key in (
     "StyleAlignedImageCaption", "StyleAlignedSpeechTranscript", "StyleAlignedWeatherPhrase", "StyleAlignedMusicMood",
@@ -45,8 +47,8 @@ WHEN_TO_USE = {
     "'style blocks' when the targets copy too much of the reference's content, score_shift 0.693 (log 2) for a "
     "stronger transfer from an inverted reference image. On Flux, SD3.5 and Qwen-Image it shares in the joint "
     "text+image attention (layers auto = Flux's single-stream blocks); keep reference_positions on shift so the "
-    "targets take the style without the reference's layout (workflows style_aligned_flux_prompts, "
-    "style_aligned_flux_reference_image, style_aligned_sd35_prompts, style_aligned_qwen_image_prompts).",
+    "targets take the style without the reference's layout (workflows '08 Flux prompts only', "
+    "'09 Flux reference image', '10 SD3.5 prompts only', '11 Qwen-Image prompts only').",
     "StyleAlignedBatchPrompts": "Use it instead of a text encode node when you have a list of subjects for one "
     "set: it makes one conditioning row per line and the matching empty latent. For long lists queue several "
     "windows; each keeps the same reference row, so the batches match.",
@@ -108,7 +110,12 @@ def _cell(text):
 
 
 def node_section(key, cls, display):
-    return "\n".join([f"## {display} (`{key}`)", "", _cell(getattr(cls, "DESCRIPTION", "")), "", io_tables(cls)])
+    return "\n".join([f"## {display} (`{key}`)", "", _cell(_description(cls)), "", io_tables(cls)])
+
+
+def _description(cls):
+    """The node's DESCRIPTION (its tooltip, kept short) and the DETAILS that go with it on the pages."""
+    return " ".join(t for t in (getattr(cls, "DESCRIPTION", ""), getattr(cls, "DETAILS", "")) if t)
 
 
 def help_page(key, cls, display, names=None):
@@ -125,9 +132,10 @@ def help_page(key, cls, display, names=None):
     where = (f" runs this node inside {names.get(inside, inside)} (`{inside}`)" if inside else
              f" shows this node under its new id `{replaced_by}`" if replaced_by else "")
     picture = [] if example is None else [
-        "## In a workflow", "", f"The shipped workflow `{example}.json` (Workflow → Browse Templates){where}:", "",
-        f"![{example}](workflows/{example}.png)", ""]
-    return "\n".join([f"# {display}", "", getattr(cls, "DESCRIPTION", ""), "", "## When to use it", "",
+        "## In a workflow", "", f"The shipped workflow `{example}` (Workflow → Browse Templates){where}:", "",
+        f"![{example.removesuffix('.json')}](workflows/{slug(example)}.png)", ""]
+    details = [cls.DETAILS, ""] if getattr(cls, "DETAILS", "") else []
+    return "\n".join([f"# {display}", "", getattr(cls, "DESCRIPTION", ""), "", *details, "## When to use it", "",
                       when, "", *picture, "## Inputs and outputs", "", io_tables(cls),
                       "", "More: the pack's README and docs/nodes.md.", ""])
 
@@ -196,7 +204,7 @@ def draw_workflow(path, out):
     ax.set_xlim(min(xs) - 40, max(xs) + 40)
     ax.set_ylim(max(ys) + 40, min(ys) - 40)  # canvas y grows downwards
     ax.axis("off")
-    ax.set_title(Path(path).stem.replace("_", " "), fontsize=10)
+    ax.set_title(Path(path).stem, fontsize=10)
     fig.tight_layout()
     fig.savefig(out)
 
@@ -236,8 +244,12 @@ def main(argv=None):
     for path, text in pages.items():
         path.write_text(text)
     (HELP / "workflows").mkdir(exist_ok=True)
-    for path in sorted((ROOT / "workflows").glob("*.json")):
-        draw_workflow(path, HELP / "workflows" / f"{path.stem}.png")
+    pictures = {HELP / "workflows" / f"{slug(name)}.png": ROOT / "workflows" / name for name in WORKFLOWS}
+    for old in (HELP / "workflows").glob("*.png"):
+        if old not in pictures:
+            old.unlink()
+    for out, path in pictures.items():
+        draw_workflow(path, out)
         print("drew", path.name)
 
 

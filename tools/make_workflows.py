@@ -1,4 +1,5 @@
-"""Writes the shipped UI-format workflows in workflows/ from the node classes' INPUT_TYPES.
+"""Writes the shipped UI-format workflows in workflows/ from the node classes' INPUT_TYPES (and, through
+tools/make_inputs.py and tools/make_thumbnails.py, the sample inputs and the template cards' pictures).
 
     ./run make-workflows        (or, in the environment ./run made: python tools/make_workflows.py)
 
@@ -30,7 +31,7 @@ def host_specs():
     host.start(cpu=True)
     specs = {**wf.UPSTREAM_ONLY, **wf.specs_from_classes(host.stock_nodes())}  # the host's own spec wins
     specs.update(wf.specs_from_classes(pack.load().NODE_CLASS_MAPPINGS))
-    return specs
+    return wf.with_upstream_inputs(specs)
 
 
 def defaults(spec):
@@ -46,14 +47,77 @@ def defaults(spec):
     return values
 
 
+# ---------------------------------------------------------------- node boxes as the frontend sizes them
+#
+# On loading a workflow the frontend (ComfyUI_frontend 1.2x, LGraphNode.computeSize, applied by
+# app.loadGraphData) makes every node max(saved size, computed size), where the computed height is
+# 20 px per slot row (the larger of the linked inputs and the outputs), plus per visible widget its
+# height + 4 (20 for numbers, combos, toggles, one-line text and buttons; a DOM widget's minimum,
+# 50 for a multiline text box and the audio player; 220 for an image preview), plus 8 under the
+# widgets, plus 6. The title bar (30 px) is drawn ABOVE `pos`. We save boxes at least that big, so
+# what the generator lays out is what the user sees.
+
+TITLE_HEIGHT = 30
+SLOT_HEIGHT = 20
+WIDGET_HEIGHT = 20
+DOM_MIN_HEIGHT = 50
+IMAGE_PREVIEW_HEIGHT = 220
+MULTILINE_HEIGHT = 80  # our choice for prompt boxes: room for four lines (the frontend's minimum is 50)
+GAP = 30  # between two node boxes (title bars included)
+CHAR_WIDTH = 8.4  # the frontend's fallback text measure: 14 px font x 0.6 per character
+
+
+def widget_heights(kind, spec, multiline=DOM_MIN_HEIGHT):
+    """The height of each widget the frontend gives a node of this spec (before the +4 spacing)."""
+    heights = []
+    for name, entry in wf.widget_inputs(spec):
+        options = wf.input_options(entry)
+        heights.append(multiline if wf.input_type(entry) == "STRING" and options.get("multiline") else WIDGET_HEIGHT)
+        if wf.has_control_after_generate(name, entry):
+            heights.append(WIDGET_HEIGHT)  # the control_after_generate combo
+        if options.get("image_upload"):
+            heights += [WIDGET_HEIGHT, IMAGE_PREVIEW_HEIGHT]  # upload button, preview of the chosen image
+        elif options.get("audio_upload"):
+            heights += [DOM_MIN_HEIGHT, WIDGET_HEIGHT]  # audio player, upload button
+    if kind in ("SaveImage", "PreviewImage"):
+        heights.append(IMAGE_PREVIEW_HEIGHT)  # the images shown after a run
+    return heights
+
+
+def frontend_size(kind, spec, node_inputs, outputs, title, width=0, multiline=DOM_MIN_HEIGHT):
+    """[width, height] the frontend computes for this node (height without the title bar)."""
+    linked = [slot for slot in node_inputs if not slot.get("widget")]
+    rows = max(len(linked), len(outputs), 1)
+    heights = widget_heights(kind, spec, multiline)
+    height = rows * SLOT_HEIGHT + sum(h + 4 for h in heights) + (8 if heights else 0) + 6
+    labels = [slot["name"] for slot in linked] + [o["name"] for o in outputs]
+    slots = max((len(n) for n in labels), default=0) * CHAR_WIDTH * 2 + 2 * SLOT_HEIGHT + 5
+    widgets = max((len(n) for n, _ in wf.widget_inputs(spec)), default=0) * CHAR_WIDTH + 42 + 2 * 31
+    title_width = TITLE_HEIGHT * 1.33 + len(title) * CHAR_WIDTH
+    return [max(width, 140 * (1.5 if heights else 1), slots, widgets if heights else 0, title_width), height]
+
+
+def box(node):
+    """(x, y, w, h) of a node on the canvas, its title bar included."""
+    (x, y), (w, h) = node["pos"], node["size"]
+    return x, y - TITLE_HEIGHT, w, h + TITLE_HEIGHT
+
+
+def overlap(a, b, gap=0):
+    (ax, ay, aw, ah), (bx, by, bw, bh) = a, b
+    return ax < bx + bw + gap and bx < ax + aw + gap and ay < by + bh + gap and by < ay + ah + gap
+
+
 class Builder:
     def __init__(self, specs):
         self.specs = specs
         self.nodes = []
         self.links = []
+        self.groups = []
 
     def add(self, kind, col, y, title=None, node_width=340, **widgets):
-        """A node with these widget values (`width` is a widget of some nodes: the box's is `node_width`)."""
+        """A node with these widget values (`width` is a widget of some nodes: the box's is `node_width`),
+        at column `col`, at `y` or further down, below any node already there."""
         spec = self.specs[kind]
         values = defaults(spec)
         unknown = set(widgets) - set(values)
@@ -65,25 +129,47 @@ class Builder:
         outputs = [{"name": name, "type": kind_, "links": [], "slot_index": i}
                    for i, (name, kind_) in enumerate(zip(spec.get("output_name") or spec["output"], spec["output"],
                                                          strict=True))]
-        n_widgets = len(wf.widget_inputs(spec))
+        size = frontend_size(kind, spec, inputs, outputs, title or kind, node_width, MULTILINE_HEIGHT)
         node = {
-            "id": len(self.nodes) + 1, "type": kind, "pos": [40 + col * COL, y],
-            "size": [node_width, 46 + 22 * max(len(inputs), len(outputs)) + 26 * n_widgets],
+            "id": len(self.nodes) + 1, "type": kind, "pos": [40 + col * COL, y], "size": size,
             "flags": {}, "order": 0, "mode": 0, "inputs": inputs, "outputs": outputs,
             "properties": {"Node name for S&R": kind},
             "widgets_values": wf.ui_widget_values(spec, values),
         }
         if title:
             node["title"] = title
-        self.nodes.append(node)
-        return node
+        return self._place(node)
 
     def note(self, text, col, y, width=420, height=260):
         node = {"id": len(self.nodes) + 1, "type": "Note", "pos": [40 + col * COL, y], "size": [width, height],
                 "flags": {}, "order": 0, "mode": 0, "inputs": [], "outputs": [], "properties": {"text": ""},
                 "widgets_values": [text], "color": "#432", "bgcolor": "#653"}
+        return self._place(node)
+
+    def _place(self, node):
+        """Push the node down until its box (title bar included) keeps GAP from every other box."""
+        while True:
+            hit = next((other for other in self.nodes if overlap(box(node), box(other), GAP)), None)
+            if hit is None:
+                break
+            node["pos"][1] = hit["pos"][1] + hit["size"][1] + GAP + TITLE_HEIGHT
         self.nodes.append(node)
         return node
+
+    def bottom(self, nodes=None):
+        """The lowest box edge of these nodes (all by default)."""
+        return max(y + h for _, y, _, h in map(box, nodes or self.nodes))
+
+    def group(self, title, nodes, color):
+        """A group (the frontend's titled frame) around these nodes: their boxes, GROUP_PAD around, and
+        the group's own title bar above."""
+        boxes = [box(n) for n in nodes]
+        left, top = min(b[0] for b in boxes) - GROUP_PAD, min(b[1] for b in boxes) - GROUP_PAD - GROUP_TITLE
+        right = max(b[0] + b[2] for b in boxes) + GROUP_PAD
+        bottom = max(b[1] + b[3] for b in boxes) + GROUP_PAD
+        self.groups.append({"id": len(self.groups) + 1, "title": title,
+                            "bounding": [left, top, right - left, bottom - top], "color": color,
+                            "font_size": 24, "flags": {}})
 
     def connect(self, src, output, dst, input_name):
         outs = src["outputs"]
@@ -107,7 +193,6 @@ class Builder:
         dst["inputs"][index]["link"] = link_id
 
     def ui(self):
-        untangle(self.nodes)
         # execution order: a topological order of the graph, as the frontend stores it
         deps = {n["id"]: {link[1] for link in self.links if link[3] == n["id"]} for n in self.nodes}
         done, order = set(), []
@@ -121,27 +206,12 @@ class Builder:
         for node in self.nodes:
             node["order"] = order.index(node["id"])
         return {"last_node_id": len(self.nodes), "last_link_id": len(self.links), "nodes": self.nodes,
-                "links": self.links, "groups": [], "config": {},
+                "links": self.links, "groups": self.groups, "config": {},
                 "extra": {"ds": {"scale": 0.75, "offset": [0, 0]}}, "version": 0.4}
 
 
-def _overlap(a, b, gap):
-    (ax, ay), (aw, ah) = a["pos"], a["size"]
-    (bx, by), (bw, bh) = b["pos"], b["size"]
-    return ax < bx + bw + gap and bx < ax + aw + gap and ay < by + bh + gap and by < ay + ah + gap
-
-
-def untangle(nodes, gap=30):
-    """Push nodes down until no two boxes overlap: the builders place nodes by column and a rough
-    y, and a box that grew with its widgets must not cover its neighbour on the canvas."""
-    placed = []
-    for node in sorted(nodes, key=lambda n: (n["pos"][1], n["pos"][0])):
-        while True:
-            hit = next((other for other in placed if _overlap(node, other, gap)), None)
-            if hit is None:
-                break
-            node["pos"][1] = hit["pos"][1] + hit["size"][1] + gap
-        placed.append(node)
+GROUP_PAD = 10
+GROUP_TITLE = 40  # the group's title bar (24 px font)
 
 
 # ---------------------------------------------------------------- shared pieces
@@ -179,12 +249,14 @@ def batch_prompts(b, ckpt, col, y, style_reference=None, **widgets):
 def sample_and_save(b, ckpt, model, positive, negative, latent, col, y, prefix, steps=30, cfg=7.0,
                     scheduler="normal"):
     """KSampler (seed 42, euler) in column `col`, VAE Decode and Save Image in the next; the decoded images.
-    `ckpt` is whatever gives the VAE (a checkpoint loader or a VAE loader)."""
+    `ckpt` is whatever gives the VAE (a checkpoint loader or a VAE loader); `positive` and `negative` are a
+    node's CONDITIONING or (node, output name) where it has several."""
     ks = b.add("KSampler", col, y, seed=42, steps=steps, cfg=cfg, sampler_name="euler", scheduler=scheduler,
                denoise=1.0)
     b.connect(model, "MODEL", ks, "model")
-    b.connect(positive, "CONDITIONING", ks, "positive")
-    b.connect(negative, "CONDITIONING", ks, "negative")
+    for conditioning, input_name in ((positive, "positive"), (negative, "negative")):
+        node, output = conditioning if isinstance(conditioning, tuple) else (conditioning, "CONDITIONING")
+        b.connect(node, output, ks, input_name)
     b.connect(latent, "LATENT", ks, "latent_image")
     dec = b.add("VAEDecode", col + 1, y)
     b.connect(ks, "LATENT", dec, "samples")
@@ -263,8 +335,9 @@ def reference_image(specs):
 
 
 def multi_reference(specs):
+    """Three pipelines side by side, each in its own group, fed by one group of shared inputs."""
     b = Builder(specs)
-    ckpt = checkpoint(b, SD15_CKPT)
+    ckpt = checkpoint(b, SD15_CKPT, y=100)
     latents = []
     for i, name in enumerate(("style_a.png", "style_b.png")):
         load = b.add("LoadImage", 0, 320 + 380 * i, title=f"Style reference {'AB'[i]}", image=name)
@@ -278,21 +351,23 @@ def multi_reference(specs):
     ref_prompt = b.add("CLIPTextEncode", 0, 1100, title="Describe the references", text="a painting")
     b.connect(ckpt, "CLIP", ref_prompt, "clip")
     neg = negative_encoder(b, ckpt, 0, 1340)
+    shared = list(b.nodes)
+    b.group("Shared: checkpoint, the two references, prompts", shared, "#b58b2a")
 
-    sources = []
-    for i, method in enumerate(("Linear", "SLERP")):
-        blend = b.add("MultiRefBlend", 2, 60 + 420 * i, title=f"Z-SAMB blend ({method})", method=method,
-                      weights="0.5, 0.5", keep_norm=True)
-        b.connect(latents[0], "LATENT", blend, "latent_1")
-        b.connect(latents[1], "LATENT", blend, "latent_2")
-        sources.append((method.lower(), blend, ""))
-    both = b.add("LatentBatch", 2, 900, title="Both references (K = 2)")
-    b.connect(latents[0], "LATENT", both, "samples1")
-    b.connect(latents[1], "LATENT", both, "samples2")
-    sources.append(("attention", both, "0.5, 0.5"))
-
-    for row, (name, source, weights) in enumerate(sources):
-        y = 60 + 760 * row
+    y = 100
+    for method, weights, color in (("Linear", "", "#3f789e"), ("SLERP", "", "#8A8"),
+                                   ("attention", "0.5, 0.5", "#a1309b")):
+        first = len(b.nodes)
+        name = method.lower()
+        if method == "attention":
+            source = b.add("LatentBatch", 2, y, title="Both references (K = 2)")
+            b.connect(latents[0], "LATENT", source, "samples1")
+            b.connect(latents[1], "LATENT", source, "samples2")
+        else:
+            source = b.add("MultiRefBlend", 2, y, title=f"Z-SAMB blend ({method})", method=method,
+                           weights="0.5, 0.5", keep_norm=True)
+            b.connect(latents[0], "LATENT", source, "latent_1")
+            b.connect(latents[1], "LATENT", source, "latent_2")
         invert = b.add("DDIMInvertReference", 3, y, title=f"Invert ({name})", steps=50, cfg=1.0, scheduler="normal")
         b.connect(ckpt, "MODEL", invert, "model")
         b.connect(source, "LATENT", invert, "latent")
@@ -302,6 +377,12 @@ def multi_reference(specs):
                                 prompts="a painting\na cat\na bicycle\na mountain lake", style="", width=512,
                                 height=512)
         sample_and_save(b, ckpt, patch, prompts, neg, prompts, 5, y, f"style_aligned/multiref_{name}")
+        title = ("3. Weighted multi-reference attention (K = 2)" if method == "attention" else
+                 f"{'12'[method == 'SLERP']}. {method} blend, inverted as one reference")
+        row = b.nodes[first:]
+        b.group(title, row, color)
+        # the next pipeline's group starts 40 px below this one
+        y = b.bottom(row) + 2 * GROUP_PAD + GROUP_TITLE + 40 + TITLE_HEIGHT
     b.note(
         "Several style references, three ways side by side (SD1.5, 512 px), same prompts and seed:\n"
         "1. Linear: Z-SAMB weighted sum of the two latents, then inverted as ONE reference. keep_norm avoids the "
@@ -309,7 +390,8 @@ def multi_reference(specs):
         "then inverted as one reference.\n3. Weighted multi-reference attention: both images inverted together "
         "(K = 2 reference rows); every target attends to both with reference_weights (e.g. '0.7, 0.3').\n\n"
         "Weights are renormalised to sum 1. The first prompt line describes the references; the first K output "
-        "images are the references themselves.", 0, 1560, height=340)
+        "images are the references themselves.", 0, b.bottom(shared) + 2 * GROUP_PAD + 40 + TITLE_HEIGHT,
+        height=340)
     return b.ui()
 
 
@@ -318,7 +400,7 @@ def multimodal(specs):
     ckpt = checkpoint(b, SDXL_CKPT)
     image = b.add("LoadImage", 0, 320, title="Content image", image="content.png")
     speech_audio = b.add("LoadAudio", 0, 700, title="Speech", audio="speech.wav")
-    music_audio = b.add("LoadAudio", 0, 900, title="Music", audio="music.mp3")
+    music_audio = b.add("LoadAudio", 0, 900, title="Music", audio="music.wav")
     # 45 words: the fusion's 55-word budget keeps room for each prompt line in front of the caption
     caption = b.add("MultimodalCaption", 1, 60, node_width=400, max_words=45, location="Paris,FR",
                     weather_on_error="empty result with note")
@@ -363,12 +445,16 @@ def controlnet(specs):
     patch = patch_model(b, ckpt, 1, 60)
     prompts = batch_prompts(b, ckpt, 2, 60, prompts="a house\na castle\na lighthouse\na robot",
                             style="watercolor painting", width=512, height=512)
-    apply = b.add("ControlNetApply", 2, 440, strength=0.8)
-    b.connect(prompts, "CONDITIONING", apply, "conditioning")
+    neg = negative_encoder(b, ckpt, 0, 1000)
+    # Apply ControlNet (ControlNetApplyAdvanced; the one-conditioning ControlNetApply is deprecated upstream):
+    # the control on the positive and the negative, the VAE left unconnected (SD1.5 ControlNets need none)
+    apply = b.add("ControlNetApplyAdvanced", 2, 440, strength=0.8, start_percent=0.0, end_percent=1.0)
+    b.connect(prompts, "CONDITIONING", apply, "positive")
+    b.connect(neg, "CONDITIONING", apply, "negative")
     b.connect(cn, "CONTROL_NET", apply, "control_net")
     b.connect(depth, "IMAGE", apply, "image")
-    neg = negative_encoder(b, ckpt, 0, 1000)
-    sample_and_save(b, ckpt, patch, apply, neg, prompts, 3, 60, "style_aligned/controlnet")
+    sample_and_save(b, ckpt, patch, (apply, "positive"), (apply, "negative"), prompts, 3, 60,
+                    "style_aligned/controlnet")
     b.note(
         "StyleAligned with ControlNet (SD1.5, 512 px). Depth Map (DPT) turns the control image into a depth hint "
         "for a depth ControlNet; Apply ControlNet shapes the TARGET images only: the patch keeps the control "
@@ -518,33 +604,53 @@ def qwen_image_prompts(specs):
     return b.ui()
 
 
+# File names are the template cards' titles in the frontend's Browse Templates dialog (it shows the name
+# without .json and asks for `<name>.jpg` beside it as the card's picture); the number is the order from
+# the simplest workflow to the most involved, which the dialog shows in the title even where the host
+# lists the folder in another order.
 DIT_WORKFLOWS = {
-    "style_aligned_flux_prompts.json": flux_prompts,
-    "style_aligned_flux_reference_image.json": flux_reference_image,
-    "style_aligned_sd35_prompts.json": sd35_prompts,
-    "style_aligned_qwen_image_prompts.json": qwen_image_prompts,
+    "08 Flux prompts only.json": flux_prompts,
+    "09 Flux reference image.json": flux_reference_image,
+    "10 SD3.5 prompts only.json": sd35_prompts,
+    "11 Qwen-Image prompts only.json": qwen_image_prompts,
 }
 
 WORKFLOWS = {
-    "style_aligned_sdxl_prompts.json": lambda s: prompts_only(s, SDXL_CKPT, 1024, 30, 7.0,
-                                                              "style_aligned/sdxl_prompts", "SDXL"),
-    "style_aligned_sd15_prompts.json": lambda s: prompts_only(s, SD15_CKPT, 512, 30, 7.5,
-                                                              "style_aligned/sd15_prompts", "SD1.5"),
-    "style_aligned_reference_image.json": reference_image,
-    "style_aligned_multi_reference.json": multi_reference,
-    "style_aligned_multimodal_prompts.json": multimodal,
-    "style_aligned_controlnet_depth.json": controlnet,
-    "style_aligned_metrics.json": metrics,
+    "01 SD1.5 prompts only.json": lambda s: prompts_only(s, SD15_CKPT, 512, 30, 7.5, "style_aligned/sd15_prompts",
+                                                         "SD1.5"),
+    "02 SDXL prompts only.json": lambda s: prompts_only(s, SDXL_CKPT, 1024, 30, 7.0, "style_aligned/sdxl_prompts",
+                                                        "SDXL"),
+    "03 SDXL reference image.json": reference_image,
+    "04 SD1.5 depth ControlNet.json": controlnet,
+    "05 SD1.5 style metrics.json": metrics,
+    "06 SD1.5 blend two styles.json": multi_reference,
+    "07 SDXL multimodal prompts.json": multimodal,
     **DIT_WORKFLOWS,
 }
 
 
+def slug(name):
+    """'01 SD1.5 prompts only.json' -> '01_sd15_prompts_only': for file names outside the template folder."""
+    stem = name.removesuffix(".json").lower().replace(".", "").replace("-", "_")
+    return "_".join(stem.split())
+
+
 def main():
+    """workflows/*.json from the node specs, then the sample inputs (example_inputs/) they name and the
+    template cards' pictures (workflows/*.jpg) drawn from both."""
+    import make_inputs
+    import make_thumbnails
+
     specs = host_specs()
     OUT.mkdir(exist_ok=True)
+    for stale in OUT.glob("*.json"):
+        if stale.name not in WORKFLOWS:
+            stale.unlink()
     for name, make in WORKFLOWS.items():
         (OUT / name).write_text(json.dumps(make(specs), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         print("wrote", OUT / name)
+    make_inputs.main([])
+    make_thumbnails.main([])
 
 
 if __name__ == "__main__":

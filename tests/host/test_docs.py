@@ -7,6 +7,7 @@ import sys
 import pytest
 import style_aligned
 from harness import pack
+from make_workflows import slug
 
 ROOT = pack.ROOT
 
@@ -24,5 +25,6 @@ def test_node_reference_matches_the_nodes(tmp_path):
 
 
 def test_every_shipped_workflow_has_a_picture():
-    for workflow in (ROOT / "workflows").glob("*.json"):
-        assert (ROOT / "web" / "docs" / "workflows" / f"{workflow.stem}.png").is_file(), "run: ./run make-docs"
+    """web/docs/workflows/<slug>.png: the file name without spaces, for Markdown links on the help pages."""
+    names = {slug(workflow.name) for workflow in (ROOT / "workflows").glob("*.json")}
+    assert names == {p.stem for p in (ROOT / "web" / "docs" / "workflows").glob("*.png")}, "run: ./run make-docs"

@@ -128,7 +128,7 @@ def specs(module_hosts):
 def tiny_ui_workflow(specs: dict) -> dict:
     """The shipped SD1.5 prompts-only workflow in UI format, with the tiny checkpoint loader, 64 px and 3 steps:
     the fan-out converts it with the server's node specs."""
-    ui = wf.load(ROOT / "workflows" / "style_aligned_sd15_prompts.json")
+    ui = wf.load(ROOT / "workflows" / "01 SD1.5 prompts only.json")
     for node in ui["nodes"]:
         if node["type"] == "CheckpointLoaderSimple":
             node["type"] = "TinyCheckpointLoader"
@@ -145,7 +145,7 @@ def reference_prompts(specs: dict) -> tuple[dict, dict]:
     """From the shipped reference-image workflow (tiny): (the prompt that inverts the reference image and
     saves it with SaveStyleReference, the generation prompt with LoadStyleReference in place of the inversion).
     The generation's reference name is filled in by the fixture."""
-    full = hs.use_tiny_models(wf.to_api(wf.load(ROOT / "workflows" / "style_aligned_reference_image.json"), specs))
+    full = hs.use_tiny_models(wf.to_api(wf.load(ROOT / "workflows" / "03 SDXL reference image.json"), specs))
     kinds = {n["class_type"]: i for i, n in full.items()}
     invert = kinds["DDIMInvertReference"]
     save = {i: n for i, n in full.items() if n["class_type"] in

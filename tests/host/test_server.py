@@ -26,23 +26,24 @@ KEY = "server-test-KEY-7"
 # Per workflow: SaveImage filename_prefix -> images saved (reference rows included), and the
 # number of PreviewImage outputs (charts, depth and edge maps).
 EXPECTED = {
-    "style_aligned_sdxl_prompts.json": ({"style_aligned/sdxl_prompts": 4}, 0),
-    "style_aligned_sd15_prompts.json": ({"style_aligned/sd15_prompts": 4}, 0),
-    "style_aligned_reference_image.json": ({"style_aligned/reference": 4}, 0),
-    "style_aligned_multi_reference.json": ({"style_aligned/multiref_linear": 4, "style_aligned/multiref_slerp": 4,
-                                            "style_aligned/multiref_attention": 5}, 0),
-    "style_aligned_multimodal_prompts.json": ({"style_aligned/multimodal": 3}, 0),
-    "style_aligned_controlnet_depth.json": ({"style_aligned/controlnet": 4}, 2),
-    "style_aligned_metrics.json": ({"style_aligned/metrics_set": 4}, 3),
-    "style_aligned_flux_prompts.json": ({"style_aligned/flux_prompts": 4}, 0),
-    "style_aligned_flux_reference_image.json": ({"style_aligned/flux_reference": 4}, 0),
-    "style_aligned_sd35_prompts.json": ({"style_aligned/sd35_prompts": 4}, 0),
-    "style_aligned_qwen_image_prompts.json": ({"style_aligned/qwen_image_prompts": 4}, 0),
+    "01 SD1.5 prompts only.json": ({"style_aligned/sd15_prompts": 4}, 0),
+    "02 SDXL prompts only.json": ({"style_aligned/sdxl_prompts": 4}, 0),
+    "03 SDXL reference image.json": ({"style_aligned/reference": 4}, 0),
+    "04 SD1.5 depth ControlNet.json": ({"style_aligned/controlnet": 4}, 2),
+    "05 SD1.5 style metrics.json": ({"style_aligned/metrics_set": 4}, 3),
+    "06 SD1.5 blend two styles.json": ({"style_aligned/multiref_linear": 4, "style_aligned/multiref_slerp": 4,
+                                        "style_aligned/multiref_attention": 5}, 0),
+    "07 SDXL multimodal prompts.json": ({"style_aligned/multimodal": 3}, 0),
+    "08 Flux prompts only.json": ({"style_aligned/flux_prompts": 4}, 0),
+    "09 Flux reference image.json": ({"style_aligned/flux_reference": 4}, 0),
+    "10 SD3.5 prompts only.json": ({"style_aligned/sd35_prompts": 4}, 0),
+    "11 Qwen-Image prompts only.json": ({"style_aligned/qwen_image_prompts": 4}, 0),
 }
-DIT_WORKFLOWS = {name for name in EXPECTED if any(f in name for f in ("flux", "sd35", "qwen"))}
+DIT_WORKFLOWS = {name for name in EXPECTED if any(f in name for f in ("Flux", "SD3.5", "Qwen"))}
 RUNS = [pytest.param(n, marks=pytest.mark.needs("DiT models")) if n in DIT_WORKFLOWS else n for n in sorted(EXPECTED)]
-INPUT_IMAGES = ("style_reference.png", "style_a.png", "style_b.png", "content.png", "control.png")
-INPUT_AUDIO = {"speech.wav": (220.0, 440.0), "music.mp3": (330.0, 495.0)}  # WAV data: ffmpeg probes content
+MULTIMODAL = "07 SDXL multimodal prompts.json"
+SAMPLE_INPUTS = ROOT / "example_inputs"  # the pack copies them into the host's input folder when it loads
+INPUT_AUDIO = ("speech.wav", "music.wav")
 
 
 @pytest.fixture(scope="module")
@@ -57,10 +58,8 @@ def host(tmp_path_factory, request):
     cwd = hs.prepare_host(tmp_path_factory.mktemp("host"), {hs.PACK_FOLDER: ROOT, "style-aligned-test-pack":
                                                             hs.TINY_PACK})
     hs.write_tiny_pretrained(cwd / "models")
-    for seed, name in enumerate(INPUT_IMAGES):
-        inputs.write_test_image(cwd / "input" / name, seed=seed)
-    for name, chord in INPUT_AUDIO.items():
-        inputs.write_wav(cwd / "input" / name, chord)
+    # a user's own file of a sample's name: the pack must leave it as it is
+    (cwd / "input" / "content.png").write_bytes(USERS_CONTENT)
     server = hs.HostServer(cwd, env={"OPENWEATHERMAP_API_KEY": KEY})
     request.addfinalizer(server.stop)  # also when start() fails half-way
     server.start()
@@ -72,6 +71,33 @@ def host(tmp_path_factory, request):
 def object_info(host):
     return host.get("/object_info")
 
+
+def _users_picture():
+    import io
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (48, 40), (10, 200, 30)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+USERS_CONTENT = _users_picture()
+
+
+def test_the_pack_puts_its_sample_inputs_in_the_input_folder_without_overwriting(host, object_info):
+    """On a fresh install the pack copies example_inputs/ into the host's input folder at load, each file only
+    where its name is free: the user's content.png stays, the others are the shipped ones, listed by the host."""
+    shipped = sorted(p.name for p in SAMPLE_INPUTS.iterdir())
+    assert shipped and "content.png" in shipped
+    for name in shipped:
+        copied = (host.cwd / "input" / name).read_bytes()
+        assert copied == (USERS_CONTENT if name == "content.png" else (SAMPLE_INPUTS / name).read_bytes()), name
+    assert {n for n in shipped if n.endswith(".png")} <= set(_choices(object_info["LoadImage"]))
+
+
+def _choices(spec):
+    """The file names a loader's first input offers (a list, or a V3 COMBO's options)."""
+    entry = wf.all_inputs(spec)[0][1]
+    return entry[0] if isinstance(entry[0], list) else wf.input_options(entry).get("options", [])
 
 def test_object_info_registers_every_pack_node_with_its_inputs(object_info):
     ours = style_aligned.NODE_CLASS_MAPPINGS
@@ -122,13 +148,21 @@ def _specs(object_info):
 @pytest.mark.parametrize("name", RUNS)
 def test_shipped_workflow_runs_to_its_outputs(name, host, object_info, weather_url):
     ui = wf.load(ROOT / "workflows" / name)
+    # every file the workflow's Load Image / Load Audio nodes name is in the host's input folder (put there by
+    # the pack from its sample inputs), and the host offers it by that name
+    for node in ui["nodes"]:
+        if node["type"] in ("LoadImage", "LoadAudio"):
+            file = node["widgets_values"][0]
+            assert (host.cwd / "input" / file).is_file(), f"{name}: {node['type']} names {file}, not in input/"
+            if node["type"] in object_info:
+                assert file in _choices(object_info[node["type"]]), f"{name}: the host does not offer {file}"
     stock_audio = "LoadAudio" in object_info  # upstream: the host's own LoadAudio reads our WAV files
     prompt = hs.use_tiny_models(wf.to_api(ui, _specs(object_info)), stock_audio=stock_audio,
                                 overrides={("MultimodalCaption", "weather_base_url"): weather_url})
     assert not any(n["class_type"] in (*hs.TINY_LOADERS, "ControlNetLoader") for n in prompt.values()), \
         "a real model would be loaded"
     audio_files = {n["inputs"]["audio"] for n in prompt.values() if n["class_type"] == "LoadAudio"}
-    multimodal = name == "style_aligned_multimodal_prompts.json"
+    multimodal = name == MULTIMODAL
     assert audio_files == (set(INPUT_AUDIO) if stock_audio and multimodal else set())
     started = time.monotonic()
     entry = host.run(prompt, timeout=150)
@@ -151,7 +185,7 @@ def test_shipped_workflow_runs_to_its_outputs(name, host, object_info, weather_u
     assert len(preview_ids) == previews and all(len(images.get(i, [])) == 1 for i in preview_ids)
 
     texts = {node["class_type"]: hs.ui_text(entry, node_id) for node_id, node in prompt.items()}
-    if name == "style_aligned_metrics.json":
+    if name == "05 SD1.5 style metrics.json":
         assert texts["DinoSetConsistency"].startswith("DINO set consistency: ")
         assert "(4 images, 6 pairs)" in texts["DinoSetConsistency"]
         assert texts["ClipTextAlignment"].startswith("CLIP text alignment: ")
@@ -159,7 +193,7 @@ def test_shipped_workflow_runs_to_its_outputs(name, host, object_info, weather_u
         assert "'a bicycle, minimal flat illustration, pastel colours'" in texts["ClipTextAlignment"]
         assert "protocol: paper" in texts["ClipTextAlignment"] and "protocol: paper" in texts["DinoSetConsistency"]
         assert "(3 images, 1 references)" in texts["WeightedDinoScore"]
-    if name == "style_aligned_multimodal_prompts.json":
+    if name == MULTIMODAL:
         # Multimodal Caption: the caption, transcript, weather and music of its four sources on one line
         caption, *shown = texts["MultimodalCaption"].split("\n")
         parts = dict(line.split(": ", 1) for line in shown if line.split(": ", 1)[0] in (
@@ -179,7 +213,7 @@ def test_shipped_workflow_runs_to_its_outputs(name, host, object_info, weather_u
 def test_a_workflow_error_is_reported_not_hung(host, object_info):
     """A user error (latent rows that do not match the prompts) comes back through /history as an
     error naming the input, and the host keeps serving."""
-    ui = wf.load(ROOT / "workflows" / "style_aligned_sd15_prompts.json")
+    ui = wf.load(ROOT / "workflows" / "01 SD1.5 prompts only.json")
     prompt = hs.use_tiny_models(wf.to_api(ui, _specs(object_info)))
     prompt["900"] = {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 2}}
     batch = next(i for i, n in prompt.items() if n["class_type"] == "StyleAlignedBatchPrompts")
@@ -192,7 +226,7 @@ def test_a_workflow_error_is_reported_not_hung(host, object_info):
 def test_a_failing_weather_run_leaves_no_key_in_the_history(host, object_info):
     """The server's key (from its environment) is rejected by the weather service: the run stops
     with the message, and neither the stored prompt nor the error in /history holds the key."""
-    ui = wf.load(ROOT / "workflows" / "style_aligned_multimodal_prompts.json")
+    ui = wf.load(ROOT / "workflows" / MULTIMODAL)
     with inputs.fake_weather_service("another-key") as rejecting_url:
         prompt = hs.use_tiny_models(wf.to_api(ui, _specs(object_info)), stock_audio="LoadAudio" in object_info,
                                     overrides={("MultimodalCaption", "weather_base_url"): rejecting_url,

@@ -8,11 +8,15 @@ the mid-2024 test host lacks) is checked against its upstream spec.
 import json
 import math
 
+import make_inputs
+import make_thumbnails
 import make_workflows as make
+import numpy as np
 import pytest
 import style_aligned
 from harness import host, pack
 from harness import workflow_api as wf
+from PIL import Image
 
 ROOT = pack.ROOT
 WORKFLOWS = sorted((ROOT / "workflows").glob("*.json"))
@@ -37,6 +41,12 @@ def test_one_workflow_per_use_is_shipped():
     names = {p.name for p in WORKFLOWS}
     assert names == set(make.WORKFLOWS), "workflows/ and tools/make_workflows.py disagree"
     assert len(names) == 11  # 7 UNet workflows, 4 DiT (Flux prompts and reference, SD3.5, Qwen-Image)
+    # the template dialog's titles: numbered from simplest to most involved, words a user reads
+    numbers = [name.split(" ", 1)[0] for name in make.WORKFLOWS]
+    assert numbers == [f"{i:02d}" for i in range(1, len(numbers) + 1)], numbers
+    for name in names:
+        title = name.removesuffix(".json")
+        assert len(title) <= 28 and "_" not in title and title.count(" ") >= 2, title
 
 
 @pytest.mark.parametrize("path", CHECKED, ids=_ids)
@@ -225,7 +235,7 @@ def test_converter_names_unknown_nodes_and_value_checks():
 def test_reference_image_workflow_uses_the_original_transfer_recipe(specs):
     """style_aligned_transfer_sdxl.ipynb: inversion guidance 2 over 50 steps, score shift log 2,
     GroupNorm sharing on, generation guidance 10, the reference 5 of 50 steps ahead."""
-    ui = wf.load(ROOT / "workflows" / "style_aligned_reference_image.json")
+    ui = wf.load(ROOT / "workflows" / "03 SDXL reference image.json")
     values = {node["type"]: wf.widget_values_by_name(node, specs[node["type"]]) for node in ui["nodes"]
               if node["type"] in ("DDIMInvertReference", "StyleAlignedPatchModel", "KSampler")}
     assert values["DDIMInvertReference"]["steps"] == 50 and values["DDIMInvertReference"]["cfg"] == 2.0
@@ -249,3 +259,128 @@ def test_sizes_are_the_widgets_not_the_node_boxes(path, specs):
             values = wf.widget_values_by_name(node, specs[node["type"]])
             assert values["width"] == values["height"], (node["type"], values)
         assert node["size"][0] <= 600, node["type"]
+
+
+# ---------------------------------------------------------------- what the user sees on opening them
+
+
+def test_every_workflow_has_its_template_card_picture():
+    """The frontend's Browse Templates dialog shows /api/workflow_templates/<pack>/<name>.jpg on the card
+    of <name>.json; the pictures are drawn by tools/make_thumbnails.py from the graph and the sample inputs."""
+    pictures = sorted((ROOT / "workflows").glob("*.jpg"))
+    assert [p.stem for p in pictures] == [p.stem for p in WORKFLOWS]
+    for path in WORKFLOWS:
+        picture = path.with_suffix(".jpg")
+        data = picture.read_bytes()
+        assert data[:3] == b"\xff\xd8\xff" and len(data) < 60_000, picture.name
+        with Image.open(picture) as shipped:
+            assert shipped.format == "JPEG" and shipped.size == (make_thumbnails.SIZE,) * 2
+            drawn = np.asarray(make_thumbnails.thumbnail(path), float)
+            # stale after a change to the graph: `./run make-workflows` draws them again
+            assert np.abs(np.asarray(shipped.convert("RGB"), float) - drawn).mean() < 3, picture.name
+
+
+def test_sample_inputs_are_what_the_script_makes():
+    made = make_inputs.files()
+    shipped = {p.name for p in (ROOT / "example_inputs").iterdir()}
+    assert shipped == set(made), "example_inputs/ is stale: run `./run make-workflows`"
+    for name, data in made.items():
+        path = ROOT / "example_inputs" / name
+        if name.endswith(".png"):
+            with Image.open(path) as a, Image.open(make_inputs.io.BytesIO(data)) as b:
+                assert a.size == b.size and np.array_equal(np.asarray(a), np.asarray(b)), name
+        else:
+            assert path.read_bytes() == data, name
+        assert len(data) < 150_000, name
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=_ids)
+def test_every_file_a_workflow_loads_is_a_shipped_sample_input(path):
+    names = [node["widgets_values"][0] for node in wf.load(path)["nodes"] if node["type"] in ("LoadImage", "LoadAudio")]
+    for name in names:
+        assert (ROOT / "example_inputs" / name).is_file(), f"{path.name}: {name} is not in example_inputs/"
+
+
+@pytest.mark.parametrize("path", CHECKED, ids=_ids)
+def test_node_boxes_are_the_frontends_and_do_not_overlap(path, specs):
+    """Each box is at least what the frontend computes on loading (it would grow the node otherwise), and no
+    two boxes, title bars included, overlap or touch; groups hold their nodes and do not overlap."""
+    ui = wf.load(path)
+    nodes = ui["nodes"]
+    for node in nodes:
+        if node["type"] == "Note":
+            continue
+        need = make.frontend_size(node["type"], specs[node["type"]], node["inputs"], node["outputs"],
+                                  node.get("title") or node["type"])
+        assert node["size"][0] >= need[0] and node["size"][1] >= need[1], (node["type"], node["size"], need)
+    boxes = {n["id"]: make.box(n) for n in nodes}
+    for i, a in enumerate(nodes):
+        for b in nodes[i + 1:]:
+            assert not make.overlap(boxes[a["id"]], boxes[b["id"]], gap=10), (a.get("title") or a["type"],
+                                                                                  b.get("title") or b["type"])
+    groups = ui["groups"]
+    for i, group in enumerate(groups):
+        assert {"title", "bounding", "color"} <= set(group) and len(group["bounding"]) == 4
+        for other in groups[i + 1:]:
+            assert not make.overlap(group["bounding"], other["bounding"]), (group["title"], other["title"])
+        inside = [n for n in nodes if _within(boxes[n["id"]], group["bounding"])]
+        cut = [n for n in nodes if n not in inside and make.overlap(boxes[n["id"]], group["bounding"])]
+        assert inside and not cut, (group["title"], [n["type"] for n in cut])
+
+
+def _within(inner, outer):
+    (ix, iy, iw, ih), (ox, oy, ow, oh) = inner, outer
+    return ox <= ix and oy <= iy and ix + iw <= ox + ow and iy + ih <= oy + oh
+
+
+def test_the_multi_reference_workflow_has_a_group_per_pipeline():
+    ui = wf.load(ROOT / "workflows" / "06 SD1.5 blend two styles.json")
+    boxes = {n["id"]: make.box(n) for n in ui["nodes"]}
+    saves = [n for n in ui["nodes"] if n["type"] == "SaveImage"]
+    assert len(ui["groups"]) == 4 and len(saves) == 3
+    for save in saves:  # each pipeline's group holds its sampler chain, down to its Save Image
+        holding = [g for g in ui["groups"] if _within(boxes[save["id"]], g["bounding"])]
+        assert len(holding) == 1, save["widgets_values"]
+    shared = [g for g in ui["groups"] if g["title"].startswith("Shared")]
+    assert len(shared) == 1
+    loaders = [n for n in ui["nodes"] if n["type"] in ("LoadImage", "CheckpointLoaderSimple")]
+    assert all(_within(boxes[n["id"]], shared[0]["bounding"]) for n in loaders)
+
+
+@pytest.mark.needs("upstream's node lists")
+@pytest.mark.parametrize("path", WORKFLOWS, ids=_ids)
+def test_no_workflow_uses_a_deprecated_node(path, specs):
+    """Upstream marks replaced nodes `deprecated` in /object_info (the frontend shows them with a [DEPR]
+    badge): the ControlNet workflow uses Apply ControlNet (ControlNetApplyAdvanced), not ControlNetApply."""
+    used = {n["type"] for n in wf.load(path)["nodes"] if n["type"] != "Note"}
+    assert not {kind for kind in used if specs[kind].get("deprecated")}
+    assert specs["ControlNetApply"].get("deprecated") is True  # the mark is read where upstream puts it
+
+
+DESCRIPTION_LIMIT = 300  # the node's tooltip; the rest is DETAILS, on its help page
+TOOLTIP_LIMIT = 400  # an input's or output's tooltip (the longest today: the patch node's layers, 376)
+
+
+def test_node_descriptions_and_tooltips_fit_a_tooltip():
+    """The frontend shows DESCRIPTION as the node's tooltip and each input's tooltip on hover: short enough
+    to stay on screen; the long text is on the node's help page (tools/make_docs.py)."""
+    for key, cls in style_aligned.NODE_CLASS_MAPPINGS.items():
+        assert 0 < len(cls.DESCRIPTION) <= DESCRIPTION_LIMIT, (key, len(cls.DESCRIPTION))
+        for name, entry, _ in wf.all_inputs(wf.specs_from_classes({key: cls})[key]):
+            tooltip = wf.input_options(entry).get("tooltip", "")
+            assert len(tooltip) <= TOOLTIP_LIMIT, (key, name, len(tooltip))
+        for tip in getattr(cls, "OUTPUT_TOOLTIPS", ()):
+            assert len(tip) <= TOOLTIP_LIMIT, (key, tip)
+
+
+def test_sample_inputs_are_copied_only_where_the_name_is_free(tmp_path, monkeypatch):
+    from style_aligned.nodes import example_inputs
+
+    (tmp_path / "style_a.png").write_bytes(b"the user's own picture")
+    copied = example_inputs.install(tmp_path)
+    shipped = sorted(p.name for p in (ROOT / "example_inputs").iterdir())
+    assert copied == [n for n in shipped if n != "style_a.png"]
+    assert (tmp_path / "style_a.png").read_bytes() == b"the user's own picture"
+    assert example_inputs.install(tmp_path) == []  # a second start copies nothing
+    monkeypatch.setenv("STYLE_ALIGNED_NO_EXAMPLE_INPUTS", "1")
+    assert example_inputs.install(tmp_path / "elsewhere") == [] and not (tmp_path / "elsewhere").exists()

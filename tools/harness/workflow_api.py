@@ -39,6 +39,26 @@ UPSTREAM_ONLY = {
 }
 
 
+# Optional inputs that current upstream added to a stock node the 2024 host also has (merged in where the
+# host's own spec lacks them, so that both hosts' specs give the same node slots).
+UPSTREAM_OPTIONAL = {
+    "ControlNetApplyAdvanced": {"vae": ["VAE"]},
+}
+
+
+def with_upstream_inputs(specs: dict) -> dict:
+    """`specs` with UPSTREAM_OPTIONAL's inputs added where missing (a copy; the host's own entries win)."""
+    out = dict(specs)
+    for kind, extra in UPSTREAM_OPTIONAL.items():
+        if kind in out:
+            spec = json.loads(json.dumps(out[kind]))
+            optional = spec.setdefault("input", {}).setdefault("optional", {})
+            for name, entry in extra.items():
+                optional.setdefault(name, entry)
+            out[kind] = spec
+    return out
+
+
 class WorkflowError(ValueError):
     pass
 
@@ -66,6 +86,8 @@ def specs_from_classes(mapping: dict) -> dict:
             "output_name": list(getattr(cls, "RETURN_NAMES", None) or outputs),
             "output_node": bool(getattr(cls, "OUTPUT_NODE", False)),
         }
+        if getattr(cls, "DEPRECATED", False) is True:  # as the server's /object_info marks it
+            specs[name]["deprecated"] = True
     return specs
 
 
