@@ -141,6 +141,20 @@ def test_every_node_has_its_help_page_where_the_frontend_asks(host, object_info)
             assert host.get_bytes(f"/extensions/{folder}/docs/{picture}").startswith(b"\x89PNG"), picture
 
 
+@pytest.mark.needs("upstream's node lists")
+def test_the_templates_route_lists_every_workflow_with_its_card_picture(host):
+    """GET /workflow_templates lists the pack folder's workflows by name; the dialog asks for each card's
+    picture at /api/workflow_templates/<folder>/<name>.jpg (the browser %-encodes the spaces)."""
+    import urllib.parse
+
+    listed = host.get("/workflow_templates")[hs.PACK_FOLDER]
+    assert sorted(listed) == sorted(name.removesuffix(".json") for name in EXPECTED)
+    for name in listed:
+        base = f"/api/workflow_templates/{hs.PACK_FOLDER}/{urllib.parse.quote(name)}"
+        assert host.get_bytes(base + ".jpg")[:3] == b"\xff\xd8\xff", name
+        assert host.get(base + ".json")["nodes"], name
+
+
 def _specs(object_info):
     return {**wf.UPSTREAM_ONLY, **object_info}
 
