@@ -14,7 +14,6 @@ NODE_CLASS_MAPPINGS = {}
 NODE_DISPLAY_NAME_MAPPINGS = {}
 
 
-
 def deprecated_alias(old_id: str, new_id: str, cls: type, display: str) -> tuple[type, str]:
     """(class, display name) that keeps a renamed node's old id loading in saved workflows: the same node
     under the old id, marked `DEPRECATED` (upstream's /object_info says `deprecated: true` and its
