@@ -163,8 +163,11 @@ class StyleAlignedClipTextAlignment(_ScoreNode):
     @classmethod
     def VALIDATE_INPUTS(cls, protocol):
         """Takes over the host's list check for `protocol`, so saved workflows' style_mode values still load."""
-        return True if protocol in PROTOCOLS or protocol in LEGACY_STYLE_MODES else (
-            f"protocol: '{protocol}' is not a metric protocol; choose one of {', '.join(PROTOCOLS)}")
+        try:
+            protocol_named(protocol)
+        except ValueError as error:
+            return str(error)
+        return True
 
     def score(self, images, prompts, style, protocol, model, hub_id, batch_size):
         _check_images(images, "images")

@@ -100,12 +100,12 @@ class JointAttentionOverride:
 
     def __call__(self, func, *args, **kwargs):
         s = self.sharing
+        options = kwargs.get("transformer_options") or {}  # the host always passes it by name
+        if s.state.block not in self.selected or not s.state.active_for(options):
+            return self.kernel(func, *args, **kwargs)  # decided before reading the call: most calls end here
         call = _KERNEL.bind(*args, **kwargs)
         call.apply_defaults()
         call = call.arguments
-        options = call["rest"].get("transformer_options") or {}
-        if s.state.block not in self.selected or not s.state.active_for(options):
-            return self.kernel(func, *args, **kwargs)
         if call["mask"] is not None:  # padded text (a mask from the conditioning): said once, run plainly
             if not self._told_mask:
                 log.warning("Style Aligned Patch Model: this model's attention has a mask (padded text tokens); "
@@ -121,7 +121,7 @@ class JointAttentionOverride:
 
         def attend(q, k, v, key_bias=None):
             if key_bias is not None:
-                return attend_flat(q, k, v, key_bias).to(v.dtype)
+                return attend_flat(q, k, v, key_bias)
             return self.kernel(func, q, k, v, heads, attn_precision=call["attn_precision"], skip_reshape=True,
                                **call["rest"])
 

@@ -216,18 +216,24 @@ def test_an_unsupported_family_is_named_with_the_supported_ones(kind, family):
     assert not model.model_options.get("transformer_options")
 
 
-def test_the_override_reads_every_way_the_host_calls_its_kernel():
-    """Heads by name or position, (B, L, heads*dim) or (B, heads, L, dim) in, and (B, heads, L, dim) back
-    when the caller asks for it (skip_output_reshape): the same shared attention every time."""
-    from comfy.ldm.modules.attention import attention_pytorch
+def _override_in_a_joint_block():
+    """Our override as it is inside a model call, in selected block joint_0 of 3 text + 5 image tokens."""
     from style_aligned.core.alignment.attention import SharingOptions
-    from style_aligned.core.alignment.joint import shared_joint_attention
     from style_aligned.nodes.families.dit import JointAttentionOverride
     from style_aligned.nodes.hooks import CallState, Sharing
 
     state = CallState(None)
     state.inside, state.active, state.block, state.joint = True, True, ("joint", 0), (3, 5)
-    override = JointAttentionOverride(Sharing(SharingOptions(), state), [("joint", 0)])
+    return JointAttentionOverride(Sharing(SharingOptions(), state), [("joint", 0)])
+
+
+def test_the_override_reads_every_way_the_host_calls_its_kernel():
+    """Heads by name or position, (B, L, heads*dim) or (B, heads, L, dim) in, and (B, heads, L, dim) back
+    when the caller asks for it (skip_output_reshape): the same shared attention every time."""
+    from comfy.ldm.modules.attention import attention_pytorch
+    from style_aligned.core.alignment.joint import shared_joint_attention
+
+    override = _override_in_a_joint_block()
     gen = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(3, 2, 8, 16, generator=gen) for _ in range(3))  # (B, heads, L, dim)
     want = shared_joint_attention(q, k, v, 1, slice(3, None))
@@ -243,13 +249,8 @@ def test_the_override_reads_every_way_the_host_calls_its_kernel():
 
 def test_masked_attention_runs_plainly_and_says_so(caplog):
     from comfy.ldm.modules.attention import attention_pytorch
-    from style_aligned.core.alignment.attention import SharingOptions
-    from style_aligned.nodes.families.dit import JointAttentionOverride
-    from style_aligned.nodes.hooks import CallState, Sharing
 
-    state = CallState(None)
-    state.inside, state.active, state.block, state.joint = True, True, ("joint", 0), (3, 5)
-    override = JointAttentionOverride(Sharing(SharingOptions(), state), [("joint", 0)])
+    override = _override_in_a_joint_block()
     q, k, v = (torch.randn(3, 2, 8, 16, generator=torch.Generator().manual_seed(i)) for i in range(3))
     mask = torch.zeros(3, 1, 8, 8)
     options = {"transformer_options": {"cond_or_uncond": [0]}}
