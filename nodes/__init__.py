@@ -16,8 +16,8 @@ NODE_DISPLAY_NAME_MAPPINGS = {}
 
 def deprecated_alias(old_id: str, new_id: str, cls: type, display: str) -> tuple[type, str]:
     """(class, display name) that keeps a renamed node's old id loading in saved workflows: the same node
-    under the old id, marked `DEPRECATED` (upstream's /object_info says `deprecated: true` and its
-    frontend hides the node from search; the 2024 host ignores the mark and lists it as usual)."""
+    under the old id, marked `DEPRECATED` (the host's /object_info says `deprecated: true` and its
+    frontend hides the node from search)."""
     alias = type(f"{cls.__name__}DeprecatedId", (cls,), {
         "__module__": cls.__module__,
         "__doc__": cls.__doc__,

@@ -1,6 +1,5 @@
 """StyleAlignedBatchPrompts: one prompt per latent row, reference first."""
 
-import inspect
 
 import torch
 
@@ -37,11 +36,8 @@ def _encode(clip, text):
     """(cond, extras) of one prompt as the host encodes it: extras hold the pooled output (None where the
     encoder has none) and whatever else the encoder returns (attention masks, hooks)."""
     tokens = clip.tokenize(text)
-    if "return_dict" in inspect.signature(clip.encode_from_tokens).parameters:
-        out = clip.encode_from_tokens(tokens, return_pooled=True, return_dict=True)
-        return out.pop("cond"), out
-    cond, pooled = clip.encode_from_tokens(tokens, return_pooled=True)  # the 2024 host: no return_dict
-    return cond, {"pooled_output": pooled}
+    out = clip.encode_from_tokens(tokens, return_pooled=True, return_dict=True)
+    return out.pop("cond"), out
 
 
 def _stacked_extras(extras, lengths, empty_length):

@@ -1,7 +1,8 @@
 """The main job in one command: `./run demo [--checkpoint PATH] [--out DIR]`.
 
-Sets up current upstream ComfyUI (the checkout ./run resolves: COMFYUI_PATH, else the pinned
-snapshot), with this pack linked into its custom_nodes under <out>/host, starts it headless on
+Sets up upstream ComfyUI (the checkout ./run resolves: COMFYUI_PATH, else the pinned v0.28.0
+snapshot), with this pack linked into its custom_nodes in a host folder outside the repository
+(STYLE_ALIGNED_DEMO_HOST, which ./run puts in its cache; --host-dir), starts it headless on
 127.0.0.1, runs the shipped prompts-only workflow and the metrics workflow end to end, and writes
 the images and a metric report to <out>.
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import sys
@@ -38,6 +40,11 @@ def say(message: str) -> None:
     print(f"[demo] {message}", flush=True)
 
 
+def default_host_dir() -> Path:
+    cache = Path(os.environ.get("STYLE_ALIGNED_CACHE", Path.home() / ".cache" / "style-aligned-suite"))
+    return Path(os.environ.get("STYLE_ALIGNED_DEMO_HOST", cache / "demo-host"))
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="./run demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", type=Path, help="your SD1.5 or SDXL checkpoint (.safetensors/.ckpt); "
@@ -46,6 +53,10 @@ def parse_args(argv=None):
                                                                     "the file name: 'xl' means SDXL)")
     parser.add_argument("--out", type=Path, default=ROOT / "output", help="output folder (default ./output)")
     parser.add_argument("--steps", type=int, help="sampling steps (default: as shipped, 30; tiny model: 3)")
+    parser.add_argument("--host-dir", type=Path, default=default_host_dir(),
+                        help="the host's folder (custom_nodes, models, input, output); default "
+                             "$STYLE_ALIGNED_DEMO_HOST, else ~/.cache/style-aligned-suite/demo-host. Never inside "
+                             "the repository, where the tests would find the pack again through its link")
     parser.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for each workflow")
     args = parser.parse_args(argv)
@@ -53,6 +64,9 @@ def parse_args(argv=None):
         args.checkpoint = args.checkpoint.expanduser().resolve()
         if not args.checkpoint.is_file():
             parser.error(f"--checkpoint: no file at {args.checkpoint}")
+    args.host_dir = args.host_dir.expanduser().resolve()
+    if args.host_dir.is_relative_to(ROOT):
+        parser.error(f"--host-dir {args.host_dir} is inside the repository: choose a folder outside {ROOT}")
     if args.steps is not None and args.steps < 1:
         parser.error("--steps must be at least 1")
     if args.timeout <= 0:
@@ -136,7 +150,7 @@ def main(argv=None) -> int:
     else:
         family = args.family or ("sdxl" if "xl" in args.checkpoint.name.lower() else "sd15")
         ckpt_name = args.checkpoint.name
-    host_dir = hs.prepare_host(out / "host", packs)
+    host_dir = hs.prepare_host(args.host_dir, packs)
     if not tiny:
         link = host_dir / "models" / "checkpoints" / ckpt_name
         if link.is_symlink() or link.exists():
@@ -156,7 +170,7 @@ def main(argv=None) -> int:
         return 1
     try:
         say(f"host ready at {host.url}")
-        specs = {**wf.UPSTREAM_ONLY, **host.get("/object_info")}
+        specs = host.get("/object_info")
         missing = [n for n in ("StyleAlignedPatchModel", "StyleAlignedBatchPrompts") if n not in specs]
         if missing:
             say(f"the pack did not load in the host ({missing} missing); see {host.log_path}")

@@ -1,5 +1,6 @@
-"""Tests in a real ComfyUI host: upstream from COMFYUI_PATH, else the installable 2024 host (see
-harness.host). A test marked `needs("feature")` is skipped, with the reason, on a host without it."""
+"""Tests in a real ComfyUI host: upstream ComfyUI from COMFYUI_PATH (see harness.host; ./run sets it to the main
+host, v0.28.0, then to the compatibility host, v0.3.64). A test marked `needs("feature")` is skipped, with the
+reason, on a host without it."""
 
 import pytest
 from harness import host, pack

@@ -8,7 +8,6 @@ from harness import host, tiny_dit_text
 from harness import tiny_models as tiny
 from style_aligned.nodes.batch_prompts import StyleAlignedBatchPrompts, text_encoder_family
 
-DIT = pytest.mark.needs("DiT models")
 KINDS = ("flux", "flux_schnell", "sd3", "qwen_image")
 FAMILY = {"flux": "flux", "flux_schnell": "flux", "sd3": "sd3", "qwen_image": "qwen_image"}
 # one word each: the same token count for every encoder, so the rows need no padding
@@ -55,7 +54,6 @@ def sample(model, positive, negative, latent, cfg, steps=2, seed=3):
                                disable_pbar=True, seed=seed)
 
 
-@DIT
 @pytest.mark.parametrize("kind", KINDS)
 def test_each_row_is_the_hosts_own_encoding_of_its_prompt(kind):
     clip = clip_of(kind)
@@ -79,7 +77,6 @@ def test_each_row_is_the_hosts_own_encoding_of_its_prompt(kind):
     assert not torch.allclose(cond[0], cond[1])
 
 
-@DIT
 @pytest.mark.parametrize("kind", KINDS)
 def test_pooled_rows_where_the_family_has_them(kind):
     positive = batch(clip_of(kind))[0]
@@ -91,7 +88,6 @@ def test_pooled_rows_where_the_family_has_them(kind):
         assert not torch.allclose(extra["pooled_output"][0], extra["pooled_output"][1])
 
 
-@DIT
 def test_prompts_of_different_lengths_pad_with_the_empty_prompt():
     """Qwen-Image's encoder does not pad: a longer prompt has more tokens; the shorter rows keep their own
     tokens first."""
@@ -104,7 +100,6 @@ def test_prompts_of_different_lengths_pad_with_the_empty_prompt():
     torch.testing.assert_close(cond[1], long[0], rtol=0, atol=1e-6)
 
 
-@DIT
 @pytest.mark.parametrize("kind", KINDS)
 def test_latent_fits_the_family(kind):
     latent = batch(clip_of(kind), width=96, height=64)[1]
@@ -121,7 +116,6 @@ def test_sd_text_encoders_keep_four_channels(kind):
     assert "guidance" not in positive[0][1]
 
 
-@DIT
 @pytest.mark.parametrize("kind", KINDS)
 def test_size_from_a_given_latent(kind):
     """A given latent sets the size, Qwen-Image's 5-D latents (B, 16, 1, H, W) included."""
@@ -131,7 +125,6 @@ def test_size_from_a_given_latent(kind):
     assert positive[0][1]["width"] == positive[0][1]["height"] == 48
 
 
-@DIT
 def test_flux_guidance_is_in_the_conditioning_and_steers_sampling():
     import comfy_extras.nodes_flux as nodes_flux
 
@@ -149,7 +142,6 @@ def test_flux_guidance_is_in_the_conditioning_and_steers_sampling():
     torch.testing.assert_close(sample(model, chained, negative, latent, cfg=1.0), high, rtol=0, atol=0)
 
 
-@DIT
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_batch_samples_on_the_tiny_model(kind):
     clip, model = clip_of(kind), model_of(kind)
@@ -162,7 +154,6 @@ def test_a_batch_samples_on_the_tiny_model(kind):
     assert not torch.allclose(out[0], out[1])
 
 
-@DIT
 @pytest.mark.parametrize("kind", KINDS)
 def test_tiny_checkpoint_workflow_decodes(kind):
     """The tiny loader's DiT kinds through the host's own KSampler and VAEDecode."""

@@ -107,7 +107,6 @@ def test_attention_benchmark_counts_the_extra_flops_of_every_shared_layer(monkey
     assert bench.extra_attention_flops(model, batch=2, size=8) == layers * 4 * 2 * 64 * 64 * 320
 
 
-@pytest.mark.needs("DiT models")
 def test_dit_benchmark_runs_end_to_end_and_prints_finite_figures(monkeypatch, capsys):
     monkeypatch.syspath_prepend(str(pack.ROOT / "bench"))
     bench = importlib.import_module("bench_dit")

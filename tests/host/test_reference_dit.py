@@ -9,8 +9,6 @@ from style_aligned.nodes.blend import MultiRefBlend
 from style_aligned.nodes.patch import StyleAlignedPatchModel
 from style_aligned.nodes.reference import DDIMInvertReference
 
-pytestmark = pytest.mark.needs("DiT models")
-
 
 @pytest.fixture(scope="module", params=["flux", "qwen_image"])
 def setup(request):

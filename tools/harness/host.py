@@ -1,8 +1,8 @@
 """A real ComfyUI host in this process, and the pack loaded into it.
 
-Two hosts: current upstream ComfyUI from a checkout named by COMFYUI_PATH (the one users run; `./run`
-resolves it), or, when COMFYUI_PATH is not set, the installable 2024 host (`comfyui==0.0.1`) of the
-legacy environment. Tests, benchmarks and tools call `start()`, then `pack.load()` for the pack.
+The host is upstream ComfyUI from the checkout named by COMFYUI_PATH: `./run` sets it to the main host (v0.28.0,
+the one users run) or the compatibility host (v0.3.64). Tests, benchmarks and tools call `start()`, then
+`pack.load()` for the pack.
 """
 
 import asyncio
@@ -10,8 +10,8 @@ import atexit
 import contextlib
 import importlib
 import importlib.util
-import inspect
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -25,10 +25,11 @@ _state = {}
 
 
 def checkout():
-    """The upstream checkout named by COMFYUI_PATH, checked; None when the variable is not set."""
+    """The upstream checkout named by COMFYUI_PATH, checked."""
     value = os.environ.get(ENV)
     if not value:
-        return None
+        raise RuntimeError(f"no host: {ENV} is not set. Use ./run, which finds one, or set {ENV} to a ComfyUI "
+                           "checkout (v0.3.64 or newer).")
     path = Path(value).expanduser().resolve()
     missing = [name for name in _MARKERS if not (path / name).exists()]
     if missing:
@@ -37,121 +38,93 @@ def checkout():
     return path
 
 
-def name():
-    """'upstream' or 'legacy' (the installable 2024 host)."""
-    return "upstream" if checkout() else "legacy"
+def version():
+    """The host's version as a tuple, from its comfyui_version.py ((0,) when it has none)."""
+    text = (checkout() / "comfyui_version.py")
+    match = re.search(r'__version__\s*=\s*"([0-9.]+)"', text.read_text()) if text.exists() else None
+    return tuple(int(part) for part in match.group(1).split(".")) if match else (0,)
+
+
+def describe():
+    """'ComfyUI v0.28.0 (commit 700821e1)' for the running host."""
+    commit_file = checkout() / ".upstream-commit"
+    commit = commit_file.read_text().strip()[:8] if commit_file.exists() else "unknown commit"
+    return f"ComfyUI v{'.'.join(map(str, version()))} ({commit})"
 
 
 def start(cpu=True, pytorch_attention=False):
     """Import the host once (CPU unless told otherwise).
 
-    Upstream keeps models/, input/, output/ under a temporary base directory, so a user's checkout is
-    never written to. pytorch_attention: the host's SDPA kernel instead of its default choice."""
+    The host keeps models/, input/, output/ under a temporary base directory, so a user's checkout is never
+    written to. pytorch_attention: the host's SDPA kernel instead of its default choice."""
     if "started" in _state:
         return
     # `python -m ...` puts the working folder first on sys.path: from the repo root, our `nodes/`
     # would shadow the host's `nodes` module.
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != pack.ROOT]
     upstream = checkout()
-    if upstream is not None:
-        sys.path.insert(0, str(upstream))
+    sys.path.insert(0, str(upstream))
     import comfy.cli_args
     from comfy.cli_args import args
 
-    if upstream is not None and not Path(comfy.cli_args.__file__).resolve().is_relative_to(upstream):
+    if not Path(comfy.cli_args.__file__).resolve().is_relative_to(upstream):
         raise RuntimeError(f"`comfy` was imported from {comfy.cli_args.__file__}, not from {ENV}={upstream}: "
                            "use an environment without the installable comfyui package")
     args.cpu = cpu
     args.use_pytorch_cross_attention = pytorch_attention
-    if upstream is not None:
-        args.base_directory = tempfile.mkdtemp(prefix="style-aligned-host-")
-        atexit.register(shutil.rmtree, args.base_directory, ignore_errors=True)
+    args.base_directory = tempfile.mkdtemp(prefix="style-aligned-host-")
+    atexit.register(shutil.rmtree, args.base_directory, ignore_errors=True)
     import comfy.model_management  # noqa: F401  (after args.cpu)
 
-    if upstream is not None:
-        # as main.py does before anything imports nodes.py, which puts comfy/ first on sys.path (where
-        # comfy/utils.py would then be found as the top-level `utils` the server imports from)
-        importlib.import_module("utils.extra_config")
-    else:
-        _alias_legacy_modules()
-    _state["started"] = name()
-
-
-def _alias_legacy_modules():
-    """The installable host keeps folder_paths, nodes, ... under comfy.cmd / comfy.nodes and aliases
-    them to the top-level names before it loads a pack; do the same (upstream has them at top level)."""
-    from comfy import node_helpers
-    from comfy.cmd import folder_paths, latent_preview
-    from comfy.nodes import base_nodes
-
-    for short, module in {"folder_paths": folder_paths, "latent_preview": latent_preview,
-                          "node_helpers": node_helpers, "nodes": base_nodes}.items():
-        sys.modules.setdefault(short, module)
+    # as main.py does before anything imports nodes.py, which puts comfy/ first on sys.path (where
+    # comfy/utils.py would then be found as the top-level `utils` the server imports from)
+    importlib.import_module("utils.extra_config")
+    _state["started"] = describe()
 
 
 # ---------------------------------------------------------------- what the host offers
 
-def _has_attention_override():
-    import comfy.ldm.modules.attention as attention
-
-    parameters = inspect.signature(attention.optimized_attention).parameters.values()
-    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+def leg():
+    """Which leg of `./run test` this is: "main" (the pinned v0.28.0, or your COMFYUI_PATH) or "compat" (v0.3.64)."""
+    return os.environ.get("STYLE_ALIGNED_LEG", "main")
 
 
 FEATURES = {
-    "attention override": _has_attention_override,
-    "DiT models": lambda: importlib.util.find_spec("comfy.ldm.flux") is not None,
-    # generated files (docs/) list the host's own choices, such as its schedulers: made on upstream
-    "upstream's node lists": lambda: name() == "upstream",
-    # the frontend with a node docs panel (help pages of custom nodes) ships with upstream
-    "node help pages": lambda: name() == "upstream",
-    # the web UI (comfyui_frontend_package) that tests/host/test_browser.py drives in headless Chromium
-    "web frontend": lambda: name() == "upstream",
+    # generated files (workflows/, docs/) list the main host's own choices (its schedulers, its node ids), and
+    # the browser test drives the main host's web UI (frontend 1.45): both are checked on the main leg
+    "the main leg": lambda: leg() == "main",
 }
 
 
 def missing(feature):
     """None when the running host has `feature` (a key of FEATURES), else why a test cannot run."""
-    return None if FEATURES[feature]() else f"the {name()} host has no {feature}"
+    return None if FEATURES[feature]() else f"{describe()} ({leg()} leg) has no {feature}"
 
 
 def stock_nodes():
     """Every stock node class of the host, comfy_extras included (what its server lists)."""
     if "stock" not in _state:
-        if checkout() is not None:
-            import nodes
+        import nodes
 
-            asyncio.run(nodes.init_extra_nodes(init_custom_nodes=False, init_api_nodes=False))
-            _state["stock"] = dict(nodes.NODE_CLASS_MAPPINGS)
-        else:
-            from comfy.nodes.package import import_all_nodes_in_workspace
-
-            _state["stock"] = dict(import_all_nodes_in_workspace(vanilla_custom_nodes=False).NODE_CLASS_MAPPINGS)
+        asyncio.run(nodes.init_extra_nodes(init_custom_nodes=False, init_api_nodes=False))
+        _state["stock"] = dict(nodes.NODE_CLASS_MAPPINGS)
     return _state["stock"]
 
 
 def load_custom_nodes(folder):
     """The host's own custom-node loader over `folder` (a custom_nodes/ folder): {node id: class} of
     what it registered."""
-    if checkout() is not None:
-        import nodes
+    import nodes
 
-        before = set(nodes.NODE_CLASS_MAPPINGS)
-        for entry in sorted(Path(folder).iterdir()):
-            asyncio.run(nodes.load_custom_node(str(entry)))
-        return {k: v for k, v in nodes.NODE_CLASS_MAPPINGS.items() if k not in before}
-    from comfy.nodes.vanilla_node_importing import _vanilla_load_custom_nodes_2
-
-    return dict(_vanilla_load_custom_nodes_2([str(folder)]).NODE_CLASS_MAPPINGS)
+    before = set(nodes.NODE_CLASS_MAPPINGS)
+    for entry in sorted(Path(folder).iterdir()):
+        asyncio.run(nodes.load_custom_node(str(entry)))
+    return {k: v for k, v in nodes.NODE_CLASS_MAPPINGS.items() if k not in before}
 
 
 def extra_nodes(stem):
-    """A module of the host's comfy_extras node files (e.g. "nodes_custom_sampler"): the installable
-    host keeps them under comfy_extras.nodes, current upstream directly under comfy_extras."""
-    try:
-        return importlib.import_module(f"comfy_extras.nodes.{stem}")
-    except ModuleNotFoundError:
-        return importlib.import_module(f"comfy_extras.{stem}")
+    """A module of the host's comfy_extras node files (e.g. "nodes_custom_sampler")."""
+    return importlib.import_module(f"comfy_extras.{stem}")
 
 
 # ---------------------------------------------------------------- calling nodes as the host does

@@ -1,6 +1,6 @@
 """Run a ComfyUI host headless on 127.0.0.1 with the pack in its custom_nodes, queue API prompts and
-wait for their results: upstream ComfyUI from COMFYUI_PATH (see harness.host), else the installable
-2024 host. Used by the server tests and tools/demo.py.
+wait for their results: upstream ComfyUI from COMFYUI_PATH (see harness.host). Used by the server tests and
+tools/demo.py.
 
 No host import here: the server is a child process in its own process group, always stopped
 (SIGTERM, then SIGKILL) when the context exits, also on errors.
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -53,14 +52,8 @@ def free_port() -> int:
 
 def host_command(cwd: Path) -> list[str]:
     """The command that starts the host with its folders (custom_nodes, models, input, output) in `cwd`."""
-    upstream = host.checkout()
-    if upstream is not None:  # upstream has no `comfyui` command and no --cwd; --base-directory moves the folders
-        return [sys.executable, str(upstream / "main.py"), "--base-directory", str(Path(cwd).resolve())]
-    exe = Path(sys.executable).with_name("comfyui")
-    found = str(exe) if exe.exists() else shutil.which("comfyui")
-    if not found:
-        raise RuntimeError("no host: set COMFYUI_PATH to a ComfyUI checkout, or use ./run, which finds one")
-    return [found, "--cwd", str(cwd)]
+    # --base-directory moves the host's folders (custom_nodes, models, input, output, user) there
+    return [sys.executable, str(host.checkout() / "main.py"), "--base-directory", str(Path(cwd).resolve())]
 
 
 def prepare_host(cwd: Path, packs: dict[str, Path]) -> Path:
@@ -216,7 +209,7 @@ def tiny_family(name: str) -> str:
 
 
 def use_tiny_models(prompt: dict, size: int = TINY_SIZE, steps: int = TINY_STEPS, audio_frequency: float = 220.0,
-                    overrides: dict | None = None, stock_audio: bool = False) -> dict:
+                    overrides: dict | None = None) -> dict:
     """A copy of an API prompt with the stock loaders swapped for tiny_pack's tiny ones, the
     pack's model names for the tiny local models, and sizes/steps small enough for a CPU."""
     out = json.loads(json.dumps(prompt))
@@ -229,9 +222,6 @@ def use_tiny_models(prompt: dict, size: int = TINY_SIZE, steps: int = TINY_STEPS
         elif kind == "ControlNetLoader":
             family = "sdxl" if "xl" in inputs["control_net_name"].lower() else "sd15"
             node.update(class_type="TinyControlNetLoader", inputs={"kind": family})
-        elif kind == "LoadAudio" and not stock_audio:  # a host without LoadAudio: a generated chord
-            node.update(class_type="TinyAudio", inputs={"seconds": 1.5, "frequency": audio_frequency})
-            audio_frequency *= 1.5
         elif kind in ("StyleAlignedBatchPrompts", "ImageScale"):
             inputs.update(width=size, height=size)
         elif kind in ("KSampler", "DDIMInvertReference"):

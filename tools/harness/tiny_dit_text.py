@@ -17,6 +17,7 @@ tiny models' context width 32 (tiny_models.CONTEXT_DIM):
 
 The host is imported when something is built (after harness.host.start), never at import."""
 
+import inspect
 import logging
 
 import torch
@@ -30,15 +31,6 @@ TINY_T5 = dict(d_model=CONTEXT_DIM, d_ff=64, d_kv=16, num_heads=2, num_layers=2,
 TINY_QWEN25 = dict(hidden_size=CONTEXT_DIM, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
                    num_key_value_heads=1)
 SD3_HALF = CONTEXT_DIM // 2  # CLIP-L and CLIP-G width: their pooled outputs concatenate to 32
-
-
-def require_upstream(what):
-    """Raise, naming `what`, on a host without DiT models (the 2024 host)."""
-    import importlib.util
-
-    if importlib.util.find_spec("comfy.ldm.flux") is None:
-        raise RuntimeError(f"{what} needs current upstream ComfyUI (set COMFYUI_PATH): the 2024 host has no "
-                           "DiT models or their text encoders")
 
 
 def _sd3_clip_class():
@@ -81,7 +73,6 @@ def _target(kind):
 def tiny_dit_clip(kind, seed=0):
     """A comfy.sd.CLIP with the host's text encoder of the DiT family `kind` (flux, flux_schnell, sd3,
     qwen_image), tiny and random, whose context and pooled widths fit tiny_models.TINY_DITS[kind]."""
-    require_upstream(f"the tiny {kind} text encoder")
     import comfy.model_management
     import comfy.sd
 
@@ -110,6 +101,17 @@ def _quiet_vae(**kwargs):
         logging.disable(logging.NOTSET)
 
 
+def _wan21_vae_names():
+    """The weights the host recognises a Wan 2.1 VAE by, with the shapes of the VAE it then builds: v0.28 reads
+    its width from `decoder.head.0.gamma` (8 here, a small throwaway), v0.3.64 fixes it at 96."""
+    import comfy.sd
+
+    if "decoder.head.0.gamma" not in inspect.getsource(comfy.sd.VAE.__init__):
+        return {"decoder.middle.0.residual.0.gamma": torch.ones(384, 1, 1, 1)}
+    return {"decoder.middle.0.residual.0.gamma": torch.ones(32, 1, 1, 1),
+            "decoder.head.0.gamma": torch.ones(8, 1, 1, 1), "encoder.conv1.weight": torch.zeros(8, 3, 3, 3, 3), "decoder.head.2.weight": torch.zeros(3, 8, 3, 3, 3)}
+
+
 def tiny_dit_vae(kind, seed=5):
     """A real host VAE for the DiT family's 16-channel latents, 8x down-sampling.
 
@@ -118,7 +120,6 @@ def tiny_dit_vae(kind, seed=5):
     channels, frames 4x and pixels 8x down-sampled) around a tiny comfy.ldm.wan.vae.WanVAE (the host
     fixes the Wan VAE's width at 96; a random 127M-parameter VAE would be pointless here). It decodes
     (B, 16, 1, H, W) latents to (B, 1, 8H, 8W, 3) images; VAEDecode flattens the frame axis."""
-    require_upstream(f"the tiny {kind} VAE")
     if kind not in DIT_KINDS:
         raise ValueError(f"no tiny VAE for {kind!r}: one of {', '.join(DIT_KINDS)}")
     if kind == "qwen_image":
@@ -126,7 +127,7 @@ def tiny_dit_vae(kind, seed=5):
         import comfy.model_management
         import comfy.model_patcher
 
-        vae = _quiet_vae(sd={"decoder.middle.0.residual.0.gamma": torch.ones(384, 1, 1, 1)})
+        vae = _quiet_vae(sd=_wan21_vae_names())
         model = wan_vae.WanVAE(dim=8, z_dim=vae.latent_channels, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
                                temperal_downsample=[False, True, True])
         tiny_models.init_weights(model, seed)  # its Conv2d; the Conv3d here, the RMS norms' gamma start at 1

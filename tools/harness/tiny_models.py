@@ -59,6 +59,15 @@ def tiny_model(kind="sd15", seed=0, **overrides):
 DIT_STD = 0.1  # wide enough that attention is not uniform, so sharing visibly moves the targets
 
 
+def with_host_keys(params_class, config, **keys):
+    """`config` plus those of `keys` that the host's params dataclass asks for (v0.28 added required fields
+    that v0.3.64 does not know, such as FluxParams' txt_ids_dims)."""
+    import dataclasses
+
+    fields = {f.name for f in dataclasses.fields(params_class)}
+    return {**config, **{k: v for k, v in keys.items() if k in fields and k not in config}}
+
+
 def _tiny_dit(family_class, config, seed):
     """A ModelPatcher around a tiny DiT of the host's `family_class`, random weights and buffers (SD3's
     position embedding is a buffer the host leaves uninitialised)."""
@@ -90,12 +99,14 @@ QWEN_IMAGE_CONFIG = dict(image_model="qwen_image", in_channels=64, out_channels=
 
 
 def tiny_flux(seed=0, guidance=True):
-    """A tiny FLUX.1-dev-shaped DiT (schnell-shaped without guidance); current upstream only (the 2024
-    host has no DiT models)."""
+    """A tiny FLUX.1-dev-shaped DiT (schnell-shaped without guidance)."""
+    import comfy.ldm.flux.model
     import comfy.supported_models as supported_models
 
     family = supported_models.Flux if guidance else supported_models.FluxSchnell
-    return _tiny_dit(family, dict(FLUX_CONFIG, guidance_embed=guidance), seed)
+    config = with_host_keys(comfy.ldm.flux.model.FluxParams, dict(FLUX_CONFIG, guidance_embed=guidance),
+                            txt_ids_dims=[])
+    return _tiny_dit(family, config, seed)
 
 
 def tiny_sd3(seed=0):
@@ -122,20 +133,26 @@ def tiny_unsupported(kind):
                       n_heads=2, n_kv_heads=2, axes_dims=[8, 12, 12], axes_lens=[300, 512, 512], cap_feat_dim=32,
                       qk_norm=True)
         return _tiny_dit(supported_models.Lumina2, config, 0)
+    import comfy.ldm.hunyuan_video.model as hunyuan_video
+
     config = dict(image_model="hunyuan_video", in_channels=16, out_channels=16, vec_in_dim=32, context_in_dim=32,
                   hidden_size=64, mlp_ratio=2.0, num_heads=2, depth=1, depth_single_blocks=1, axes_dim=[4, 14, 14],
                   theta=256, patch_size=[1, 2, 2], qkv_bias=True, guidance_embed=False, byt5=False, meanflow=False)
+    config = with_host_keys(hunyuan_video.HunyuanVideoParams, config, use_cond_type_embedding=False,
+                            vision_in_dim=None, meanflow_sum=False)
     return _tiny_dit(supported_models.HunyuanVideo, config, 0)
 
 
 def tiny_chroma(seed=0):
     """A tiny Chroma-shaped DiT (Flux's blocks, modulation from a small approximator instead of the pooled
     text and guidance embedders); upstream only."""
+    import comfy.ldm.chroma.model
     import comfy.supported_models as supported_models
 
     config = dict(FLUX_CONFIG, image_model="chroma", in_channels=64, out_channels=64, in_dim=64, out_dim=64,
                   hidden_dim=64, n_layers=1)
     del config["vec_in_dim"]
+    config = with_host_keys(comfy.ldm.chroma.model.ChromaParams, config, txt_ids_dims=[], vec_in_dim=None)
     return _tiny_dit(supported_models.Chroma, config, seed)
 
 
@@ -222,14 +239,11 @@ def tiny_clip(kind="sd15", seed=0):
         clip_class, tokenizer, name = comfy.sd1_clip.SD1ClipModel, comfy.sd1_clip.SD1Tokenizer, "clip_l"
     config = _tiny_text_config(CONTEXT_DIM)
     with torch.no_grad():  # the host's CLIP constructor writes into a parameter
-        if hasattr(comfy.sd, "CLIPTarget"):  # installable host: the text config travels in the target's params
-            target = comfy.sd.CLIPTarget(clip=clip_class, tokenizer=tokenizer, params={"textmodel_json_config": config})
-            clip = comfy.sd.CLIP(target=target)
-        else:  # current upstream: ClipTarget, config keys overridden through model_options["<name>_model_config"]
-            from comfy.supported_models_base import ClipTarget
+        # config keys overridden through model_options["<name>_model_config"]
+        from comfy.supported_models_base import ClipTarget
 
-            clip = comfy.sd.CLIP(target=ClipTarget(tokenizer, clip_class),
-                                 model_options={f"{name}_model_config": config, "dtype": torch.float32})
+        clip = comfy.sd.CLIP(target=ClipTarget(tokenizer, clip_class),
+                             model_options={f"{name}_model_config": config, "dtype": torch.float32})
     init_weights(clip.cond_stage_model, seed)
     return clip
 

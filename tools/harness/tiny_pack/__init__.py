@@ -4,7 +4,7 @@ Linked into the server's `custom_nodes/` by the server tests and by the demo; th
 harness through PYTHONPATH (harness.server.HostServer sets it).
 """
 
-from harness import inputs, tiny_dit_text, tiny_models
+from harness import tiny_dit_text, tiny_models
 
 _CACHE = {}
 
@@ -16,8 +16,8 @@ class TinyCheckpointLoader:
     CATEGORY = "style_aligned_tests"
     FUNCTION = "load"
     RETURN_TYPES = ("MODEL", "CLIP", "VAE")
-    DESCRIPTION = ("Tiny random SD1.5/SDXL/Flux/SD3/Qwen-Image-shaped model for tests and the demo (the DiTs need "
-                   "current upstream ComfyUI). Its images are noise.")
+    DESCRIPTION = ("Tiny random SD1.5/SDXL/Flux/SD3/Qwen-Image-shaped model for tests and the demo. Its images "
+                   "are noise.")
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -28,7 +28,6 @@ class TinyCheckpointLoader:
         key = ("ckpt", kind, seed)
         if key not in _CACHE:
             if kind in tiny_dit_text.DIT_KINDS:
-                tiny_dit_text.require_upstream(f"the tiny {kind} model")
                 _CACHE[key] = (tiny_models.TINY_DITS[kind](seed), tiny_dit_text.tiny_dit_clip(kind, seed),
                                tiny_dit_text.tiny_dit_vae(kind, seed))
             else:
@@ -82,28 +81,11 @@ class TinyControlNetLoader:
         return (tiny_models.tiny_controlnet(kind),)
 
 
-class TinyAudio:
-    """Stereo 44.1 kHz AUDIO (a chord) standing in for LoadAudio on a host that lacks it (the 2024 host)."""
-
-    CATEGORY = "style_aligned_tests"
-    FUNCTION = "make"
-    RETURN_TYPES = ("AUDIO",)
-
-    @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {"seconds": ("FLOAT", {"default": 1.5, "min": 0.1, "max": 30.0}),
-                             "frequency": ("FLOAT", {"default": 220.0, "min": 20.0, "max": 8000.0})}}
-
-    def make(self, seconds, frequency):
-        return (inputs.audio((frequency, 2 * frequency), seconds),)
-
-
 NODE_CLASS_MAPPINGS = {
     "TinyCheckpointLoader": TinyCheckpointLoader,
     "TinyDiffusionModelLoader": TinyDiffusionModelLoader,
     "TinyTextEncoderLoader": TinyTextEncoderLoader,
     "TinyVAELoader": TinyVAELoader,
     "TinyControlNetLoader": TinyControlNetLoader,
-    "TinyAudio": TinyAudio,
 }
 NODE_DISPLAY_NAME_MAPPINGS = {name: f"{name} (test)" for name in NODE_CLASS_MAPPINGS}
