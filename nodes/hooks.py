@@ -1,21 +1,45 @@
-"""The hooks every model family shares: the active range, the call state the model wrapper shares
-with the attention hooks, and the model wrapper (reference trajectory, ControlNet rows). The
-family-specific hooks live in families/. Host glue; the method lives in core/.
+"""What every model family shares: the patch's settings (one frozen value), the state of one model call
+(made by the model wrapper and passed down to the attention hooks in that call's transformer_options), and
+the model wrapper itself (reference trajectory, ControlNet rows). Family-specific hooks live in families/.
+Host glue; the method lives in core/.
+
+Nothing here is shared and written: the settings never change after the node ran, and each model call gets
+its own `Call`, so conditioning batches sampled in threads (the host's multi-GPU path) cannot see each
+other's state. GroupNorm has no transformer_options to carry the call; it reads the call from a context
+variable, which is per thread as well.
 """
 
 import contextlib
-from dataclasses import dataclass
+import contextvars
+import functools
+import logging
+from dataclasses import dataclass, field
 
 from ..core.alignment.attention import SharingOptions
 from ..core.alignment.reference_rows import replace_reference_rows, zero_reference_rows
 
+CALL = "style_aligned_call"  # the key of the call's state in transformer_options
+log = logging.getLogger("style_aligned")
+_current_call = contextvars.ContextVar("style_aligned_call", default=None)
 
+
+@functools.lru_cache(maxsize=64)
+def warn_once(message):
+    """Log a warning the first time it is said in this process (attention runs thousands of times a step)."""
+    log.warning(message)
+
+
+@dataclass(frozen=True)
 class SigmaRange:
-    """The active part of the schedule: start/end percent turned into sigmas (start >= end)."""
+    """The active part of the schedule as sigmas (high >= low), from start/end percent."""
 
-    def __init__(self, model_sampling, start_percent, end_percent):
-        self.high = float(model_sampling.percent_to_sigma(start_percent))
-        self.low = float(model_sampling.percent_to_sigma(end_percent))
+    high: float
+    low: float
+
+    @classmethod
+    def of(cls, model_sampling, start_percent, end_percent):
+        return cls(float(model_sampling.percent_to_sigma(start_percent)),
+                   float(model_sampling.percent_to_sigma(end_percent)))
 
     def contains(self, sigmas):
         if sigmas is None:
@@ -24,64 +48,71 @@ class SigmaRange:
         return self.low * (1 - 1e-5) <= sigma <= self.high * (1 + 1e-5)
 
 
-class CallState:
-    """What the model wrapper learns once per model call, for the attention and GroupNorm patches:
-    the chunk count, the latent width (DiTs shift the reference keys by it) and whether sharing is
-    active at this sigma (one host sync per call, not one per layer). On DiTs the block markers add
-    which block runs and how its joint sequence is laid out.
+@dataclass(frozen=True)
+class Settings:
+    """Everything one Style Aligned Patch Model node decided: the method's knobs, where it is active, the K
+    references (an inverted trajectory, or the batch's first rows) and their weights, where the reference
+    keys sit on RoPE models, and the layers that share. Built once by keyword; never changed."""
 
-    Shared by reference between the wrapper (in model_options, which clone() deep-copies) and
-    the patches, so deep copies return the same object.
-    """
-
-    def __init__(self, sigma_range):
-        self.sigma_range = sigma_range
-        self.chunks = 1
-        self.width = None
-        self.active = True
-        self.inside = False  # during a model call that went through our wrapper
-        self.block = None  # DiT: the block running now
-        self.joint = None  # DiT: (text, image) token counts of the joint sequence
-
-    def __deepcopy__(self, memo):
-        return self
-
-    @contextlib.contextmanager
-    def model_call(self, chunks, timestep, width=None):
-        """Around one model call: the chunk count, the latent width, and the active range decided once
-        for all layers."""
-        self.chunks, self.active, self.inside = chunks, self.sigma_range.contains(timestep), True
-        self.width = width
-        try:
-            yield
-        finally:
-            self.inside = False
-
-    def active_for(self, extra_options):
-        """Active for this attention call: the wrapper's answer inside a model call through it (the
-        host hands the layers a copy of the sigma tensor, so no identity to compare), else decided
-        here (a wrapper registered later that does not chain ours)."""
-        if self.inside:
-            return self.active
-        return self.sigma_range.contains(extra_options.get("sigmas"))
+    opts: SharingOptions = field(default_factory=SharingOptions)
+    sigma_range: SigmaRange = SigmaRange(float("inf"), 0.0)
+    refs: int = 1
+    weights: tuple = None
+    positions: str = "shift"
+    selected: frozenset = frozenset()
+    reference: object = None  # a core.reference.trajectory.Trajectory, or None: the batch's first rows
+    hold_sigma: float = None  # the reference rows stay at this sigma while the targets are noisier
 
 
 @dataclass
-class Sharing:
-    """What every attention hook of one patch needs: the method's knobs, the call state, the K
-    references and their weights, and where the reference keys sit (DiTs with RoPE)."""
+class Call:
+    """One model call, seen by the attention hooks of that call only: the chunk count, the latent's size
+    (DiTs shift the reference keys by its width), whether sharing is active at this sigma (decided once for
+    every layer), and, on DiTs, the joint sequence's (text, image) token counts as the blocks that see text and
+    image apart report them (the single-stream blocks after them see one sequence)."""
 
-    opts: SharingOptions
-    state: CallState
-    refs: int = 1
-    weights: list = None
-    positions: str = "shift"
+    settings: Settings
+    chunks: int
+    active: bool
+    latent_shape: tuple
+    joint: tuple = None
+
+    @property
+    def width(self):
+        return self.latent_shape[-1]
+
+
+def call_of(transformer_options):
+    """The Call of the model call these options belong to, or None when our model wrapper did not run (a
+    wrapper registered later that does not call the one before it): the hooks then run plainly and say so."""
+    call = (transformer_options or {}).get(CALL)
+    if call is None:
+        warn_once("Style Aligned: the model ran without the Style Aligned model wrapper (a model wrapper set after "
+                  "Style Aligned Patch Model does not call the one before it), so these images are not aligned; "
+                  "put Style Aligned Patch Model after that node")
+    return call
+
+
+def current_call():
+    """The Call running in this thread (for hooks the host gives no transformer_options, such as GroupNorm)."""
+    return _current_call.get()
+
+
+@contextlib.contextmanager
+def running(call):
+    token = _current_call.set(call)
+    try:
+        yield
+    finally:
+        _current_call.reset(token)
 
 
 class StyleAlignedWrapper:
     """Model wrapper around every model call.
 
-    - records the chunk count, latent width and active range for the attention and GroupNorm hooks;
+    - makes the call's `Call` and passes it down in a copy of the call's transformer_options, where the
+      family's hooks find it (`per_call` lets the family re-chain its attention hook there, for instance over
+      an attention override set on the model after this patch);
     - with an inverted reference, sets rows 0..K-1 of every chunk to the trajectory at this sigma
       (here, keyed by sigma, not in the sampler callback that runs one step late) and returns the
       clean reference as their denoised output, so the reference rows end as the reference;
@@ -89,30 +120,31 @@ class StyleAlignedWrapper:
       original does: control shapes the targets, not the style source.
     """
 
-    def __init__(self, state, previous=None, reference=None, refs=1, hold_sigma=None):
-        self.state = state
+    def __init__(self, settings, previous=None, per_call=None):
+        self.settings = settings
         self.previous = previous
-        self.reference = reference
-        self.refs = refs
-        self.hold_sigma = hold_sigma  # the reference row stays there while the targets are noisier
+        self.per_call = per_call
 
     def __call__(self, apply_model, args):
+        s = self.settings
         chunks = len(args.get("cond_or_uncond") or [0])
         x, sigma = args["input"], args["timestep"]
-        with self.state.model_call(chunks, sigma, x.shape[-1]):
-            c = dict(args["c"])
-            if c.get("control") is not None and x.shape[0] // chunks > self.refs:
-                c["control"] = _without_reference_control(c["control"], chunks, self.refs)
-            if self.reference is not None:
-                at = sigma if self.hold_sigma is None else sigma.clamp(max=self.hold_sigma)
-                x = replace_reference_rows(x, _with_frames(self.reference.latent_at(at), x), chunks)
-            args = {**args, "input": x, "c": c}
-            if self.previous is not None:
-                out = self.previous(apply_model, args)
-            else:
-                out = apply_model(x, sigma, **c)
-        if self.reference is not None:
-            out = replace_reference_rows(out, _with_frames(self.reference.clean, out), chunks)
+        call = Call(s, chunks, s.sigma_range.contains(sigma), tuple(x.shape))
+        c = dict(args["c"])
+        options = {**c.get("transformer_options", {}), CALL: call}
+        if self.per_call is not None:
+            self.per_call(options)
+        c["transformer_options"] = options
+        if c.get("control") is not None and x.shape[0] // chunks > s.refs:
+            c["control"] = _without_reference_control(c["control"], chunks, s.refs)
+        if s.reference is not None:
+            at = sigma if s.hold_sigma is None else sigma.clamp(max=s.hold_sigma)
+            x = replace_reference_rows(x, _with_frames(s.reference.latent_at(at), x), chunks)
+        args = {**args, "input": x, "c": c}
+        with running(call):
+            out = self.previous(apply_model, args) if self.previous is not None else apply_model(x, sigma, **c)
+        if s.reference is not None:
+            out = replace_reference_rows(out, _with_frames(s.reference.clean, out), chunks)
         return out
 
 

@@ -15,7 +15,7 @@ from ..core.alignment.layers import LAYER_MODES, select_layers
 from ..core.alignment.positions import POSITION_MODES
 from ..core.common.weights import normalise_weights, parse_weights
 from .families import adapter_for, remove_patches
-from .hooks import CallState, Sharing, SigmaRange, StyleAlignedWrapper
+from .hooks import Settings, SigmaRange, StyleAlignedWrapper
 from .model_family import STYLE_REFERENCE, check_reference_for_model
 from .ui import shown
 
@@ -66,7 +66,7 @@ def _reference_setup(model, style_reference, reference_weights):
     check_reference_for_model(style_reference, model)
     refs = style_reference.ref_count
     weights = normalise_weights(parse_weights(reference_weights, "reference_weights"), refs, "reference_weights")
-    return style_reference, refs, weights.tolist()
+    return style_reference, refs, tuple(weights.tolist())
 
 
 def _held_sigma(reference, offset):
@@ -187,13 +187,15 @@ class StyleAlignedPatchModel:
                              f"'{reference_positions}'")
         adapter = adapter_for(model)
         reference, refs, weights = _reference_setup(model, style_reference, reference_weights)
-        hold = _held_sigma(reference, reference_offset)
-        selected = select_layers(adapter.layers, layers, share_fraction, custom_layers, adapter.presets)
-        opts = SharingOptions(adain_queries, adain_keys, adain_values, score_scale, score_shift, full_attention_share,
-                              share_attention)
+        settings = Settings(
+            opts=SharingOptions(adain_queries=adain_queries, adain_keys=adain_keys, adain_values=adain_values,
+                                score_scale=score_scale, score_shift=score_shift, full_share=full_attention_share,
+                                share_attention=share_attention),
+            sigma_range=SigmaRange.of(model.get_model_object("model_sampling"), start_percent, end_percent),
+            refs=refs, weights=weights, positions=reference_positions,
+            selected=frozenset(select_layers(adapter.layers, layers, share_fraction, custom_layers, adapter.presets)),
+            reference=reference, hold_sigma=_held_sigma(reference, reference_offset))
         attention_patched = share_attention or full_attention_share or adain_queries or adain_keys or adain_values
-        state = CallState(SigmaRange(model.get_model_object("model_sampling"), start_percent, end_percent))
-        sharing = Sharing(opts, state, refs, weights, reference_positions)
 
         patched = model.clone()
         previous_wrapper = patched.model_options.get("model_function_wrapper")
@@ -202,12 +204,12 @@ class StyleAlignedPatchModel:
                         "and this node's settings apply (patches of other packs stay chained)")
         if isinstance(previous_wrapper, StyleAlignedWrapper):
             previous_wrapper = previous_wrapper.previous
-        if attention_patched:
-            adapter.install(patched, selected, sharing)
+        per_call = adapter.install(patched, settings) if attention_patched else None
         if share_group_norm and adapter.has_group_norm:
-            adapter.share_group_norms(patched, state, refs)
-        patched.set_model_unet_function_wrapper(StyleAlignedWrapper(state, previous_wrapper, reference, refs, hold))
-        notes = no_effect_notes(attention_patched, share_group_norm, selected, start_percent, end_percent, adapter)
+            adapter.share_group_norms(patched)
+        patched.set_model_unet_function_wrapper(StyleAlignedWrapper(settings, previous_wrapper, per_call))
+        notes = no_effect_notes(attention_patched, share_group_norm, settings.selected, start_percent, end_percent,
+                                adapter)
         for note in notes:
             log.warning("Style Aligned Patch Model: %s", note)
         return shown((patched,), notes)

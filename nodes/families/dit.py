@@ -12,16 +12,16 @@ are turned once more to sit beside the target (ShiftPE); SD3 adds absolute posit
 where nothing can move without changing the reference row.
 """
 
+import functools
 import inspect
-import logging
 import math
 from dataclasses import dataclass, field
 
-from ...core.alignment.joint import attend_flat, shared_joint_attention
+from ...core.alignment.attention import attention_heads, share
 from ...core.alignment.positions import reference_key_turn
+from ..hooks import CALL, call_of, warn_once
 
 X_AXIS = 2  # image ids are (index, row, column)
-log = logging.getLogger("style_aligned")
 
 
 @dataclass(frozen=True)
@@ -51,24 +51,26 @@ def family_for(config_class, diffusion_model):
     return None
 
 
-class BlockMarker:
-    """"dit" block replace: records which block runs (and, where the block sees text and image apart,
-    their token counts), then runs the block as the host or an earlier replace would."""
+BLOCK = "style_aligned_block"  # the key of the running block in the transformer_options a block passes down
 
-    def __init__(self, state, key, previous=None):
-        self.state = state
+
+class BlockMarker:
+    """"dit" block replace: hands the block a copy of its transformer_options that names the block (so the
+    attention override knows where it runs) and, where the block sees text and image apart, records their
+    token counts on the call; then runs the block as the host or an earlier replace would."""
+
+    def __init__(self, key, previous=None):
         self.key = key
         self.previous = previous
 
     def __call__(self, args, extra):
+        options = args.get("transformer_options") or {}
+        call = options.get(CALL)
         txt, img = args.get("txt"), args.get("img")
-        if txt is not None and img is not None:
-            self.state.joint = (txt.shape[1], img.shape[1])
-        self.state.block = self.key
-        try:
-            return self.previous(args, extra) if self.previous is not None else extra["original_block"](args)
-        finally:
-            self.state.block = None
+        if call is not None and txt is not None and img is not None:
+            call.joint = (txt.shape[1], img.shape[1])
+        args = {**args, "transformer_options": {**options, BLOCK: self.key}}
+        return self.previous(args, extra) if self.previous is not None else extra["original_block"](args)
 
 
 def _parameter(name, default=inspect.Parameter.empty):
@@ -82,77 +84,104 @@ _KERNEL = inspect.Signature([_parameter(n) for n in ("q", "k", "v", "heads")]
                             + [inspect.Parameter("rest", inspect.Parameter.VAR_KEYWORD)])
 
 
+@functools.lru_cache(maxsize=64)
+def _key_turn(mode, axes_dim, theta, distance):
+    return reference_key_turn(mode, list(axes_dim), theta, X_AXIS, distance)
+
+
 class JointAttentionOverride:
     """`optimized_attention_override`: StyleAligned joint attention in the selected blocks inside the
-    active range; every other call (other blocks, masked attention, SD3.5's image-only attention of a
-    non-selected block) goes to the kernel unchanged."""
+    active range; every other call (other blocks, SD3.5's image-only attention of a non-selected block) goes
+    to the kernel the host would have used: an override registered before ours (or set after the patch, see
+    `DitAdapter.per_call`), else the block's checkpoint-selected kernel, else the host's own.
 
-    def __init__(self, sharing, selected, rope=None, previous=None):
-        self.sharing = sharing
-        self.selected = frozenset(selected)
+    Holds nothing that changes: the call's state comes in its transformer_options."""
+
+    def __init__(self, rope=None, preferred=None, previous=None):
         self.rope = rope  # (axes_dim, theta, patch_size) where positions are turned inside attention
+        self.preferred = preferred or {}  # block key -> the kernel a checkpoint selected for it (newer hosts)
         self.previous = previous
-        self._turns = {}
-        self._told_mask = False
 
-    def kernel(self, func, *args, **kwargs):
-        return self.previous(func, *args, **kwargs) if self.previous is not None else func(*args, **kwargs)
+    def over(self, previous):
+        """This override with `previous` as its kernel."""
+        return JointAttentionOverride(self.rope, self.preferred, previous)
+
+    def kernel(self, func, block, *args, **kwargs):
+        """The host's dispatch for one call: an override wins, then the block's preferred kernel, then func.
+        The block's name is taken out of the options it passes on, so an override below that chains ours
+        again runs plainly instead of sharing twice."""
+        options = kwargs.get("transformer_options")
+        if options is not None and BLOCK in options:
+            kwargs["transformer_options"] = {k: v for k, v in options.items() if k != BLOCK}
+        if self.previous is not None:
+            return self.previous(func, *args, **kwargs)
+        preferred = self.preferred.get(block)
+        return preferred(*args, **kwargs) if preferred is not None else func(*args, **kwargs)
 
     def __call__(self, func, *args, **kwargs):
-        s = self.sharing
         options = kwargs.get("transformer_options") or {}  # the host always passes it by name
-        if s.state.block not in self.selected or not s.state.active_for(options):
-            return self.kernel(func, *args, **kwargs)  # decided before reading the call: most calls end here
-        call = _KERNEL.bind(*args, **kwargs)
-        call.apply_defaults()
-        call = call.arguments
-        if call["mask"] is not None:  # padded text (a mask from the conditioning): said once, run plainly
-            if not self._told_mask:
-                log.warning("Style Aligned Patch Model: this model's attention has a mask (padded text tokens); "
-                            "masked attention is not shared, so these images are not aligned")
-                self._told_mask = True
-            return self.kernel(func, *args, **kwargs)
-        q, k, v, heads = call["q"], call["k"], call["v"], call["heads"]
-        if not call["skip_reshape"]:  # (B, L, heads*dim) -> (B, heads, L, dim), a view
-            q, k, v = (t.unflatten(-1, (heads, -1)).transpose(1, 2) for t in (q, k, v))
-        image = self._image_tokens(q.shape[2])
+        block = options.get(BLOCK)
+        if block is None:
+            return self.kernel(func, None, *args, **kwargs)
+        call = call_of(options)
+        if call is None or not call.active or block not in call.settings.selected:
+            return self.kernel(func, block, *args, **kwargs)  # decided before reading the call: most calls end here
+        bound = _KERNEL.bind(*args, **kwargs)
+        bound.apply_defaults()
+        a = bound.arguments
+        q, k, v, heads = a["q"], a["k"], a["v"], a["heads"]
+        if not a["skip_reshape"]:  # (B, L, heads*dim) -> (B, heads, L, dim) as the host reads it (SD3's v comes
+            batch = q.shape[0]     # split into heads already)
+            q, k, v = (t.reshape(batch, t.shape[1], heads, -1).transpose(1, 2) for t in (q, k, v))
+        image = self._image_tokens(call, q.shape[2])
         if image is None:
-            return self.kernel(func, *args, **kwargs)
+            return self.kernel(func, block, *args, **kwargs)
 
-        def attend(q, k, v, key_bias=None):
+        def attend(q, k, v, key_bias=None, mask=None):
             if key_bias is not None:
-                return attend_flat(q, k, v, key_bias)
-            return self.kernel(func, q, k, v, heads, attn_precision=call["attn_precision"], skip_reshape=True,
-                               **call["rest"])
+                return attention_heads(q, k, v, key_bias)
+            return self.kernel(func, block, q, k, v, heads, mask=mask, attn_precision=a["attn_precision"],
+                               skip_reshape=True, skip_output_reshape=True, **a["rest"])
 
-        chunks = len(options.get("cond_or_uncond") or [0])
-        out = shared_joint_attention(q, k, v, chunks, image, s.refs, s.opts, s.weights, attend, self._key_turn())
-        if call["skip_output_reshape"]:  # the caller wants (B, heads, L, dim) back
-            return out.unflatten(-1, (heads, -1)).transpose(1, 2)
-        return out
+        s = call.settings
+        out = share(q, k, v, call.chunks, image, s.refs, s.opts, s.weights, attend, self._turn(call), a["mask"])
+        if a["skip_output_reshape"]:  # the caller wants (B, heads, L, dim) back
+            return out
+        return out.transpose(1, 2).flatten(2)
 
-    def _image_tokens(self, length):
+    @staticmethod
+    def _image_tokens(call, length):
         """Where the image tokens are in a joint sequence of `length` (text first), or None if this
         attention is not one we know the layout of."""
-        text, image = self.sharing.state.joint or (0, length)
+        text, image = call.joint or (0, length)
         if length == text + image:
             return slice(text, length)
         if length == image:  # SD3.5's image-only attention in a joint block
             return slice(0, length)
         return None
 
-    def _key_turn(self):
-        width = self.sharing.state.width
-        if self.rope is None or width is None:
+    def _turn(self, call):
+        if self.rope is None:
             return None
-        if width not in self._turns:
-            axes_dim, theta, patch = self.rope
-            distance = math.ceil(width / patch)  # the latent width in patch tokens
-            self._turns[width] = reference_key_turn(self.sharing.positions, axes_dim, theta, X_AXIS, distance)
-        return self._turns[width]
+        axes_dim, theta, patch = self.rope
+        distance = math.ceil(call.width / patch)  # the latent width in patch tokens
+        return _key_turn(call.settings.positions, tuple(axes_dim), theta, distance)
 
-    def __deepcopy__(self, memo):  # clone() deep-copies model_options; the state must stay shared
-        return self
+
+class OverrideOnTop:
+    """Per model call (see hooks.StyleAlignedWrapper): keeps our override on top of the call's options. An
+    override set on the model after the patch (the core node Model Attention Backend assigns one outright)
+    becomes the kernel ours calls, instead of switching the patch off without a word."""
+
+    def __init__(self, override):
+        self.override = override
+
+    def __call__(self, transformer_options):
+        current = transformer_options.get("optimized_attention_override")
+        if not isinstance(current, JointAttentionOverride):
+            warn_once("Style Aligned Patch Model: an attention override set after the patch (such as Model Attention "
+                      "Backend) is used as the kernel of the shared attention; the patch stays in effect")
+            transformer_options["optimized_attention_override"] = self.override.over(current)
 
 
 class DitAdapter:
@@ -173,14 +202,27 @@ class DitAdapter:
         pe = self.diffusion_model.pe_embedder
         return list(pe.axes_dim), pe.theta, self.diffusion_model.patch_size
 
-    def install(self, patched, selected, sharing):
+    def _preferred_kernels(self):
+        """Per block, the attention kernel a checkpoint selected for it (newer hosts keep it on a
+        `ComfyAttention` module of the block and call it instead of the default when no override is set)."""
+        kernels = {}
+        for kind, attribute, _ in self.family.blocks:
+            for number, block in enumerate(getattr(self.diffusion_model, attribute)):
+                for module in block.modules():
+                    function = getattr(module, "function", None) if type(module).__name__ == "ComfyAttention" else None
+                    if function is not None:
+                        kernels[(kind, number)] = function
+        return kernels
+
+    def install(self, patched, settings):
         options = patched.model_options.setdefault("transformer_options", {})
         replaces = options.setdefault("patches_replace", {}).setdefault("dit", {})
         for kind, number in self.layers:  # every block, so single blocks know the counts of double ones
             host_key = (self._host_kind[kind], number)
-            replaces[host_key] = BlockMarker(sharing.state, (kind, number), replaces.get(host_key))
-        previous = options.get("optimized_attention_override")
-        options["optimized_attention_override"] = JointAttentionOverride(sharing, selected, self._rope(), previous)
+            replaces[host_key] = BlockMarker((kind, number), replaces.get(host_key))
+        override = JointAttentionOverride(self._rope(), self._preferred_kernels())
+        options["optimized_attention_override"] = override.over(options.get("optimized_attention_override"))
+        return OverrideOnTop(override)
 
     @staticmethod
     def remove(patched):

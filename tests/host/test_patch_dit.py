@@ -7,7 +7,6 @@ from harness import host, recording
 from harness import tiny_models as tiny
 from style_aligned.nodes.patch import StyleAlignedPatchModel
 
-pytestmark = pytest.mark.needs("DiT models")
 KINDS = ["flux", "flux_schnell", "chroma", "sd3", "qwen_image"]
 LAYOUTS = {"cfg 1 (one chunk)": (1.0, False), "batched cond+uncond": (4.0, False), "split cond/uncond": (4.0, True)}
 
@@ -29,22 +28,6 @@ def _sample(model, kind, batch, layout, **kwargs):
     return tiny.sample(model, kind, batch, cfg=cfg, steps=2, **kwargs)
 
 
-def _rows_against_unpatched(model, recorder):
-    """Per recorded call: (largest reference-row difference / output scale, smallest target-row difference)."""
-    worst_ref, least_target = 0.0, float("inf")
-    for call in recorder.calls:
-        plain = recording.replay_unpatched(model, call)
-        chunks = len(call["cond_or_uncond"])
-        rows = plain.shape[0] // chunks
-        scale = plain.abs().amax().item()
-        for chunk in range(chunks):
-            ref = chunk * rows
-            worst_ref = max(worst_ref, (call["output"][ref] - plain[ref]).abs().amax().item() / scale)
-            targets = slice(ref + 1, ref + rows)
-            least_target = min(least_target, (call["output"][targets] - plain[targets]).abs().amax().item())
-    return worst_ref, least_target
-
-
 @pytest.mark.parametrize("layout", list(LAYOUTS))
 def test_reference_row_is_unchanged_and_targets_change(kind_model, layout):
     kind, model = kind_model
@@ -53,7 +36,7 @@ def test_reference_row_is_unchanged_and_targets_change(kind_model, layout):
     _sample(style, kind, 3, layout)
     chunks = {"cfg 1 (one chunk)": 1, "batched cond+uncond": 2, "split cond/uncond": 1}[layout]
     assert recorder.calls and {len(c["cond_or_uncond"]) for c in recorder.calls} == {chunks}
-    worst_ref, least_target = _rows_against_unpatched(model, recorder)
+    worst_ref, least_target = recording.rows_against_unpatched(model, recorder)
     assert worst_ref <= 1e-5
     assert least_target > 1e-4
 
@@ -113,7 +96,7 @@ def test_an_override_and_a_block_replace_registered_before_ours_still_run():
     tiny.sample(style, "flux", 3, cfg=1.0, steps=2)
     assert replace.calls == len(recorder.calls) == 2
     assert override.calls >= 5 * len(recorder.calls)  # every block's attention, shared or not, reaches it
-    worst_ref, least_target = _rows_against_unpatched(model, recorder)
+    worst_ref, least_target = recording.rows_against_unpatched(model, recorder)
     assert worst_ref <= 1e-5 and least_target > 1e-4
     again = patched(style)  # patching twice replaces ours and keeps theirs
     options = again.model_options["transformer_options"]
@@ -168,16 +151,13 @@ def test_the_shift_is_the_hosts_rope_at_positions_one_width_to_the_right():
     from comfy.ldm.flux.math import apply_rope1
     from style_aligned.core.alignment.positions import rotate_pairs
     from style_aligned.nodes.families.dit import JointAttentionOverride
-    from style_aligned.nodes.hooks import CallState, Sharing
 
     embedder = tiny.tiny_flux().get_model_object("diffusion_model").pe_embedder
     ids = torch.tensor([[[0.0, 1.0, 2.0], [0.0, 3.0, 0.0]]])
     moved = ids + torch.tensor([0.0, 0.0, 4.0])  # a latent 8 wide is 4 patch tokens
     key = torch.randn(1, 1, 2, sum(embedder.axes_dim), dtype=torch.float32)
-    state = CallState(None)
-    state.width = 8
-    override = JointAttentionOverride(Sharing(None, state), [], (embedder.axes_dim, embedder.theta, 2))
-    turned = rotate_pairs(apply_rope1(key, embedder(ids)), override._key_turn())
+    override = JointAttentionOverride((embedder.axes_dim, embedder.theta, 2))
+    turned = rotate_pairs(apply_rope1(key, embedder(ids)), override._turn(_call(latent_shape=(3, 16, 8, 8))))
     torch.testing.assert_close(turned, apply_rope1(key, embedder(moved)), rtol=1e-5, atol=1e-5)
 
 
@@ -201,7 +181,7 @@ def test_the_hosts_reference_latent_conditioning_keeps_working():
     out = tiny.sample(style, "flux", 3, cfg=1.0, steps=2, positive=positive)
     assert torch.isfinite(out).all()
     assert "ref_latents" in recorder.calls[0]["c"]
-    worst_ref, least_target = _rows_against_unpatched(model, recorder)
+    worst_ref, least_target = recording.rows_against_unpatched(model, recorder)
     assert worst_ref <= 1e-5 and least_target > 1e-4
 
 
@@ -216,28 +196,34 @@ def test_an_unsupported_family_is_named_with_the_supported_ones(kind, family):
     assert not model.model_options.get("transformer_options")
 
 
-def _override_in_a_joint_block():
-    """Our override as it is inside a model call, in selected block joint_0 of 3 text + 5 image tokens."""
-    from style_aligned.core.alignment.attention import SharingOptions
-    from style_aligned.nodes.families.dit import JointAttentionOverride
-    from style_aligned.nodes.hooks import CallState, Sharing
+def _call(chunks=1, joint=(3, 5), latent_shape=(3, 16, 4, 4), **settings):
+    """The state of one model call as our model wrapper makes it, sharing in block joint_0."""
+    from style_aligned.nodes.hooks import Call, Settings
 
-    state = CallState(None)
-    state.inside, state.active, state.block, state.joint = True, True, ("joint", 0), (3, 5)
-    return JointAttentionOverride(Sharing(SharingOptions(), state), [("joint", 0)])
+    settings = Settings(selected=frozenset({("joint", 0)}), **settings)
+    return Call(settings, chunks, True, latent_shape, joint)
+
+
+def _in_a_joint_block(call=None):
+    """(our override, the transformer_options of an attention call inside selected block joint_0 of 3 text +
+    5 image tokens)."""
+    from style_aligned.nodes.families.dit import BLOCK, JointAttentionOverride
+    from style_aligned.nodes.hooks import CALL
+
+    options = {"cond_or_uncond": [0], CALL: call or _call(), BLOCK: ("joint", 0)}
+    return JointAttentionOverride(), {"transformer_options": options}
 
 
 def test_the_override_reads_every_way_the_host_calls_its_kernel():
     """Heads by name or position, (B, L, heads*dim) or (B, heads, L, dim) in, and (B, heads, L, dim) back
     when the caller asks for it (skip_output_reshape): the same shared attention every time."""
     from comfy.ldm.modules.attention import attention_pytorch
-    from style_aligned.core.alignment.joint import shared_joint_attention
+    from style_aligned.core.alignment.attention import shared_joint_attention
 
-    override = _override_in_a_joint_block()
+    override, options = _in_a_joint_block()
     gen = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(3, 2, 8, 16, generator=gen) for _ in range(3))  # (B, heads, L, dim)
     want = shared_joint_attention(q, k, v, 1, slice(3, None))
-    options = {"transformer_options": {"cond_or_uncond": [0]}}
     flat = [t.transpose(1, 2).flatten(2) for t in (q, k, v)]
     for got in (override(attention_pytorch, *flat, heads=2, **options),
                 override(attention_pytorch, *flat, 2, None, None, **options),
@@ -247,14 +233,3 @@ def test_the_override_reads_every_way_the_host_calls_its_kernel():
     torch.testing.assert_close(heads_back.transpose(1, 2).flatten(2), want, rtol=1e-5, atol=1e-5)
 
 
-def test_masked_attention_runs_plainly_and_says_so(caplog):
-    from comfy.ldm.modules.attention import attention_pytorch
-
-    override = _override_in_a_joint_block()
-    q, k, v = (torch.randn(3, 2, 8, 16, generator=torch.Generator().manual_seed(i)) for i in range(3))
-    mask = torch.zeros(3, 1, 8, 8)
-    options = {"transformer_options": {"cond_or_uncond": [0]}}
-    for _ in range(2):
-        got = override(attention_pytorch, q, k, v, 2, mask, skip_reshape=True, **options)
-        torch.testing.assert_close(got, attention_pytorch(q, k, v, 2, mask, skip_reshape=True))
-    assert sum("masked attention is not shared" in r.getMessage() for r in caplog.records) == 1

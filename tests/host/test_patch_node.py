@@ -179,31 +179,25 @@ def test_bad_knobs_name_the_input(knobs, message):
     assert not model.model_options.get("transformer_options")
 
 
-@pytest.mark.parametrize("takes_options", [True, False], ids=["newer host kernel", "old host kernel"])
-def test_host_kernel_gets_the_transformer_options_when_it_takes_them(monkeypatch, takes_options):
-    """Newer hosts hand transformer_options to optimized_attention (another pack's
-    `optimized_attention_override` lives there); the old host's kernel takes no **kwargs."""
+def test_host_kernel_gets_the_transformer_options(monkeypatch):
+    """The host hands transformer_options to optimized_attention (another pack's `optimized_attention_override`
+    lives there); our kernel calls pass them on, with q, k, v already split into heads."""
     import comfy.ldm.modules.attention as host_attention
     from style_aligned.nodes.families.unet import host_attend
 
     seen = []
 
-    def newer(q, k, v, heads, mask=None, attn_precision=None, **kwargs):
-        seen.append(kwargs.get("transformer_options"))
+    def kernel(q, k, v, heads, mask=None, attn_precision=None, **kwargs):
+        seen.append(kwargs)
         return q
 
-    def old(q, k, v, heads, mask=None, attn_precision=None):
-        seen.append(None)
-        return q
-
-    monkeypatch.setattr(host_attention, "optimized_attention", newer if takes_options else old)
+    monkeypatch.setattr(host_attention, "optimized_attention", kernel)
     options = {"n_heads": 2, "optimized_attention_override": object()}
-    q = torch.randn(2, 5, 8)
-    torch.testing.assert_close(host_attend(None, options)(q, q, q, 2), q)
-    assert seen == [options if takes_options else None]
+    q = torch.randn(2, 2, 5, 4)
+    torch.testing.assert_close(host_attend(None, options)(q, q, q), q)
+    assert seen == [{"transformer_options": options, "skip_reshape": True, "skip_output_reshape": True}]
 
 
-@pytest.mark.needs("attention override")
 def test_reference_row_is_unchanged_under_another_packs_attention_override():
     """Current upstream: a kernel override in transformer_options (as SageAttention packs set) is
     used by the unpatched model, so the reference rows must go through it too."""

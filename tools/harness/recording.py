@@ -55,6 +55,24 @@ def replay_unpatched(model_patcher, call):
         return model_patcher.model.apply_model(call["input"], call["timestep"], **c)
 
 
+def rows_against_unpatched(model_patcher, recorder, refs=1):
+    """Over the recorded calls of a patched clone of `model_patcher`: (largest reference-row difference from
+    the unpatched model / its output scale, smallest target-row difference)."""
+    worst_ref, least_target = 0.0, float("inf")
+    for call in recorder.calls:
+        plain = replay_unpatched(model_patcher, call)
+        chunks = len(call["cond_or_uncond"])
+        rows = plain.shape[0] // chunks
+        scale = plain.abs().amax().item()
+        for chunk in range(chunks):
+            first = chunk * rows
+            refs_of_chunk = slice(first, first + refs)
+            worst_ref = max(worst_ref, (call["output"][refs_of_chunk] - plain[refs_of_chunk]).abs().amax().item() / scale)
+            targets = slice(first + refs, first + rows)
+            least_target = min(least_target, (call["output"][targets] - plain[targets]).abs().amax().item())
+    return worst_ref, least_target
+
+
 @contextlib.contextmanager
 def forced_split(model_patcher):
     """Inside: cond and uncond run in separate UNet calls (as when memory is short)."""
