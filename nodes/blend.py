@@ -1,4 +1,5 @@
-"""MultiRefBlend: Z-SAMB blending of several reference latents into one, before inversion.
+"""MultiRefBlend: Z-SAMB blending of several reference latents into one, before inversion, or (Keep apart)
+the references side by side as K rows for weighted multi-reference attention.
 
 Host glue only; the math lives in core/reference/blend.py.
 """
@@ -7,6 +8,9 @@ from ..core.common.weights import parse_weights
 from ..core.reference.blend import blend_linear, blend_slerp, stack_references
 
 METHODS = {"SLERP": blend_slerp, "Linear": blend_linear}
+# No blend: the references stay K rows of one batch, the stock "Batch Latents" (LatentBatch) for this use. That
+# node is deprecated on ComfyUI v0.28 and its replacement (BatchLatentsNode) is missing on older hosts.
+KEEP_APART = "Keep apart (K references)"
 MAX_INPUTS = 4
 
 
@@ -14,18 +18,23 @@ class MultiRefBlend:
     DESCRIPTION = (
         "Blends several reference images (VAE-encoded latents) into one latent, the Z-SAMB way; invert the "
         "result with DDIM Invert Reference to use it as a single style reference. Linear: the weighted sum; "
-        "SLERP: a spherical blend."
+        "SLERP: a spherical blend. Keep apart: no blend, K references for multi-reference attention."
     )
     DETAILS = (  # on the help page
         "SLERP interpolates on the sphere with one angle over each whole latent and is independent of the "
         "input order; Linear is the weighted sum. References are the rows of latent_1, then of latent_2, and "
-        "so on."
+        "so on. Keep apart (K references) blends nothing: the output holds the K references as K rows, in that "
+        "order, for weighted multi-reference attention. Invert it with DDIM Invert Reference (K reference rows) "
+        "and set the weights on Style Aligned Patch Model's reference_weights, where each target attends to all "
+        "K references. This node's weights must then be empty (a value there is refused, so a weight is never "
+        "silently ignored) and keep_norm does nothing. It does what the stock Batch Latents node did for this "
+        "use, which newer ComfyUI deprecates, but refuses references of different sizes instead of resizing them."
     )
     CATEGORY = "style_aligned/blend"
     FUNCTION = "blend"
     RETURN_TYPES = ("LATENT",)
     RETURN_NAMES = ("latent",)
-    OUTPUT_TOOLTIPS = ("One blended reference latent (batch of 1).",)
+    OUTPUT_TOOLTIPS = ("One blended reference latent (batch of 1); with Keep apart, the K references as K rows.",)
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -36,29 +45,37 @@ class MultiRefBlend:
         }
         return {
             "required": {
-                "method": (list(METHODS), {"default": "SLERP", "tooltip": "SLERP: weighted spherical "
-                           "interpolation (keeps the latents' character). Linear: weighted sum."}),
+                "method": ([*METHODS, KEEP_APART], {"default": "SLERP", "tooltip": "SLERP: weighted spherical "
+                           "interpolation (keeps the latents' character). Linear: weighted sum. Keep apart (K "
+                           "references): no blend; the references as K rows for weighted multi-reference "
+                           "attention (invert them together; the weights go on the patch's reference_weights)."}),
                 "latent_1": ("LATENT", {"tooltip": "Reference latent 1 from VAE Encode. A batch of several "
                                                    "images counts as several references."}),
                 "weights": ("STRING", {"default": "", "tooltip": "One weight per reference, comma separated, e.g. "
                                        "'0.6, 0.4'. Rescaled to sum to 1; must not be negative. Empty = equal "
-                                       "weights."}),
+                                       "weights. Keep apart: leave empty (set the patch's reference_weights)."}),
                 "keep_norm": ("BOOLEAN", {"default": True, "tooltip": "Rescale the blend to the weighted mean norm "
                               "of the references. A plain linear 50/50 blend of unrelated images has about 0.71x "
-                              "their norm, which looks washed out."}),
+                              "their norm, which looks washed out. No effect with Keep apart."}),
             },
             "optional": optional,
         }
 
     def blend(self, method, latent_1, weights, keep_norm, **more):
-        if method not in METHODS:
-            raise ValueError(f"method: {method!r} is not one of {list(METHODS)}")
+        if method not in METHODS and method != KEEP_APART:
+            raise ValueError(f"method: {method!r} is not one of {[*METHODS, KEEP_APART]}")
+        if method == KEEP_APART and str(weights or "").strip():
+            raise ValueError(f"weights: {weights!r} is set, but {KEEP_APART} blends nothing, so it has no weights; "
+                             "leave weights empty and give one weight per reference in Style Aligned Patch Model's "
+                             "reference_weights (e.g. '0.7, 0.3'), where each target attends to all K references")
         inputs = [("latent_1", latent_1)] + [(f"latent_{i}", more[f"latent_{i}"])
                                               for i in range(2, MAX_INPUTS + 1) if more.get(f"latent_{i}") is not None]
         names = [name for name, _ in inputs]
         samples = [latent["samples"] for _, latent in inputs]
         frames = all(s.ndim == 5 and s.shape[2] == 1 for s in samples)  # one-frame latents (Qwen-Image's VAE)
         references = stack_references([s[:, :, 0] if frames else s for s in samples], names=names)
+        if method == KEEP_APART:  # K rows, in input order: DDIM Invert Reference inverts them as K references
+            return ({"samples": references.unsqueeze(2) if frames else references},)
         values = parse_weights(weights)  # None = equal weights
         blended = METHODS[method](references, values, keep_norm=keep_norm)
         return ({"samples": blended.unsqueeze(2) if frames else blended},)

@@ -8,9 +8,7 @@ on the help pages too).
 """
 
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from harness import host, pack
@@ -59,7 +57,9 @@ WHEN_TO_USE = {
     "reused without inverting again.",
     "LoadStyleReference": "Reuse a style reference saved earlier; it is checked against the connected model.",
     "MultiRefBlend": "Mix the styles of several reference images before inverting them: Linear for similar "
-    "images, SLERP (which keeps the latent's norm) for different ones.",
+    "images, SLERP (which keeps the latent's norm) for different ones. Or keep them apart (Keep apart (K "
+    "references)) to invert them together as K references, so every target attends to each with its own weight "
+    "(the patch's reference_weights): weighted multi-reference attention, the third pipeline of workflow 06.",
     "MultimodalCaption": "Turn whatever you have of an image, spoken audio, music and a place into one caption for "
     "the prompts, in one node: it runs the Image Caption, Speech Transcript, Music Mood and Weather Phrase nodes "
     "on the sources you connect and fuses their text as Prompt Fusion does. Use the separate nodes when you "
@@ -224,9 +224,6 @@ def _wrap(text, width, lines=14):
 
 def main(argv=None):
     check = "--check" in (sys.argv[1:] if argv is None else argv)
-    # the 2024 host's models folder follows the working directory (upstream's is a temporary base
-    # directory already): an empty one, so model lists show what a fresh install shows
-    os.chdir(tempfile.mkdtemp(prefix="sa-docs-"))
     loaded = load_pack()
     pages = {HELP / name: text for name, text in help_pages(loaded).items()}
     pages[DOCS / "nodes.md"] = nodes_markdown(loaded)

@@ -13,6 +13,8 @@ import json
 from harness import host, pack
 from harness import workflow_api as wf
 
+KEEP_APART = "Keep apart (K references)"  # MultiRefBlend's method that keeps the references apart as K rows
+
 ROOT = pack.ROOT
 OUT = ROOT / "workflows"
 
@@ -29,9 +31,9 @@ COL = 380  # column width on the canvas
 def host_specs():
     """Specs of the host's stock nodes and ours, in process (the same rules the server applies)."""
     host.start(cpu=True)
-    specs = {**wf.UPSTREAM_ONLY, **wf.specs_from_classes(host.stock_nodes())}  # the host's own spec wins
+    specs = wf.specs_from_classes(host.stock_nodes())
     specs.update(wf.specs_from_classes(pack.load().NODE_CLASS_MAPPINGS))
-    return wf.with_upstream_inputs(specs)
+    return specs
 
 
 def defaults(spec):
@@ -359,15 +361,13 @@ def multi_reference(specs):
                                    ("attention", "0.5, 0.5", "#a1309b")):
         first = len(b.nodes)
         name = method.lower()
-        if method == "attention":
-            source = b.add("LatentBatch", 2, y, title="Both references (K = 2)")
-            b.connect(latents[0], "LATENT", source, "samples1")
-            b.connect(latents[1], "LATENT", source, "samples2")
+        if method == "attention":  # no blend: both references as K = 2 rows, weighted on the patch
+            source = b.add("MultiRefBlend", 2, y, title="Both references (K = 2)", method=KEEP_APART, weights="")
         else:
             source = b.add("MultiRefBlend", 2, y, title=f"Z-SAMB blend ({method})", method=method,
                            weights="0.5, 0.5", keep_norm=True)
-            b.connect(latents[0], "LATENT", source, "latent_1")
-            b.connect(latents[1], "LATENT", source, "latent_2")
+        b.connect(latents[0], "LATENT", source, "latent_1")
+        b.connect(latents[1], "LATENT", source, "latent_2")
         invert = b.add("DDIMInvertReference", 3, y, title=f"Invert ({name})", steps=50, cfg=1.0, scheduler="normal")
         b.connect(ckpt, "MODEL", invert, "model")
         b.connect(source, "LATENT", invert, "latent")
@@ -387,8 +387,9 @@ def multi_reference(specs):
         "Several style references, three ways side by side (SD1.5, 512 px), same prompts and seed:\n"
         "1. Linear: Z-SAMB weighted sum of the two latents, then inverted as ONE reference. keep_norm avoids the "
         "washed-out look of plain averages.\n2. SLERP: weighted spherical blend (one angle over the whole latent), "
-        "then inverted as one reference.\n3. Weighted multi-reference attention: both images inverted together "
-        "(K = 2 reference rows); every target attends to both with reference_weights (e.g. '0.7, 0.3').\n\n"
+        "then inverted as one reference.\n3. Weighted multi-reference attention: Multi-Reference Blend with "
+        f"'{KEEP_APART}' blends nothing, so both images are inverted together (K = 2 reference rows); every "
+        "target attends to both with the patch's reference_weights (e.g. '0.7, 0.3').\n\n"
         "Weights are renormalised to sum 1. The first prompt line describes the references; the first K output "
         "images are the references themselves.", 0, b.bottom(shared) + 2 * GROUP_PAD + 40 + TITLE_HEIGHT,
         height=340)

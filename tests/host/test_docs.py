@@ -12,7 +12,7 @@ from make_workflows import slug
 ROOT = pack.ROOT
 
 
-@pytest.mark.needs("upstream's node lists")
+@pytest.mark.needs("the main leg")
 def test_node_reference_matches_the_nodes(tmp_path):
     # a fresh process in an empty folder: model lists as on a fresh install
     done = subprocess.run([sys.executable, str(ROOT / "tools" / "make_docs.py"), "--check"], cwd=tmp_path,

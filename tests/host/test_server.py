@@ -13,7 +13,6 @@ import time
 
 import pytest
 import style_aligned
-from harness import host as host_kind
 from harness import inputs, pack, tiny_pack
 from harness import server as hs
 from harness import workflow_api as wf
@@ -39,8 +38,7 @@ EXPECTED = {
     "10 SD3.5 prompts only.json": ({"style_aligned/sd35_prompts": 4}, 0),
     "11 Qwen-Image prompts only.json": ({"style_aligned/qwen_image_prompts": 4}, 0),
 }
-DIT_WORKFLOWS = {name for name in EXPECTED if any(f in name for f in ("Flux", "SD3.5", "Qwen"))}
-RUNS = [pytest.param(n, marks=pytest.mark.needs("DiT models")) if n in DIT_WORKFLOWS else n for n in sorted(EXPECTED)]
+RUNS = sorted(EXPECTED)
 MULTIMODAL = "07 SDXL multimodal prompts.json"
 SAMPLE_INPUTS = ROOT / "example_inputs"  # the pack copies them into the host's input folder when it loads
 INPUT_AUDIO = ("speech.wav", "music.wav")
@@ -121,11 +119,10 @@ def test_object_info_registers_every_pack_node_with_its_inputs(object_info):
     for old, new in metric_nodes.DEPRECATED_IDS.items():
         assert object_info[old]["input"] == object_info[new]["input"]
         assert object_info[old]["output"] == object_info[new]["output"]
-        assert object_info[old].get("deprecated", False) is (host_kind.name() == "upstream")
+        assert object_info[old].get("deprecated", False) is True
         assert not object_info[new].get("deprecated", False)
 
 
-@pytest.mark.needs("node help pages")
 def test_every_node_has_its_help_page_where_the_frontend_asks(host, object_info):
     """The frontend asks /extensions/<pack folder>/docs/<node id>/<locale>.md, then
     /extensions/<pack folder>/docs/<node id>.md, the folder taken from the node's python_module."""
@@ -141,7 +138,17 @@ def test_every_node_has_its_help_page_where_the_frontend_asks(host, object_info)
             assert host.get_bytes(f"/extensions/{folder}/docs/{picture}").startswith(b"\x89PNG"), picture
 
 
-@pytest.mark.needs("upstream's node lists")
+def test_no_shipped_workflow_uses_a_node_the_server_marks_deprecated(object_info):
+    """/object_info's `deprecated` key, what the frontend reads for its [DEPR] badge, on either host (v0.28
+    deprecates Batch Latents, which workflow 06 once used); test_workflows reads the same from the classes."""
+    for path in sorted((ROOT / "workflows").glob("*.json")):
+        used = {n["type"] for n in wf.load(path)["nodes"]} - set(wf.FRONTEND_ONLY)
+        assert used <= set(object_info), (path.name, sorted(used - set(object_info)))
+        assert not {kind for kind in used if object_info[kind].get("deprecated")}, path.name
+    assert object_info["ControlNetApply"].get("deprecated") is True  # the key is where the check reads it
+
+
+@pytest.mark.needs("the main leg")
 def test_the_templates_route_lists_every_workflow_with_its_card_picture(host):
     """GET /workflow_templates lists the pack folder's workflows by name; the dialog asks for each card's
     picture at /api/workflow_templates/<folder>/<name>.jpg (the browser %-encodes the spaces)."""
@@ -155,10 +162,6 @@ def test_the_templates_route_lists_every_workflow_with_its_card_picture(host):
         assert host.get(base + ".json")["nodes"], name
 
 
-def _specs(object_info):
-    return {**wf.UPSTREAM_ONLY, **object_info}
-
-
 @pytest.mark.parametrize("name", RUNS)
 def test_shipped_workflow_runs_to_its_outputs(name, host, object_info, weather_url):
     ui = wf.load(ROOT / "workflows" / name)
@@ -170,14 +173,13 @@ def test_shipped_workflow_runs_to_its_outputs(name, host, object_info, weather_u
             assert (host.cwd / "input" / file).is_file(), f"{name}: {node['type']} names {file}, not in input/"
             if node["type"] in object_info:
                 assert file in _choices(object_info[node["type"]]), f"{name}: the host does not offer {file}"
-    stock_audio = "LoadAudio" in object_info  # upstream: the host's own LoadAudio reads our WAV files
-    prompt = hs.use_tiny_models(wf.to_api(ui, _specs(object_info)), stock_audio=stock_audio,
+    prompt = hs.use_tiny_models(wf.to_api(ui, object_info),
                                 overrides={("MultimodalCaption", "weather_base_url"): weather_url})
     assert not any(n["class_type"] in (*hs.TINY_LOADERS, "ControlNetLoader") for n in prompt.values()), \
         "a real model would be loaded"
     audio_files = {n["inputs"]["audio"] for n in prompt.values() if n["class_type"] == "LoadAudio"}
     multimodal = name == MULTIMODAL
-    assert audio_files == (set(INPUT_AUDIO) if stock_audio and multimodal else set())
+    assert audio_files == (set(INPUT_AUDIO) if multimodal else set())
     started = time.monotonic()
     entry = host.run(prompt, timeout=150)
     print(f"\n{name}: {time.monotonic() - started:.1f} s")
@@ -228,7 +230,7 @@ def test_a_workflow_error_is_reported_not_hung(host, object_info):
     """A user error (latent rows that do not match the prompts) comes back through /history as an
     error naming the input, and the host keeps serving."""
     ui = wf.load(ROOT / "workflows" / "01 SD1.5 prompts only.json")
-    prompt = hs.use_tiny_models(wf.to_api(ui, _specs(object_info)))
+    prompt = hs.use_tiny_models(wf.to_api(ui, object_info))
     prompt["900"] = {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 2}}
     batch = next(i for i, n in prompt.items() if n["class_type"] == "StyleAlignedBatchPrompts")
     prompt[batch]["inputs"]["latent"] = ["900", 0]
@@ -242,7 +244,7 @@ def test_a_failing_weather_run_leaves_no_key_in_the_history(host, object_info):
     with the message, and neither the stored prompt nor the error in /history holds the key."""
     ui = wf.load(ROOT / "workflows" / MULTIMODAL)
     with inputs.fake_weather_service("another-key") as rejecting_url:
-        prompt = hs.use_tiny_models(wf.to_api(ui, _specs(object_info)), stock_audio="LoadAudio" in object_info,
+        prompt = hs.use_tiny_models(wf.to_api(ui, object_info),
                                     overrides={("MultimodalCaption", "weather_base_url"): rejecting_url,
                                                ("MultimodalCaption", "weather_on_error"): "stop with message"})
         prompt_id = host.queue(prompt)

@@ -1,8 +1,7 @@
 """The shipped workflows load: every node exists, every link fits, every widget value fits its input.
 
 Node specs come from the real host in process (its stock nodes and comfy_extras) plus the pack,
-exactly what the server's /object_info lists; `LoadAudio` (a stock node of current upstream that
-the mid-2024 test host lacks) is checked against its upstream spec.
+exactly what the server's /object_info lists.
 """
 
 import json
@@ -14,14 +13,13 @@ import make_workflows as make
 import numpy as np
 import pytest
 import style_aligned
-from harness import host, pack
+from harness import pack
 from harness import workflow_api as wf
 from PIL import Image
 
 ROOT = pack.ROOT
 WORKFLOWS = sorted((ROOT / "workflows").glob("*.json"))
-DIT = pytest.mark.needs("DiT models")  # the Flux, SD3.5 and Qwen-Image workflows use upstream-only nodes
-CHECKED = [pytest.param(p, marks=DIT) if p.name in make.DIT_WORKFLOWS else p for p in WORKFLOWS]
+CHECKED = WORKFLOWS
 # files the user picks (upstream lists only what is on disk): the server test supplies them or tiny stand-ins
 FILE_INPUTS = {("LoadImage", "image"), ("LoadAudio", "audio"), ("CheckpointLoaderSimple", "ckpt_name"),
                ("ControlNetLoader", "control_net_name"), ("UNETLoader", "unet_name"), ("DualCLIPLoader", "clip_name1"),
@@ -134,11 +132,10 @@ def test_converts_to_a_complete_api_prompt(path, specs):
     assert outputs, "a workflow without an output node runs nothing"
 
 
+@pytest.mark.needs("the main leg")
 def test_checked_in_workflows_are_what_the_generator_writes(specs):
     """A renamed, added or reordered input changes the generator's output: regenerate, don't hand-edit."""
     for name, build in make.WORKFLOWS.items():
-        if name in make.DIT_WORKFLOWS and host.missing("DiT models"):
-            continue  # their nodes exist only upstream, where this test builds them too
         assert wf.load(ROOT / "workflows" / name) == json.loads(json.dumps(build(specs))), (
             f"{name} is stale: run `./run make-workflows`")
 
@@ -347,14 +344,62 @@ def test_the_multi_reference_workflow_has_a_group_per_pipeline():
     assert all(_within(boxes[n["id"]], shared[0]["bounding"]) for n in loaders)
 
 
-@pytest.mark.needs("upstream's node lists")
+def test_the_multi_reference_workflow_keeps_the_references_apart_for_attention(specs):
+    """Pipeline 3 inverts both references together (K = 2 rows) with Multi-Reference Blend's Keep apart, not
+    Batch Latents (deprecated on v0.28; its replacement is missing on v0.3.64); its weights stay empty, the
+    patch weighs the two references."""
+    from style_aligned.nodes.blend import KEEP_APART
+
+    assert make.KEEP_APART == KEEP_APART
+    ui = wf.load(ROOT / "workflows" / "06 SD1.5 blend two styles.json")
+    nodes = {n["id"]: n for n in ui["nodes"]}
+    blends = [n for n in ui["nodes"] if n["type"] == "MultiRefBlend"]
+    methods = sorted(wf.widget_values_by_name(n, specs["MultiRefBlend"])["method"] for n in blends)
+    assert methods == sorted(["Linear", "SLERP", KEEP_APART])
+    apart = next(n for n in blends if wf.widget_values_by_name(n, specs["MultiRefBlend"])["method"] == KEEP_APART)
+    assert wf.widget_values_by_name(apart, specs["MultiRefBlend"])["weights"] == ""
+    assert {s["name"] for s in apart["inputs"] if s["link"] is not None} == {"latent_1", "latent_2"}
+    links = {link[0]: link for link in ui["links"]}
+    (invert,) = [nodes[links[i][3]] for i in apart["outputs"][0]["links"]]
+    assert invert["type"] == "DDIMInvertReference"
+    patch = next(nodes[links[i][3]] for i in invert["outputs"][0]["links"]
+                 if nodes[links[i][3]]["type"] == "StyleAlignedPatchModel")
+    assert wf.widget_values_by_name(patch, specs["StyleAlignedPatchModel"])["reference_weights"] == "0.5, 0.5"
+
+
+def _marked_deprecated(cls):
+    """The host's own mark on a node class: `DEPRECATED = True` on a classic node, `is_deprecated=True` in a
+    V3 node's schema (comfy_api io.ComfyNode); the server lists either as `deprecated` in /object_info."""
+    if callable(getattr(cls, "define_schema", None)):
+        return bool(cls.define_schema().is_deprecated)
+    return getattr(cls, "DEPRECATED", False) is True
+
+
+@pytest.fixture(scope="module")
+def deprecated(specs):
+    """Node ids this host marks deprecated, read from its node classes (the stock ones and ours)."""
+    from harness import host
+
+    classes = {**host.stock_nodes(), **pack.load().NODE_CLASS_MAPPINGS}
+    marked = {key for key, cls in classes.items() if _marked_deprecated(cls)}
+    # the specs the generator and the other tests use carry the same mark
+    assert marked == {key for key, spec in specs.items() if spec.get("deprecated")}
+    # the check has teeth on either host: a classic stock node and at least one V3 stock node are marked
+    assert "ControlNetApply" in marked
+    assert any(callable(getattr(classes[key], "define_schema", None)) for key in marked), sorted(marked)
+    if "BatchLatentsNode" in classes:  # v0.28: Batch Latents (LatentBatch) is replaced; older hosts lack it
+        assert "LatentBatch" in marked
+    return marked
+
+
 @pytest.mark.parametrize("path", WORKFLOWS, ids=_ids)
-def test_no_workflow_uses_a_deprecated_node(path, specs):
-    """Upstream marks replaced nodes `deprecated` in /object_info (the frontend shows them with a [DEPR]
-    badge): the ControlNet workflow uses Apply ControlNet (ControlNetApplyAdvanced), not ControlNetApply."""
+def test_no_workflow_uses_a_node_the_host_marks_deprecated(path, deprecated):
+    """Hosts mark replaced nodes deprecated (the frontend shows a [DEPR] badge and hides them from search),
+    and each host marks others: v0.28 deprecates Batch Latents (LatentBatch), whose replacement v0.3.64 lacks,
+    so the multi-reference workflow keeps its references apart with Multi-Reference Blend instead; the
+    ControlNet workflow uses Apply ControlNet (ControlNetApplyAdvanced), not ControlNetApply."""
     used = {n["type"] for n in wf.load(path)["nodes"] if n["type"] != "Note"}
-    assert not {kind for kind in used if specs[kind].get("deprecated")}
-    assert specs["ControlNetApply"].get("deprecated") is True  # the mark is read where upstream puts it
+    assert not used & deprecated, sorted(used & deprecated)
 
 
 DESCRIPTION_LIMIT = 300  # the node's tooltip; the rest is DETAILS, on its help page
