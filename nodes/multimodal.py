@@ -307,6 +307,9 @@ class MultimodalCaption:
         if "prompt" in slots:
             raise ValueError("Multimodal Caption's template has no {prompt} slot: write your own words into the "
                              "template, or feed the caption to Prompt Fusion")
+        for source in ("speech_audio", "music_audio"):  # bad audio named as this node's input, before any model
+            if given[source] is not None:
+                audio_ops.waveform_batch(given[source], name=source)
         texts, lines = {}, []
         for source, value in given.items():
             if value is None:

@@ -9,6 +9,8 @@ are `(kind, number)`, e.g. `("single", 10)`; users write `single_10`, or a range
 
 import re
 
+from ..common.validation import echoed
+
 LAYER_MODES = ["auto", "all", "fraction", "style blocks", "single-stream blocks", "double-stream blocks", "custom"]
 _BLOCKS = ("input", "middle", "output")
 
@@ -66,14 +68,18 @@ def parse_custom_layers(text, layers):
     for name in names:
         found = _matching(name, layers)
         if not found:
-            raise ValueError(f"custom_layers: unknown block '{name}'. This model's attention blocks are: "
+            raise ValueError(f"custom_layers: unknown block '{echoed(name)}'. This model's attention blocks are: "
                              f"{_compact(layer_names(layers))}")
         chosen += [k for k in found if k not in chosen]
     return chosen
 
 
+_MAX_DIGITS = 6  # no model has a millionth block; longer numbers match nothing (and int() refuses 4300+ digits)
+
+
 def _matching(name, layers):
-    match = re.fullmatch(r"([a-z]+)_(\d+)(?:-(\d+))?(?:\.(\d+))?", name)
+    digits = rf"(\d{{1,{_MAX_DIGITS}}})"
+    match = re.fullmatch(rf"([a-z]+)_{digits}(?:-{digits})?(?:\.{digits})?", name)
     if not match:
         return []
     block, first, last, index = match.group(1), int(match.group(2)), match.group(3), match.group(4)

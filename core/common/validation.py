@@ -24,3 +24,15 @@ def require_finite(tensor, name, bound=None):
         raise ValueError(f"{name}: values up to {float(tensor.abs().max()):.3g}, far beyond any latent or image "
                          f"(at most {bound:g}); check what produced it")
     return tensor
+
+
+ECHO_LIMIT = 60  # characters of a user's text an error message repeats
+
+
+def echoed(text, limit=ECHO_LIMIT):
+    """`text` as an error message repeats it: whole when short, else its start and its length, so a pasted
+    megabyte does not become a megabyte of message (and of node note, and of log)."""
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text)} characters)"

@@ -4,6 +4,8 @@ import math
 
 import torch
 
+from .validation import echoed
+
 
 def parse_weights(text, name="weights"):
     """'0.7, 0.3' -> [0.7, 0.3]; empty or blank -> None (equal weights)."""
@@ -15,10 +17,14 @@ def parse_weights(text, name="weights"):
         if not part:
             continue
         try:
-            values.append(float(part))
+            value = float(part)
         except ValueError:
-            raise ValueError(f"{name}: '{part}' is not a number; write numbers separated by commas, "
+            raise ValueError(f"{name}: '{echoed(part)}' is not a number; write numbers separated by commas, "
                              "e.g. '0.7, 0.3', or leave it empty for equal weights") from None
+        if math.isinf(value) and "inf" not in part.lower():  # digits beyond a float's range ('1e400')
+            raise ValueError(f"{name}: '{echoed(part)}' is too large to be a number here (it reads as infinite); "
+                             "weights are relative, so write small numbers such as '0.7, 0.3' (or '7, 3')")
+        values.append(value)
     return values or None
 
 
@@ -36,7 +42,9 @@ def normalise_weights(weights, count, name="weights"):
         raise ValueError(f"{name}: NaN or infinite values are not allowed; use finite numbers such as 0.7, 0.3")
     if (w < 0).any():
         raise ValueError(f"{name}: negative weights are not allowed; use values >= 0")
-    total = float(w.sum())
-    if total <= 0 or not math.isfinite(total):
+    if not (w > 0).any():
         raise ValueError(f"{name}: the weights sum to zero; give at least one positive weight")
-    return w / total
+    # weights are relative: scaled by the largest first, '1e308, 1e308' is 0.5, 0.5 instead of overflowing
+    # the sum (or '1e-320, 1e-320' losing precision)
+    w = w / w.max()
+    return w / w.sum()

@@ -1,9 +1,7 @@
-"""Audio helpers for the host's AUDIO type: mono mix-down and band-limited resampling in torch.
+"""Audio helpers for the host's AUDIO type: checks, mono mix-down and band-limited resampling.
 
-torchaudio is not a dependency, so the resampler is written here: the windowed-sinc polyphase
-filter that torchaudio and librosa's "sinc" modes use (Hann window, 6 zero crossings, roll-off
-0.99), applied as one strided conv1d. Linear interpolation would alias high frequencies into
-the speech band.
+torchaudio is not a dependency (the host's torch is), so resampling goes through python-soxr (see
+`resample`). Linear interpolation would alias high frequencies into the speech band.
 """
 
 import math
@@ -11,23 +9,42 @@ import math
 import torch
 
 SILENCE_PEAK = 1e-4  # peak amplitude below which a clip counts as silent
+# Far beyond any PCM scale (full scale is 1; 32-bit integer samples reach 2.1e9), and far below the level
+# whose squared STFT sums overflow float32 in Whisper's and CLAP's spectrograms (about 1e16), which turns
+# the whole clip into NaN: "!!!!" as a transcript, NaN scores.
+MAX_SAMPLE = 1e12
 
 
-def waveform_batch(audio) -> tuple[torch.Tensor, int]:
-    """The (B, C, T) float waveform and sample rate of a host AUDIO dict, validated."""
+def waveform_batch(audio, name="audio") -> tuple[torch.Tensor, int]:
+    """The (B, C, T) float waveform and sample rate of a host AUDIO dict, validated; errors name the input `name`."""
     if not isinstance(audio, dict) or "waveform" not in audio or "sample_rate" not in audio:
-        raise ValueError("audio must be an AUDIO input with 'waveform' and 'sample_rate' (connect a Load Audio node)")
+        raise ValueError(f"{name} must be an AUDIO input with 'waveform' and 'sample_rate' (connect a Load Audio "
+                         "node)")
     waveform = torch.as_tensor(audio["waveform"])
     if waveform.dim() == 1:
         waveform = waveform[None, None]
     elif waveform.dim() == 2:
         waveform = waveform[None]
     if waveform.dim() != 3:
-        raise ValueError(f"audio waveform must have shape (batch, channels, samples), got {tuple(waveform.shape)}")
+        raise ValueError(f"{name} waveform must have shape (batch, channels, samples), got {tuple(waveform.shape)}")
     sample_rate = int(audio["sample_rate"])
     if sample_rate <= 0:
-        raise ValueError(f"audio sample_rate must be positive, got {sample_rate}")
+        raise ValueError(f"{name} sample_rate must be positive, got {sample_rate}")
+    _check_samples(waveform, name)  # before the float32 cast, which makes a float64 1e300 infinite
     return waveform.float(), sample_rate
+
+
+def _check_samples(waveform: torch.Tensor, name: str):
+    """Refuse NaN, infinite or absurdly large samples, before any model is loaded: the models turn
+    them into a transcript of '!!!!' or NaN scores without a word."""
+    bad = int((~torch.isfinite(waveform)).sum())
+    if bad:
+        raise ValueError(f"{name}: {bad} of {waveform.numel()} samples are NaN or infinite (a damaged file, or a "
+                         "node upstream that divided by zero); load the audio again or repair it before this node")
+    peak = float(waveform.abs().max().double()) if waveform.numel() else 0.0
+    if peak > MAX_SAMPLE:
+        raise ValueError(f"{name}: samples reach {peak:.3g}, far beyond full scale (1.0); the file or a node "
+                         "upstream scaled it wrongly: normalise the audio to -1..1 before this node")
 
 
 def to_mono(waveform: torch.Tensor) -> torch.Tensor:
@@ -35,30 +52,34 @@ def to_mono(waveform: torch.Tensor) -> torch.Tensor:
     return waveform.mean(dim=1)
 
 
-def _sinc_kernel(orig: int, new: int, zero_crossings: int = 6, rolloff: float = 0.99, dtype=torch.float32):
-    base = min(orig, new) * rolloff
-    width = math.ceil(zero_crossings * orig / base)
-    idx = torch.arange(-width, width + orig, dtype=torch.float64)[None, None] / orig
-    t = (torch.arange(0, -new, -1, dtype=torch.float64)[:, None, None] / new + idx) * base
-    t = t.clamp(-zero_crossings, zero_crossings)
-    window = torch.cos(t * math.pi / zero_crossings / 2) ** 2
-    t = t * math.pi
-    sinc = torch.where(t == 0, torch.ones_like(t), torch.sin(t) / t)
-    return (sinc * window * base / orig).to(dtype), width
+def _soxr():
+    try:
+        import soxr
+    except ImportError as exc:
+        raise RuntimeError("resampling audio needs python-soxr: pip install soxr") from exc
+    return soxr
 
 
 def resample(signal: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Tensor:
-    """Resample the last axis of `signal` from `orig_rate` to `new_rate` (any leading shape)."""
-    if orig_rate == new_rate or signal.shape[-1] == 0:
-        return signal if orig_rate == new_rate else signal[..., :0]
-    gcd = math.gcd(int(orig_rate), int(new_rate))
-    orig, new = int(orig_rate) // gcd, int(new_rate) // gcd
-    kernel, width = _sinc_kernel(orig, new, dtype=signal.dtype)
+    """Resample the last axis of `signal` from `orig_rate` to `new_rate` (any leading shape).
+
+    Each row goes through libsoxr (python-soxr) at its "HQ" setting, librosa's default resampler. Filters
+    built from the ratio in lowest terms grow with it, and odd rates make it huge: 16000/44099. The sinc
+    kernel this replaced asked 5.6 GB there (1 s at 11127 Hz took 24 s and 7.3 GB); scipy's resample_poly,
+    already in the host, needs 20 * max(up, down) taps: 40 MB at 44099 Hz, 184 MB at 192001 Hz, growing with
+    the rate. libsoxr's memory does not depend on the rates (about 5 MB and 10-60 ms for one second, in a
+    fresh process: bench/bench_resample.py), which is why it is worth a dependency.
+    """
+    if orig_rate == new_rate:
+        return signal
     shape, length = signal.shape[:-1], signal.shape[-1]
-    flat = torch.nn.functional.pad(signal.reshape(-1, 1, length), (width, width + orig))
-    out = torch.nn.functional.conv1d(flat, kernel.to(signal.device), stride=orig)
-    out = out.transpose(1, 2).reshape(flat.shape[0], -1)[:, : math.ceil(new * length / orig)]
-    return out.reshape(*shape, -1)
+    rows = signal.detach().reshape(math.prod(shape), length).cpu()
+    rows = rows.double() if rows.dtype == torch.float64 else rows.float()  # the float types soxr takes
+    soxr = _soxr()
+    out = [torch.from_numpy(soxr.resample(row.numpy(), int(orig_rate), int(new_rate), quality="HQ"))
+           for row in rows]
+    out = torch.stack(out) if out else rows.new_zeros(0, round(length * new_rate / orig_rate))
+    return out.reshape(*shape, out.shape[-1]).to(device=signal.device, dtype=signal.dtype)
 
 
 def mono_at(audio, rate: int) -> list[torch.Tensor]:

@@ -19,10 +19,13 @@ import threading
 import time
 from urllib.parse import urlsplit
 
+from ..common.validation import echoed
+
 DEFAULT_BASE_URL = "https://api.openweathermap.org/data/2.5/weather"
 ENV_KEY = "OPENWEATHERMAP_API_KEY"
 UNITS = {"metric": "°C", "imperial": "°F", "standard": "K"}
 _RETRY_STATUS = {429, 500, 502, 503, 504}
+MAX_LOCATION = 200  # characters; the longest place names (Bangkok's ceremonial one) are under 170
 _LAT_LON = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*$")
 
 log = logging.getLogger("style_aligned.weather")
@@ -46,7 +49,7 @@ def resolve_key(env_var: str = ENV_KEY) -> str:
                            f"{ENV_KEY}), not the key itself: set the variable before starting ComfyUI")
     key = os.environ.get(name, "").strip()
     if not key:
-        raise WeatherError(f"no OpenWeatherMap API key: set the environment variable {name} before starting "
+        raise WeatherError(f"no OpenWeatherMap API key: set the environment variable {echoed(name)} before starting "
                            "ComfyUI (get a free key at openweathermap.org)")
     return key
 
@@ -84,6 +87,9 @@ def location_params(location: str) -> dict:
     location = (location or "").strip()
     if not location:
         raise ValueError("location is empty: type a place such as 'Paris,FR' or coordinates such as '48.85,2.35'")
+    if len(location) > MAX_LOCATION:  # refused before it becomes a megabyte of URL
+        raise ValueError(f"location '{echoed(location)}' is longer than any place name (at most {MAX_LOCATION} "
+                         "characters): type a place such as 'Paris,FR' or coordinates such as '48.85,2.35'")
     match = _LAT_LON.match(location)
     if match:
         return {"lat": match.group(1), "lon": match.group(2)}
@@ -95,10 +101,11 @@ def _status_error(status: int, location: str, body: str) -> WeatherError | None:
         return WeatherError("OpenWeatherMap rejected the API key (HTTP 401): check the key in the environment "
                             "variable named in api_key_env; new keys take up to two hours to activate")
     if status == 404:
-        return WeatherError(f"OpenWeatherMap does not know the location '{location}' (HTTP 404): "
+        return WeatherError(f"OpenWeatherMap does not know the location '{echoed(location)}' (HTTP 404): "
                             "use 'City,CountryCode' such as 'Paris,FR' or 'lat,lon'")
     if status == 400:
-        return WeatherError(f"OpenWeatherMap refused the request for '{location}' (HTTP 400: {body[:120]})")
+        return WeatherError(f"OpenWeatherMap refused the request for '{echoed(location)}' (HTTP 400: "
+                            f"{echoed(body, 120)})")
     return None
 
 
@@ -108,10 +115,10 @@ def check_base_url(base_url: str) -> str:
         parts = urlsplit(base_url)
         parts.port  # noqa: B018  (raises ValueError on a port that is not a number)
     except ValueError as exc:
-        raise ValueError(f"base_url '{base_url}' is not a valid URL ({exc}); use the default "
+        raise ValueError(f"base_url '{echoed(base_url)}' is not a valid URL ({echoed(exc)}); use the default "
                          f"{DEFAULT_BASE_URL} or an http(s) URL of your proxy") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"base_url '{base_url}' must be an http:// or https:// URL with a host, such as "
+        raise ValueError(f"base_url '{echoed(base_url)}' must be an http:// or https:// URL with a host, such as "
                          f"{DEFAULT_BASE_URL}")
     return base_url
 
@@ -172,12 +179,12 @@ def fetch_current(location: str, api_key: str, units: str = "metric", base_url: 
                 continue
             error = _status_error(reply.status_code, location, redact(reply.text, api_key))
             if error is None and reply.status_code >= 400:
-                error = WeatherError(f"OpenWeatherMap answered HTTP {reply.status_code} for '{location}'")
+                error = WeatherError(f"OpenWeatherMap answered HTTP {reply.status_code} for '{echoed(location)}'")
             if error is not None:
                 raise error from None
             try:
                 data = reply.json()
-            except ValueError:
+            except (ValueError, RecursionError):  # deeply nested JSON exhausts the parser's recursion
                 raise WeatherError("OpenWeatherMap sent a reply that is not valid JSON; try again later") from None
             if not isinstance(data, dict) or not isinstance(data.get("weather"), list) or "main" not in data:
                 raise WeatherError("OpenWeatherMap sent JSON without 'weather'/'main' fields; is base_url the "

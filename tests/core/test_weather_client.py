@@ -41,7 +41,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         Handler.hits[place] = Handler.hits.get(place, 0) + 1
         if query.get("appid") != GOOD_KEY:
             return self._send(401, {"cod": 401, "message": f"Invalid API key {query.get('appid')}"})
-        if place == "Nowhere":
+        if place.startswith("Nowhere"):
             return self._send(404, {"cod": "404", "message": "city not found"})
         if place == "Busy":
             return self._send(429, {"cod": 429})
@@ -53,6 +53,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(0.6)
         if place == "Garbage":
             return self._send(200, b"{not json")
+        if place == "Deep":  # valid JSON nested deeper than Python's parser recurses
+            return self._send(200, b'{"weather": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
         return self._send(200, {**PARIS, "units_echo": query.get("units")})
 
 
@@ -119,6 +121,27 @@ def test_timeout_is_retried_then_reported(base_url, caplog):
 def test_malformed_json(base_url):
     with pytest.raises(weather.WeatherError, match="not valid JSON"):
         fetch(base_url, "Garbage")
+
+
+def test_deeply_nested_json_is_a_bad_reply_not_a_recursion_error(base_url):
+    with pytest.raises(weather.WeatherError, match="not valid JSON; try again later"):
+        fetch(base_url, "Deep", retries=0)
+
+
+def test_a_long_location_is_echoed_capped(base_url):
+    place = "Nowhere" + "x" * 180  # under the limit: asked, and the 404 names its start and length
+    with pytest.raises(weather.WeatherError, match=r"location 'Nowherexxx.*… \(187 characters\)' \(HTTP 404\)") as info:
+        fetch(base_url, place, retries=0)
+    assert place not in str(info.value) and len(str(info.value)) < 300
+
+
+def test_a_huge_location_is_refused_before_any_request(base_url):
+    place = "Paris" * 200_000  # a megabyte pasted into the field
+    hits = dict(Handler.hits)
+    with pytest.raises(ValueError, match=r"location 'ParisParis.*… \(1000000 characters\)' is longer than any place "
+                                          r"name \(at most 200 characters\): type a place such as 'Paris,FR'") as info:
+        fetch(base_url, place)
+    assert len(str(info.value)) < 300 and Handler.hits == hits
 
 
 def test_unreachable_host_hides_key(caplog):

@@ -4,6 +4,7 @@ import http.server
 import json
 import logging
 import os
+import resource
 import time
 from urllib.parse import urlsplit
 
@@ -106,6 +107,44 @@ def test_music_node_scores_each_label_list(model_root):
     assert silent["result"] == ("", "") and "silent" in silent["ui"]["text"][0]
 
 
+@pytest.mark.parametrize("rate", [11127, 44099])
+def test_speech_and_music_nodes_take_audio_at_odd_sample_rates(model_root, rate):
+    """16000/44099 in lowest terms once built a 5.6 GB resampling kernel (16.9 GB for CLAP's 48 kHz); 1 s at
+    11127 Hz took 24 s and 7.3 GB. Both nodes now read such files like any other, within a small rise of the
+    process's peak memory (models included; bench/bench_resample.py measures the resampling alone)."""
+    clip = inputs.audio(frequencies=(440.0, 440.0), seconds=1.0, rate=rate)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MB (kilobytes on Linux)
+    speech_out = host.run_node_shown(multimodal.StyleAlignedSpeechTranscript, audio=clip, model="tiny-random.pt",
+                                     language="en")
+    music_out = host.run_node_shown(multimodal.StyleAlignedMusicMood, audio=clip, model="tiny-clap",
+                                    genres="jazz, rock", moods="calm, happy")
+    rise = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before
+    assert isinstance(speech_out[0][0], str) and "language: en" in speech_out[1]
+    phrase, scores = music_out[0]
+    assert phrase.endswith(" music") and "nan" not in scores
+    assert rise < 1024, f"peak memory rose {rise:.0f} MB"
+
+
+NON_FINITE = {"nan": float("nan"), "inf": float("inf")}
+
+
+@pytest.mark.parametrize("bad", sorted(NON_FINITE))
+def test_audio_with_nan_or_infinite_samples_is_refused_before_a_model_loads(model_root, bad):
+    """They used to give a transcript of '!!!!' and 'calm classical music' with NaN scores."""
+    clip = inputs.audio(seconds=0.5)
+    clip["waveform"][0, 0, 100] = NON_FINITE[bad]
+    for node_class, model in ((multimodal.StyleAlignedSpeechTranscript, "tiny-random.pt"),
+                              (multimodal.StyleAlignedMusicMood, "tiny-clap")):
+        node = node_class()
+        with pytest.raises(ValueError, match="audio: 1 of .* samples are NaN or infinite.*load the audio again"):
+            getattr(node, node.FUNCTION)(**host.node_defaults(node_class, audio=clip, model=model))
+        assert node._helper is None  # refused before any model was loaded
+    caption = CAPTION()
+    with pytest.raises(ValueError, match="music_audio: 1 of .* samples are NaN or infinite"):
+        caption.describe(**host.node_defaults(CAPTION, image=inputs.images(1), music_audio=clip, **TINY))
+    assert caption.parts["image"]._helper is None  # the image was not captioned first
+
+
 @pytest.fixture(scope="module")
 def weather_url():
     with inputs.fake_weather_service(KEY, timezone=-8 * 3600) as url:
@@ -165,8 +204,11 @@ ODD_REPLIES = {  # valid JSON a broken proxy or a changed API might send
 }
 
 
+DEEP_JSON = '{"weather": ' + "[" * 100_000 + "]" * 100_000 + "}"  # nested deeper than Python's parser recurses
+
+
 class OddWeather(http.server.BaseHTTPRequestHandler):
-    """/<case> answers ODD_REPLIES[case]; /drip sends a reply one byte every 0.12 s."""
+    """/<case> answers ODD_REPLIES[case]; /deep DEEP_JSON; /drip sends a reply one byte every 0.12 s."""
 
     def log_message(self, *args):
         pass
@@ -174,6 +216,7 @@ class OddWeather(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         case = urlsplit(self.path).path.strip("/")
         body = ODD_REPLIES.get(case, ({"weather": [{"description": "slow"}], "main": {"temp": 1}},))[0]
+        body = DEEP_JSON if case == "deep" else body
         raw = (body if isinstance(body, str) else json.dumps(body)).encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(raw)))
@@ -205,6 +248,31 @@ def test_weather_replies_with_odd_fields_are_handled_by_on_error(odd_server, cas
     with pytest.raises(RuntimeError, match="no usable conditions or temperature"):
         node.weather("Oslo", "metric", "OPENWEATHERMAP_API_KEY", multimodal.ON_ERROR[0],
                      base_url=f"{odd_server}/{case}", retries=0)
+
+
+def test_a_deeply_nested_reply_is_a_bad_reply_that_follows_on_error(odd_server, monkeypatch):
+    """It raised RecursionError, whatever on_error said."""
+    monkeypatch.setenv("OPENWEATHERMAP_API_KEY", KEY)
+    soft = host.run_node_shown(multimodal.StyleAlignedWeatherPhrase, location="Oslo", on_error=multimodal.ON_ERROR[1],
+                               base_url=f"{odd_server}/deep", retries=0)
+    assert soft == (("",), "weather left empty: OpenWeatherMap sent a reply that is not valid JSON; try again later")
+    with pytest.raises(RuntimeError, match="not valid JSON"):
+        host.run_node(multimodal.StyleAlignedWeatherPhrase, location="Oslo", base_url=f"{odd_server}/deep", retries=0)
+
+
+def test_a_huge_location_is_refused_before_any_request_and_echoed_capped(weather_url, monkeypatch):
+    """A megabyte pasted into location came back whole in the error and the node's note."""
+    monkeypatch.setenv("OPENWEATHERMAP_API_KEY", KEY)
+    place = "Oslo" * 250_000
+    (result, note) = host.run_node_shown(multimodal.StyleAlignedWeatherPhrase, location=place,
+                                         on_error=multimodal.ON_ERROR[1], base_url=weather_url)
+    assert result == ("",) and len(note) < 300
+    assert "location 'OsloOslo" in note and "(1000000 characters)" in note and "type a place such as" in note
+    with pytest.raises(ValueError, match="is longer than any place name") as info:
+        host.run_node(multimodal.StyleAlignedWeatherPhrase, location=place, base_url=weather_url)
+    assert len(str(info.value)) < 300
+    with pytest.raises(ValueError, match="is longer than any place name"):
+        host.run_node(CAPTION, location=place, **TINY)
 
 
 def test_a_server_that_drips_bytes_is_given_up_after_timeout_in_all(odd_server, monkeypatch):

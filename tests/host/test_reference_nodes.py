@@ -158,6 +158,28 @@ def test_loading_checks_model_family_and_file(models, reference_folder):
         host.run_node(SaveStyleReference, style_reference=invert(models["sd15"], "sd15"), filename_prefix="../x")
 
 
+@pytest.mark.parametrize("family", [None, "", "  "])
+def test_a_reference_that_does_not_say_its_model_family_is_refused(models, reference_folder, family):
+    """It loaded for any family and generated without a word. Every file this pack saved records the family
+    (DDIM Invert Reference has written it since Save Style Reference first existed), so refusing breaks none."""
+    from safetensors.torch import save_file
+    from style_aligned.nodes.patch import StyleAlignedPatchModel
+
+    traj = invert(models["sd15"], "sd15")
+    tensors, metadata = traj.to_dict()
+    metadata.pop("model_family")
+    if family is not None:
+        metadata["model_family"] = family
+    save_file(tensors, str(reference_folder / "familyless.safetensors"), metadata=metadata)
+    for kind in ("sd15", "sdxl"):  # the same 4 latent channels: only the family tells them apart
+        with pytest.raises(ValueError, match=r"reference 'familyless.safetensors': records no model_family .* "
+                                             r"invert the reference image again with DDIM Invert Reference"):
+            host.run_node(LoadStyleReference, model=models[kind], reference="familyless.safetensors")
+    in_memory = Trajectory(traj.sigmas, traj.latents, {k: v for k, v in traj.metadata.items() if k != "model_family"})
+    with pytest.raises(ValueError, match="style_reference: records no model_family"):
+        host.run_node(StyleAlignedPatchModel, model=models["sd15"], style_reference=in_memory)
+
+
 def test_node_contract():
     for node in (DDIMInvertReference, SaveStyleReference, LoadStyleReference):
         assert node.CATEGORY == "style_aligned/reference" and node.DESCRIPTION
@@ -220,6 +242,42 @@ def test_blend_node_errors_name_the_input(inputs, match):
     inputs.setdefault("latent_2", reference_latent(1, seed=2))
     with pytest.raises(ValueError, match=match):
         blend_node(latent_1=reference_latent(1, seed=1), **inputs)
+
+
+def test_blend_node_keep_apart_gives_the_references_as_k_rows_that_invert_together(models):
+    """'Keep apart (K references)' blends nothing: the rows of latent_1, latent_2, ... in order, as Batch
+    Latents (LatentBatch, deprecated on ComfyUI v0.28) gave them; DDIM Invert Reference inverts them as K
+    references, and the patch's reference_weights weights them."""
+    from style_aligned.nodes.blend import KEEP_APART, MultiRefBlend
+
+    assert MultiRefBlend.INPUT_TYPES()["required"]["method"][0] == ["SLERP", "Linear", KEEP_APART]  # appended
+    a, b, c = (reference_latent(1, seed=s)["samples"] for s in (1, 2, 3))
+    both = blend_node(method=KEEP_APART, latent_1={"samples": a}, latent_2={"samples": b})
+    assert torch.equal(both, torch.cat([a, b]))
+    three = blend_node(method=KEEP_APART, keep_norm=False, latent_1={"samples": torch.cat([a, b])},
+                       latent_4={"samples": c})  # keep_norm has no effect; a gap in the inputs is skipped
+    assert torch.equal(three, torch.cat([a, b, c]))
+    frames = blend_node(method=KEEP_APART, latent_1={"samples": a[:, :, None]}, latent_2={"samples": b[:, :, None]})
+    assert torch.equal(frames, torch.cat([a, b])[:, :, None])  # one-frame latents (Qwen-Image's VAE) stay so
+    traj = invert(models["sd15"], "sd15", latent={"samples": both})
+    assert traj.ref_count == 2
+    assert torch.equal(traj.latents, invert(models["sd15"], "sd15", latent={"samples": torch.cat([a, b])}).latents)
+
+
+@pytest.mark.parametrize("inputs,match", [
+    ({"weights": "0.7, 0.3"}, "weights: '0.7, 0.3' is set, but Keep apart .* reference_weights"),
+    ({"weights": "1"}, "weights: '1' is set"),
+    ({"latent_2": {"samples": torch.zeros(1, 4, 8, 16)}}, r"latent_2: latent shape \(4, 8, 16\)"),
+    ({"method": "Stack"}, r"method: 'Stack' is not one of \['SLERP', 'Linear', 'Keep apart \(K references\)'\]"),
+])
+def test_blend_node_keep_apart_refuses_weights_and_mismatched_sizes(inputs, match):
+    """Its weights would be silently ignored, so a value there is refused with where to put it; references
+    of different sizes are refused (Batch Latents resized them)."""
+    inputs.setdefault("method", "Keep apart (K references)")
+    inputs.setdefault("latent_2", reference_latent(1, seed=2))
+    with pytest.raises(ValueError, match=match):
+        blend_node(latent_1=reference_latent(1, seed=1), **inputs)
+    assert blend_node(method="Keep apart (K references)", weights="  ", latent_1=reference_latent(1)).shape[0] == 1
 
 
 def test_non_finite_and_huge_values_are_refused_where_they_enter(models, reference_folder):

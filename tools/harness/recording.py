@@ -66,8 +66,8 @@ def rows_against_unpatched(model_patcher, recorder, refs=1):
         scale = plain.abs().amax().item()
         for chunk in range(chunks):
             first = chunk * rows
-            refs_of_chunk = slice(first, first + refs)
-            worst_ref = max(worst_ref, (call["output"][refs_of_chunk] - plain[refs_of_chunk]).abs().amax().item() / scale)
+            own = slice(first, first + refs)
+            worst_ref = max(worst_ref, (call["output"][own] - plain[own]).abs().amax().item() / scale)
             targets = slice(first + refs, first + rows)
             least_target = min(least_target, (call["output"][targets] - plain[targets]).abs().amax().item())
     return worst_ref, least_target
