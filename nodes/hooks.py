@@ -11,6 +11,7 @@ variable, which is per thread as well.
 
 import contextlib
 import contextvars
+import dataclasses
 import functools
 import logging
 from dataclasses import dataclass, field
@@ -62,6 +63,26 @@ class Settings:
     selected: frozenset = frozenset()
     reference: object = None  # a core.reference.trajectory.Trajectory, or None: the batch's first rows
     hold_sigma: float = None  # the reference rows stay at this sigma while the targets are noisier
+    strength: str = "fixed"  # the reference keys' factor: score_scale throughout, or "decrease" with the noise
+    untwist: tuple = (0.75, 1.4)  # reference_positions "untwist": the high- and low-frequency gains at the end
+    model_sampling: object = None  # the model's, to place a sigma in the schedule
+
+    def noise_fraction(self, sigma):
+        """Where `sigma` sits in the model's schedule as its timestep over the largest one: 1 at pure noise, 0 at
+        the end (a flow model's sigma itself; t / 1000 on a discrete model, as AlignedGen's (t / 1000))."""
+        ms = self.model_sampling
+        if ms is None:
+            return 1.0
+        return float(ms.timestep(sigma.max().reshape(1)) / ms.timestep(ms.sigma_max.reshape(1)))
+
+    def for_call(self, sigma):
+        """(the knobs at this sigma, the progress through the schedule): with strength "decrease" the reference
+        keys' factor is score_scale * (t / T)^2, AlignedGen's default mode."""
+        fraction = self.noise_fraction(sigma) if self.strength == "decrease" or self.positions == "untwist" else 1.0
+        opts = self.opts
+        if self.strength == "decrease":
+            opts = dataclasses.replace(opts, score_scale=opts.score_scale * fraction**2)
+        return opts, 1.0 - fraction
 
 
 @dataclass
@@ -75,6 +96,8 @@ class Call:
     chunks: int
     active: bool
     latent_shape: tuple
+    opts: SharingOptions = None  # the knobs at this call's sigma (see Settings.for_call)
+    progress: float = 0.0  # through the schedule: 0 at pure noise, 1 at the end
     joint: tuple = None
 
     @property
@@ -129,7 +152,9 @@ class StyleAlignedWrapper:
         s = self.settings
         chunks = len(args.get("cond_or_uncond") or [0])
         x, sigma = args["input"], args["timestep"]
-        call = Call(s, chunks, s.sigma_range.contains(sigma), tuple(x.shape))
+        active = s.sigma_range.contains(sigma)
+        opts, progress = s.for_call(sigma) if active else (s.opts, 0.0)
+        call = Call(s, chunks, active, tuple(x.shape), opts, progress)
         c = dict(args["c"])
         options = {**c.get("transformer_options", {}), CALL: call}
         if self.per_call is not None:

@@ -4,7 +4,10 @@ q, k, v are `(B, heads, L, dim)`. The batch is `chunks` equal chunks (one per co
 the first `refs` rows are the references and the rest are targets. `image` selects the image tokens of L
 (a UNet: all of them; a DiT's joint sequence: the image after or before the text). A target t attends to
 its own tokens and to the references' image tokens, after AdaIN has moved its image-token queries and keys
-to the references' image-token statistics (AlignedGen's reading of StyleAligned on joint attention):
+to the references' image-token statistics (AlignedGen's reading of StyleAligned on joint attention). On a
+model that turns q and k by RoPE before attention, AdaIN works in the un-turned frame, as AlignedGen applies
+it before the rotary embedding: `frame` holds the host's rotations of the image tokens, which are undone for
+the statistics and the normalisation and done again after (AdaIN and a rotation do not commute):
 
     K'_t = [adain(k_t) ; s * turn(k_r[image])],  V'_t = [v_t ; v_r[image]],  logits on reference columns += b_r
 
@@ -20,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ..common.weights import normalise_weights
-from .positions import rotate_pairs
+from .positions import rotate_by, rotate_pairs
 from .reference_rows import rows_per_chunk
 
 EPS = 1e-5
@@ -38,13 +41,13 @@ class SharingOptions:
     adain_queries: bool = True
     adain_keys: bool = True
     adain_values: bool = False
-    score_scale: float = 1.0
+    score_scale: float = 1.0  # the reference keys' factor (AlignedGen's style lambda; 0 to 100)
     score_shift: float = 0.0
     full_share: bool = False  # the original's full_attention_share: plain attention over every row
     share_attention: bool = True  # off: AdaIN still applies (as in the original), no row attends to another
 
     def __post_init__(self):
-        _check_range("score_scale", self.score_scale, 1e-3, 100.0)
+        _check_range("score_scale", self.score_scale, 0.0, 100.0)
         _check_range("score_shift", self.score_shift, -20.0, 20.0)
 
 
@@ -86,14 +89,24 @@ def image_statistics(ref, image, weights):
     return mean.transpose(1, 2), std.transpose(1, 2)
 
 
-def align_image_tokens(x, ref, image, weights, enabled):
-    """x with its image tokens moved to the references' image statistics (AdaIN); text tokens as they were."""
+def align_image_tokens(x, ref, image, weights, enabled, frame=None):
+    """x (chunks, targets, heads, L, dim) with its image tokens moved to the references' image statistics
+    (AdaIN); text tokens as they were. frame: the rotations (chunks, rows, heads or 1, I, P, 2, 2) of the image
+    tokens, undone around AdaIN."""
     if not enabled:
         return x
+    own, theirs = x[..., image, :], ref[..., image, :]
+    if frame is not None:
+        refs = ref.shape[1]
+        own = rotate_by(own, frame[:, refs:], inverse=True)
+        theirs = rotate_by(theirs, frame[:, :refs], inverse=True)
+    aligned = adain(own, *image_statistics(theirs, slice(None), weights))
+    if frame is not None:
+        aligned = rotate_by(aligned, frame[:, refs:])
     if image == slice(None):  # every token is an image token (UNets)
-        return adain(x, *image_statistics(ref, image, weights))
+        return aligned
     out = x.clone()
-    out[..., image, :] = adain(x[..., image, :], *image_statistics(ref, image, weights))
+    out[..., image, :] = aligned
     return out
 
 
@@ -141,12 +154,15 @@ def reference_key_bias(opts, weights, tokens, own_tokens, device, dtype):
     return torch.cat([torch.zeros(own_tokens, device=device, dtype=dtype), ref_bias])
 
 
-def reference_image_keys(ref_k, image, opts, key_turn):
+def reference_image_keys(ref_k, image, opts, key_turn, key_gain=None):
     """The references' image keys of a chunk as one sequence (chunks, 1, heads, K * image, dim): turned
-    to their shifted positions (if any), then scaled by score_scale."""
+    to their shifted positions (if any), their channels weighted by `key_gain` (2P,) (untwisted frequency
+    bands, if any), then scaled by score_scale."""
     keys = ref_k[..., image, :]
     if key_turn is not None:
         keys = rotate_pairs(keys, key_turn)
+    if key_gain is not None:
+        keys = keys * key_gain.to(keys)
     if opts.score_scale != 1:
         keys = keys * opts.score_scale
     return _one_sequence(keys)
@@ -184,10 +200,12 @@ def with_reference_columns(mask, columns, bias, dtype):
 # ---------------------------------------------------------------- the method
 
 def share(q, k, v, chunks, image=None, refs=1, opts=None, weights=None, attend=attention_heads, key_turn=None,
-          mask=None):
+          mask=None, frame=None, key_gain=None):
     """StyleAligned attention over a whole batch `(B, heads, L, dim)` -> `(B, heads, L, dim)`; see the module
-    docstring. `attend(q, k, v, key_bias=None, mask=None)` computes each attention (the host's kernel, or
-    another pack's, may stand in for ours). Chunks of `refs` rows or fewer have no target and run as plain
+    docstring. frame: the host's RoPE rotations of the image tokens, (B or 1, heads or 1, I, P, 2, 2); key_turn
+    and key_gain move or weight the reference keys' rotary channels (positions.py).
+    `attend(q, k, v, key_bias=None, mask=None)` computes each attention (the host's kernel, or another pack's,
+    may stand in for ours). Chunks of `refs` rows or fewer have no target and run as plain
     attention. As in the original, `share_attention` off keeps AdaIN but no row attends to another, and
     `full_share` is plain attention over all rows of a chunk."""
     opts = opts or SharingOptions()
@@ -203,16 +221,19 @@ def share(q, k, v, chunks, image=None, refs=1, opts=None, weights=None, attend=a
         return _full_share(q, k, v, chunks, attend, mask)
     w = reference_weights(refs, weights, q.device)
     q, k, v = (t.reshape(chunks, rows, heads, tokens, dim) for t in (q, k, v))
+    if frame is not None:
+        frame = frame.expand(batch, *frame.shape[1:]).reshape(chunks, rows, *frame.shape[1:])
     ref_q, ref_k, ref_v = q[:, :refs], k[:, :refs], v[:, :refs]
-    q_t = align_image_tokens(q[:, refs:], ref_q, image, w, opts.adain_queries)
-    k_t = align_image_tokens(k[:, refs:], ref_k, image, w, opts.adain_keys)
-    v_t = align_image_tokens(v[:, refs:], ref_v, image, w, opts.adain_values)
+    q_t = align_image_tokens(q[:, refs:], ref_q, image, w, opts.adain_queries, frame)
+    k_t = align_image_tokens(k[:, refs:], ref_k, image, w, opts.adain_keys, frame)
+    v_t = align_image_tokens(v[:, refs:], ref_v, image, w, opts.adain_values)  # values are never turned
     mask_r, mask_t = (None, None) if mask is None else (mask[:, :refs].flatten(0, 1), mask[:, refs:].flatten(0, 1))
     out_r = attend(*(t.flatten(0, 1) for t in (ref_q, ref_k, ref_v)), mask=mask_r)
     if not opts.share_attention:
         return _rows_in_order(out_r, attend(*(t.flatten(0, 1) for t in (q_t, k_t, v_t)), mask=mask_t), chunks)
     targets = rows - refs
-    keys = torch.cat([k_t, reference_image_keys(ref_k, image, opts, key_turn).expand(-1, targets, -1, -1, -1)], -2)
+    ref_keys = reference_image_keys(ref_k, image, opts, key_turn, key_gain)
+    keys = torch.cat([k_t, ref_keys.expand(-1, targets, -1, -1, -1)], dim=-2)
     values = torch.cat([v_t, _one_sequence(ref_v[..., image, :]).expand(-1, targets, -1, -1, -1)], dim=-2)
     image_tokens = len(range(tokens)[image])
     bias = reference_key_bias(opts, w, image_tokens, tokens, q.device, q.dtype)
@@ -269,6 +290,9 @@ def attend_flat(q, k, v, key_bias=None):
     return attention_heads(q, k, v, key_bias).transpose(1, 2).flatten(2)
 
 
-def shared_joint_attention(q, k, v, chunks, image, refs=1, opts=None, weights=None, key_turn=None, mask=None):
+def shared_joint_attention(q, k, v, chunks, image, refs=1, opts=None, weights=None, key_turn=None, mask=None,
+                           frame=None, key_gain=None):
     """`share` on a DiT's joint sequence `(B, heads, L, dim)`, out in the blocks' layout `(B, L, heads*dim)`."""
-    return share(q, k, v, chunks, image, refs, opts, weights, key_turn=key_turn, mask=mask).transpose(1, 2).flatten(2)
+    out = share(q, k, v, chunks, image, refs, opts, weights, key_turn=key_turn, mask=mask, frame=frame,
+                key_gain=key_gain)
+    return out.transpose(1, 2).flatten(2)

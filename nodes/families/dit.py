@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass, field
 
 from ...core.alignment.attention import attention_heads, share
-from ...core.alignment.positions import reference_key_turn
+from ...core.alignment.positions import reference_key_turn, untwist_gains, untwist_schedule
 from ..hooks import CALL, call_of, warn_once
 
 X_AXIS = 2  # image ids are (index, row, column)
@@ -31,6 +31,7 @@ class DitFamily:
     blocks: tuple  # (our kind, attribute of the block list, the host's "dit" replace name)
     presets: dict = field(default_factory=dict)  # layer mode -> the kinds it selects; "auto" is the default
     rope: bool = True  # positions are turned inside attention (else added at the input)
+    pe_tokens: int = 2  # the token axis of the rotations a block gets as "pe" (Flux: (B, 1, L, P, 2, 2))
 
 
 FAMILIES = (
@@ -39,7 +40,8 @@ FAMILIES = (
               {"auto": ("single",), "single-stream blocks": ("single",), "double-stream blocks": ("double",)}),
     DitFamily("SD3 / SD3.5", ("SD3",), (("joint", "joint_blocks", "double_block"),), {"auto": ("joint",)},
               rope=False),
-    DitFamily("Qwen-Image", ("QwenImage",), (("joint", "transformer_blocks", "double_block"),), {"auto": ("joint",)}),
+    DitFamily("Qwen-Image", ("QwenImage",), (("joint", "transformer_blocks", "double_block"),), {"auto": ("joint",)},
+              pe_tokens=1),  # (B, L, 1, P, 2, 2)
 )
 
 
@@ -52,15 +54,18 @@ def family_for(config_class, diffusion_model):
 
 
 BLOCK = "style_aligned_block"  # the key of the running block in the transformer_options a block passes down
+ROTATIONS = "style_aligned_rotations"  # and of the rotations the block turns q and k by (its "pe")
 
 
 class BlockMarker:
-    """"dit" block replace: hands the block a copy of its transformer_options that names the block (so the
-    attention override knows where it runs) and, where the block sees text and image apart, records their
-    token counts on the call; then runs the block as the host or an earlier replace would."""
+    """"dit" block replace: hands the block a copy of its transformer_options that names the block and carries
+    its rotary rotations (so the attention override knows where it runs and can undo the rotation around
+    AdaIN) and, where the block sees text and image apart, records their token counts on the call; then runs
+    the block as the host or an earlier replace would."""
 
-    def __init__(self, key, previous=None):
+    def __init__(self, key, pe_tokens=2, previous=None):
         self.key = key
+        self.pe_tokens = pe_tokens
         self.previous = previous
 
     def __call__(self, args, extra):
@@ -69,7 +74,9 @@ class BlockMarker:
         txt, img = args.get("txt"), args.get("img")
         if call is not None and txt is not None and img is not None:
             call.joint = (txt.shape[1], img.shape[1])
-        args = {**args, "transformer_options": {**options, BLOCK: self.key}}
+        pe = args.get("pe")
+        rotations = pe.movedim(self.pe_tokens, 2) if pe is not None and pe.ndim == 6 else None
+        args = {**args, "transformer_options": {**options, BLOCK: self.key, ROTATIONS: rotations}}
         return self.previous(args, extra) if self.previous is not None else extra["original_block"](args)
 
 
@@ -112,7 +119,7 @@ class JointAttentionOverride:
         again runs plainly instead of sharing twice."""
         options = kwargs.get("transformer_options")
         if options is not None and BLOCK in options:
-            kwargs["transformer_options"] = {k: v for k, v in options.items() if k != BLOCK}
+            kwargs["transformer_options"] = {k: v for k, v in options.items() if k not in (BLOCK, ROTATIONS)}
         if self.previous is not None:
             return self.previous(func, *args, **kwargs)
         preferred = self.preferred.get(block)
@@ -144,7 +151,10 @@ class JointAttentionOverride:
                                skip_reshape=True, skip_output_reshape=True, **a["rest"])
 
         s = call.settings
-        out = share(q, k, v, call.chunks, image, s.refs, s.opts, s.weights, attend, self._turn(call), a["mask"])
+        rotations = options.get(ROTATIONS)
+        frame = None if rotations is None or self.rope is None else rotations[:, :, image]
+        out = share(q, k, v, call.chunks, image, s.refs, call.opts, s.weights, attend, self._turn(call), a["mask"],
+                    frame, self._gain(call))
         if a["skip_output_reshape"]:  # the caller wants (B, heads, L, dim) back
             return out
         return out.transpose(1, 2).flatten(2)
@@ -159,6 +169,13 @@ class JointAttentionOverride:
         if length == image:  # SD3.5's image-only attention in a joint block
             return slice(0, length)
         return None
+
+    def _gain(self, call):
+        """The reference keys' per-channel gains of reference_positions "untwist" at this point of the schedule."""
+        if self.rope is None or call.settings.positions != "untwist":
+            return None
+        high, low = untwist_schedule(*call.settings.untwist, call.progress)
+        return untwist_gains(self.rope[0], high, low)
 
     def _turn(self, call):
         if self.rope is None:
@@ -219,7 +236,7 @@ class DitAdapter:
         replaces = options.setdefault("patches_replace", {}).setdefault("dit", {})
         for kind, number in self.layers:  # every block, so single blocks know the counts of double ones
             host_key = (self._host_kind[kind], number)
-            replaces[host_key] = BlockMarker((kind, number), replaces.get(host_key))
+            replaces[host_key] = BlockMarker((kind, number), self.family.pe_tokens, replaces.get(host_key))
         override = JointAttentionOverride(self._rope(), self._preferred_kernels())
         options["optimized_attention_override"] = override.over(options.get("optimized_attention_override"))
         return OverrideOnTop(override)

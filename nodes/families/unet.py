@@ -59,7 +59,7 @@ class SharedAttentionPatch:
             out = attend(*split)
         else:
             s = call.settings
-            out = share(*split, call.chunks, None, s.refs, s.opts, s.weights, attend)
+            out = share(*split, call.chunks, None, s.refs, call.opts, s.weights, attend)
         return out.transpose(1, 2).flatten(2)
 
 
