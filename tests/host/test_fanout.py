@@ -10,25 +10,38 @@
 - a server that fails every window: the other one makes them all;
 - one server stopped mid-run: every image arrives once, the manifest names each image's server;
 - an interrupted run (the client killed) resumed: finished windows are not queued again;
+  after each of these faults every file holds its own prompt's image (its row of its window's batch run
+  again on a live server), so a window written in another order fails;
 - bad input: a clear message, nothing queued, no output folder.
+
+Against stand-in servers (StubComfy, no host): bad input that only a server's answer or the output folder
+shows, a manifest that names files outside the output folder or links out of it (nothing outside is
+touched), a prompt list with a byte-order mark, and `./run fanout` in its own light environment.
 
 The baselines run after POST /free (the host drops its cached node outputs), and the test checks from
 /history that the sampler really ran again.
 """
 
+import base64
+import hashlib
 import io
+import itertools
 import json
 import os
 import re
+import select
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from contextlib import contextmanager, nullcontext, redirect_stderr
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import fanout
 import numpy as np
@@ -119,7 +132,7 @@ def hosts(module_hosts):
 
 @pytest.fixture(scope="module")
 def specs(module_hosts):
-    return {**wf.UPSTREAM_ONLY, **module_hosts.a.get("/object_info")}
+    return module_hosts.a.get("/object_info")
 
 
 # ---------------------------------------------------------------- workflows
@@ -223,6 +236,13 @@ def pixels(data) -> np.ndarray:
         return np.asarray(image.convert("RGB"), dtype=np.int16)
 
 
+def batch_images(server, entry) -> list[np.ndarray]:
+    """The pixels of a history entry's saved images, in batch row order."""
+    (records,) = hs.saved_images(entry).values()
+    return [pixels(server.get_bytes(f"/view?filename={r['filename']}&subfolder={r['subfolder']}&type={r['type']}"))
+            for r in records]
+
+
 def fresh_run(server, prompt, timeout=200) -> list[np.ndarray]:
     """Run `prompt` after the host dropped its cached outputs; the sampler must really run."""
     requests.post(server.url + "/free", json={"free_memory": True}, timeout=30).raise_for_status()
@@ -232,9 +252,21 @@ def fresh_run(server, prompt, timeout=200) -> list[np.ndarray]:
     cached = [set(data.get("nodes", [])) for kind, data in entry.get("status", {}).get("messages", [])
               if kind == "execution_cached"]
     assert not any(sampler in nodes for nodes in cached), "the baseline came from the host's cache"
-    (records,) = hs.saved_images(entry).values()
-    return [pixels(server.get_bytes(f"/view?filename={r['filename']}&subfolder={r['subfolder']}&type={r['type']}"))
-            for r in records]
+    return batch_images(server, entry)
+
+
+def check_images(plan, out: Path, server):
+    """Every file holds its own prompt's image: each window's batch is run again on `server` (a window gives the
+    same images on any server; the host may answer from its cache, which holds the images it gave before) and
+    row k of window w must be the file of position w.start + k (row 0, the reference, is 00000.png)."""
+    for window in plan.windows:
+        rows = batch_images(server, server.run(plan.window_prompt(window), timeout=200))
+        assert len(rows) == 1 + window.size
+        for (i, one), (j, other) in itertools.combinations(enumerate(rows), 2):  # so another order shows
+            assert not np.array_equal(one, other), f"window {window.index}: rows {i} and {j} are alike"
+        for position, row in zip([0, *window.positions], rows, strict=True):
+            assert np.array_equal(pixels(out / f"{position:05d}.png"), row), \
+                f"{position:05d}.png is not the image of prompt {position} (window {window.index})"
 
 
 def check_complete(manifest, out: Path, count: int):
@@ -315,10 +347,11 @@ def test_a_server_that_fails_every_window_leaves_them_to_the_other(hosts, saved_
     path = tmp_path / "damaged.json"
     path.write_text(json.dumps(workflow))
     messages = []
-    _, manifest = fan_out(path, write_prompts(tmp_path, 5, "damaged"), hosts.urls, 2, tmp_path / "set", messages)
+    plan, manifest = fan_out(path, write_prompts(tmp_path, 5, "damaged"), hosts.urls, 2, tmp_path / "set", messages)
     check_complete(manifest, tmp_path / "set", 5)
     assert {image["server"] for image in manifest["images"]} == {hosts.a.url}
     assert any(hosts.b.url in m and "not a readable safetensors file" in m for m in messages), messages
+    check_images(plan, tmp_path / "set", hosts.a)
 
 
 def test_a_workflow_every_server_refuses_stops_the_run_incomplete(hosts, specs, tmp_path):
@@ -344,11 +377,10 @@ def test_a_workflow_every_server_refuses_stops_the_run_incomplete(hosts, specs, 
 
 
 def test_an_interrupted_run_resumes_without_redoing_finished_windows(hosts, ui_workflow, tmp_path):
-    tag = "resumed"
-    prompts = write_prompts(tmp_path, 7, tag)
+    tag, count, size = "resumed", 9, 2  # 4 windows of 2 targets: a window's order shows in its files
+    prompts = write_prompts(tmp_path, count, tag)
     out = tmp_path / "set"
-    command = [sys.executable, "-m", "fanout", "--workflow", str(ui_workflow), "--prompts", str(prompts),
-               "--window-size", "1", "--out", str(out), "--quiet"] + [a for u in hosts.urls for a in ("--server", u)]
+    command = [sys.executable, "-m", "fanout", *stub_args(ui_workflow, prompts, out, hosts.urls, window_size=size)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TOOLS), os.environ.get("PYTHONPATH", "")])}
     first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     manifest_path = out / fanout.MANIFEST
@@ -362,51 +394,148 @@ def test_an_interrupted_run_resumes_without_redoing_finished_windows(hosts, ui_w
         time.sleep(0.05)
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=30)
+    assert manifest_path.exists(), f"the first run wrote no manifest:\n{first.stdout.read().decode()}"
     done = json.loads(manifest_path.read_text())["windows_done"]
-    assert 1 <= len(done) < 6, f"the client was not killed mid-run ({len(done)} windows done)"
+    assert 1 <= len(done) < 4, f"the client was not killed mid-run ({len(done)} windows done)"
 
     second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=400)
     assert second.returncode == 0, second.stderr
     manifest = json.loads(manifest_path.read_text())
-    check_complete(manifest, out, 7)
+    check_complete(manifest, out, count)
     for key, window in done.items():
         assert manifest["windows_done"][key] == window, "a finished window was kept as it was"
     queued = history_windows(hosts.a, tag) + history_windows(hosts.b, tag)
     for window in done.values():
         assert queued.count(window["window_start"]) == 1, f"window {window['window_start']} was queued again"
-    assert set(queued) == set(range(6))
+    assert set(queued) == set(range(0, count - 1, size))
+    check_images(fanout.prepare(ui_workflow, prompts, hosts.urls, size), out, hosts.a)
 
 
 # ---------------------------------------------------------------- bad input
 
 
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455's handshake constant
+BATCH = "StyleAlignedBatchPrompts"
+
+
+def colour(prompt: str) -> tuple:
+    return tuple(hashlib.sha256(prompt.encode()).digest()[:3])
+
+
+def solid_png(prompt: str) -> bytes:
+    """The stand-in's image of a prompt: 8x8 of a colour that only this prompt gives."""
+    data = io.BytesIO()
+    Image.new("RGB", (8, 8), colour(prompt)).save(data, format="PNG")
+    return data.getvalue()
+
+
+def ws_frame(message: dict) -> bytes:
+    payload = json.dumps(message).encode()
+    size = bytes([len(payload)]) if len(payload) < 126 else bytes([126]) + struct.pack(">H", len(payload))
+    return bytes([0x81]) + size + payload  # FIN + text frame; a server's frames are not masked
+
+
+class StubHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # the websocket handshake answers HTTP/1.1 101
+
+    def do_GET(self):  # noqa: N802  (the base class's name)
+        stub, url = self.server, urlsplit(self.path)
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        if url.path == "/ws":
+            return self.websocket(query.get("clientId"))
+        if url.path == "/object_info" and stub.object_info is not None:
+            info = stub.object_info
+            return self.reply(info if isinstance(info, bytes) else json.dumps(info).encode())
+        if url.path.startswith("/history/"):
+            prompt_id = url.path.rsplit("/", 1)[1]
+            return self.reply(json.dumps({k: v for k, v in stub.history.items() if k == prompt_id}).encode())
+        if url.path == "/view" and query.get("filename") in stub.files:
+            return self.reply(stub.files[query["filename"]], "image/png")
+        if url.path == "/queue":
+            return self.reply(b'{"queue_running": [], "queue_pending": []}')
+        self.reply(b"<html><body>a web page</body></html>", "text/html")
+
+    def do_POST(self):  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+        if self.path == "/prompt":
+            return self.reply(json.dumps({"prompt_id": self.server.accept(body), "node_errors": {}}).encode())
+        self.reply(b"{}")
+
+    def reply(self, body: bytes, kind="application/json"):
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def websocket(self, client_id):
+        """Announce the end of each of this client's prompts (as ComfyUI's `executing` with node None)."""
+        accept = base64.b64encode(hashlib.sha1((self.headers["Sec-WebSocket-Key"] + WS_GUID).encode()).digest())
+        self.send_response(101)
+        for name, value in (("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", accept)):
+            self.send_header(name, value if isinstance(value, str) else value.decode())
+        self.end_headers()
+        announced = set()
+        while not select.select([self.connection], [], [], 0.02)[0]:  # until the client closes or writes
+            for prompt_id in [p for p, c in list(self.server.clients.items()) if c == client_id and p not in announced]:
+                announced.add(prompt_id)
+                try:
+                    self.wfile.write(ws_frame({"type": "executing", "data": {"node": None, "prompt_id": prompt_id}}))
+                except OSError:  # the client went away
+                    break
+        self.close_connection = True
+
+    def log_message(self, *args):
+        pass
+
+
+class StubComfy(ThreadingHTTPServer):
+    """A ComfyUI stand-in on 127.0.0.1: `object_info` as given (bytes as they are; None: a web page for every
+    path). A prompt's batch gives one solid_png per row: the reference line, then the window's targets."""
+
+    daemon_threads = True
+
+    def __init__(self, object_info):
+        super().__init__(("127.0.0.1", 0), StubHandler)
+        self.object_info = object_info
+        self.url = f"http://127.0.0.1:{self.server_address[1]}"
+        self.queued, self.history, self.files, self.clients = [], {}, {}, {}
+
+    def accept(self, body) -> str:
+        prompt, prompt_id = body["prompt"], uuid.uuid4().hex
+        self.queued.append(prompt)
+        batch = next(n["inputs"] for n in prompt.values() if n["class_type"] == BATCH)
+        lines = [line for line in batch["prompts"].split("\n") if line.strip()]
+        rows = [lines[0], *lines[1 + batch["window_start"]:][:batch["window_size"] or None]]
+        records = []
+        for row, text in enumerate(rows):
+            records.append({"filename": f"{prompt_id}_{row}.png", "subfolder": "", "type": "output"})
+            self.files[records[-1]["filename"]] = solid_png(text)
+        save = next(i for i, n in prompt.items() if n["class_type"] == "SaveImage")
+        self.history[prompt_id] = {"outputs": {save: {"images": records}},
+                                   "status": {"status_str": "success", "completed": True, "messages": []}}
+        self.clients[prompt_id] = body.get("client_id")
+        return prompt_id
+
+
+@contextmanager
+def stub_servers(*object_infos):
+    stubs = [StubComfy(info) for info in object_infos]
+    for stub in stubs:
+        threading.Thread(target=stub.serve_forever, daemon=True).start()
+    try:
+        yield stubs
+    finally:
+        for stub in stubs:
+            stub.shutdown()
+            stub.server_close()
+
+
 @contextmanager
 def fake_server(object_info=None):
-    """127.0.0.1 HTTP server: a web page for every path, or a ComfyUI-like /object_info."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802  (the base class's name)
-            if object_info is not None and self.path == "/object_info":
-                body, kind = json.dumps(object_info).encode(), "application/json"
-            else:
-                body, kind = b"<html><body>a web page</body></html>", "text/html"
-            self.send_response(200)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    """One stand-in server's URL."""
+    with stub_servers(object_info) as (stub,):
+        yield stub.url
 
 
 def queued_counts(hosts):
@@ -480,6 +609,232 @@ def test_an_output_folder_of_another_run_is_refused(hosts, ui_workflow, tmp_path
     assert sorted(p.name for p in out.iterdir()) == ["holiday.png"]
 
 
+# ---------------------------------------------------------------- against stand-in servers (no host)
+
+
+STUB_WORKFLOW = {"1": {"class_type": "KSampler", "inputs": {"seed": 7, "latent_image": ["2", 1]}},
+                 "2": {"class_type": BATCH, "inputs": {"prompts": "", "style": "", "window_start": 0,
+                                                       "window_size": 0}},
+                 "3": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "stub"}}}
+STUB_PROMPTS = list(THINGS[:4])
+
+
+def stub_specs(**batch_inputs) -> dict:
+    """A stand-in's /object_info: the stock nodes fan-out looks for, and this pack's batch node with
+    `batch_inputs` put in its required inputs (None: that input removed)."""
+    specs = {name: {"input": {"required": {}}, "output": [], "output_name": []} for name in ("KSampler", "SaveImage")}
+    specs.update(wf.specs_from_classes({BATCH: style_aligned.NODE_CLASS_MAPPINGS[BATCH]}))
+    required = specs[BATCH]["input"]["required"]
+    for name, entry in batch_inputs.items():
+        required.pop(name) if entry is None else required.update({name: entry})
+    return specs
+
+
+def stub_inputs(folder: Path) -> tuple[Path, Path]:
+    (folder / "stub.json").write_text(json.dumps(STUB_WORKFLOW))
+    (folder / "prompts.txt").write_text("\n".join(STUB_PROMPTS) + "\n", encoding="utf-8")
+    return folder / "stub.json", folder / "prompts.txt"
+
+
+def stub_args(workflow, prompts, out, urls, *extra, window_size=1) -> list[str]:
+    return [str(a) for a in ("--workflow", workflow, "--prompts", prompts, "--window-size", window_size, "--out",
+                             out, "--quiet", *[a for u in urls for a in ("--server", u)], *extra)]
+
+
+def fanout_cli(args) -> tuple[int, str]:
+    """`./run fanout ARGS` in this process: (exit status, what it printed on stderr)."""
+    stderr = io.StringIO()
+    with redirect_stderr(stderr):
+        try:
+            code = cli.main(args)
+        except SystemExit as exc:  # argparse's refusals
+            code = exc.code
+    return code, stderr.getvalue()
+
+
+def check_stub_set(out: Path, prompts):
+    """Every position's file is a plain PNG of its own prompt's colour (StubComfy's images)."""
+    for position, prompt in enumerate(prompts):
+        path = out / f"{position:05d}.png"
+        assert path.is_file() and not path.is_symlink(), path
+        assert tuple(pixels(path)[0, 0]) == colour(prompt), f"{path.name} is not the image of {prompt!r}"
+
+
+def files_under(folder: Path) -> dict:
+    """{relative path: bytes, or the target of a link} of everything under `folder` (links not followed)."""
+    found = {}
+    for base, dirs, names in os.walk(folder):
+        for name in dirs + names:
+            path = Path(base) / name
+            if path.is_symlink():
+                found[str(path.relative_to(folder))] = ("link", os.readlink(path))
+            elif path.is_file():
+                found[str(path.relative_to(folder))] = path.read_bytes()
+    return found
+
+
+MANIFEST_SHAPES = {
+    "a list": [],
+    "a list of file names": ["00001.png", "00002.png"],
+    "missing fields": {"format": "style-aligned-fanout/1"},
+    "windows that are strings": {"format": "style-aligned-fanout/1", "digest": "x", "windows_done": {"0": "x"},
+                                 "images": []},
+    "images that are strings": {"format": "style-aligned-fanout/1", "digest": "x", "windows_done": {},
+                                "images": ["00001.png"]},
+}
+SERVER_REFUSALS = {  # case -> (/object_info of the second server, or a URL, and what the message must say)
+    "a batch node without the window inputs": (
+        {"window_start": None, "window_size": None},
+        r"\) is another version of the pack: it lacks the input\(s\) window_start \(INT\), window_size \(INT\)"),
+    "a batch node whose window_size is text": (
+        {"window_size": ["STRING", {}]}, r"another version of the pack: it lacks the input\(s\) window_size \(INT\)"),
+    "node specs that are not objects": ("not objects", r"/object_info is malformed \(KSampler: not an object"),
+    "node inputs that are not objects": (
+        "inputs not objects", rf"/object_info is malformed \({BATCH}: its required inputs are not an object"),
+    "a port that is not a number": ("http://127.0.0.1:port", r"--server 'http://127\.0\.0\.1:port': the port must be"),
+    "a port above 65535": ("http://127.0.0.1:99999", r"--server 'http://127\.0\.0\.1:99999': the port must be"),
+}
+REFUSALS = {
+    **{case: pattern for case, (_, pattern) in SERVER_REFUSALS.items()},
+    "--out names a file": r"--out \S+ is a file, not a folder: give a new or empty folder",
+    **{f"--window-timeout {v}": rf"argument --window-timeout: '{v}' is not a number of seconds above 0"
+       for v in ("0", "-5", "nan")},
+    **{f"a manifest of {shape}{restart}": r"manifest\.json is not a manifest of a fan-out run \(.+\)\. .*give another "
+       r"--out folder" for shape in MANIFEST_SHAPES for restart in ("", " with --restart")},
+}
+
+
+def second_server(case: str):
+    """(the second stand-in's /object_info, an extra URL) for a server refusal case."""
+    what = SERVER_REFUSALS.get(case, (None,))[0]
+    if isinstance(what, dict):
+        return stub_specs(**what), None
+    if what == "not objects":
+        return {name: 1 for name in stub_specs()}, None
+    if what == "inputs not objects":
+        return {**stub_specs(), BATCH: {"input": {"required": [["prompts"]]}}}, None
+    return stub_specs(), what
+
+
+@pytest.mark.parametrize("case", list(REFUSALS))
+def test_a_refusal_names_what_to_change_before_anything_is_queued_or_written(case, tmp_path):
+    workflow, prompts = stub_inputs(tmp_path)
+    out, extra = tmp_path / "set", []
+    if case == "--out names a file":
+        out.write_bytes(b"a holiday picture")
+    elif case.startswith("--window-timeout"):
+        extra = case.split()
+    elif case.startswith("a manifest of"):
+        out.mkdir()
+        shape = case.removeprefix("a manifest of ").removesuffix(" with --restart")
+        (out / fanout.MANIFEST).write_text(json.dumps(MANIFEST_SHAPES[shape]))
+        (out / "00001.png").write_bytes(b"not fan-out's")
+        extra = ["--restart"] if case.endswith("--restart") else []
+    info, url = second_server(case)
+    before = files_under(tmp_path)
+    with stub_servers(stub_specs(), info) as stubs:
+        urls = [s.url for s in stubs] + ([url] if url else [])
+        code, message = fanout_cli(stub_args(workflow, prompts, out, urls, *extra))
+    assert code == 2, message
+    assert re.search(REFUSALS[case], message), message
+    assert "Traceback" not in message
+    if case in SERVER_REFUSALS and url is None:
+        assert stubs[1].url in message and stubs[0].url not in message, "the message names the unfit server"
+    assert not any(s.queued for s in stubs), "nothing queued"
+    assert files_under(tmp_path) == before, "no file written, changed or removed"
+
+
+def test_a_byte_order_mark_is_not_sent_as_part_of_the_reference(tmp_path):
+    workflow, prompts = stub_inputs(tmp_path)
+    prompts.write_bytes(b"\xef\xbb\xbf" + prompts.read_bytes())  # as Notepad saves UTF-8
+    with stub_servers(stub_specs(), stub_specs()) as stubs:
+        code, message = fanout_cli(stub_args(workflow, prompts, tmp_path / "set", [s.url for s in stubs]))
+    assert code == 0, message
+    sent = [n["inputs"]["prompts"] for s in stubs for p in s.queued for n in p.values() if n["class_type"] == BATCH]
+    assert len(sent) == 3 and all(text.split("\n") == STUB_PROMPTS for text in sent), sent
+    manifest = json.loads((tmp_path / "set" / fanout.MANIFEST).read_text())
+    assert manifest["images"][0]["prompt"] == STUB_PROMPTS[0]
+    check_stub_set(tmp_path / "set", STUB_PROMPTS)
+
+
+def plant_outside_names(out: Path, outside: Path) -> None:
+    """The manifest names files outside the folder: relative, absolute, and through a folder name."""
+    manifest = json.loads((out / fanout.MANIFEST).read_text())
+    names = ["../outside/victim0.txt", str(outside / "victim1.txt"), "00001.png/../../outside/victim2.txt"]
+    manifest["windows_done"]["0"]["files"] += names
+    manifest["images"] += [{**manifest["images"][0], "file": name} for name in names]
+    (out / fanout.MANIFEST).write_text(json.dumps(manifest))
+
+
+def plant_links(out: Path, outside: Path) -> None:
+    """Links out of the folder under fan-out's own names: an image, two temporaries, the manifest."""
+    (out / "00001.png").unlink()
+    (out / "00001.png").symlink_to(outside / "victim0.txt")
+    (out / ".00002.png.partial").symlink_to(outside / "victim1.txt")
+    (out / ".manifest.json.partial").symlink_to(outside / "victim2.txt")
+    shutil.move(out / fanout.MANIFEST, outside / "manifest.json")
+    (out / fanout.MANIFEST).symlink_to(outside / "manifest.json")
+
+
+@pytest.mark.parametrize("restart", [False, True], ids=["resume", "restart"])
+@pytest.mark.parametrize("planted", ["names outside the folder", "links out of the folder"])
+def test_a_rerun_touches_nothing_outside_its_output_folder(planted, restart, tmp_path):
+    """A manifest is input: whatever it names, a rerun (resumed or --restart) writes and removes only the run's
+    own files inside the output folder."""
+    workflow, prompts = stub_inputs(tmp_path)
+    out, outside = tmp_path / "set", tmp_path / "outside"
+    outside.mkdir()
+    for i in range(3):
+        (outside / f"victim{i}.txt").write_text(f"someone's file {i}")
+    with stub_servers(stub_specs(), stub_specs()) as stubs:
+        args = stub_args(workflow, prompts, out, [s.url for s in stubs])
+        assert fanout_cli(args)[0] == 0
+        (plant_outside_names if planted == "names outside the folder" else plant_links)(out, outside)
+        kept, inside, queued = files_under(outside), files_under(out), sum(len(s.queued) for s in stubs)
+        code, message = fanout_cli(args + (["--restart"] if restart else []))
+        rerun = sum(len(s.queued) for s in stubs) - queued
+    assert files_under(outside) == kept, "a file outside the output folder was changed or removed"
+    assert "Traceback" not in message
+    if planted == "names outside the folder":
+        assert code == 2, message
+        assert "names files that fan-out does not write ('../outside/victim0.txt'" in message, message
+        assert files_under(out) == inside and rerun == 0, "refused before anything was written or queued"
+    else:
+        assert code == 0, message
+        check_stub_set(out, STUB_PROMPTS)
+        assert not (out / fanout.MANIFEST).is_symlink() and not [p for p in out.iterdir() if p.name.startswith(".")]
+        assert rerun == (3 if restart else 1), "resumed: only the window whose image was a link runs again"
+
+
+def test_run_fanout_builds_a_light_environment_without_host_or_torch(tmp_path):
+    """`./run fanout` in a cache without any environment: it builds venv-fanout (requests, websocket-client)
+    only, resolves no host, and runs against two stand-ins; fan-out imports nothing of the harness."""
+    cache = tmp_path / "cache"
+    env = {k: v for k, v in os.environ.items() if k not in ("COMFYUI_PATH", "PYTHONPATH", "VIRTUAL_ENV")}
+    env["STYLE_ALIGNED_CACHE"] = str(cache)
+
+    def run_fanout(*args):
+        return subprocess.run(["bash", str(ROOT / "run"), "fanout", *args], capture_output=True, text=True,
+                              timeout=400, env=env)
+
+    helped = run_fanout("--help")
+    assert helped.returncode == 0, helped.stderr
+    assert "--window-timeout" in helped.stdout
+    assert sorted(p.name for p in cache.iterdir()) == ["venv-fanout"], "no host unpacked, no host environment"
+    workflow, prompts = stub_inputs(tmp_path)
+    with stub_servers(stub_specs(), stub_specs()) as stubs:
+        done = run_fanout(*stub_args(workflow, prompts, tmp_path / "set", [s.url for s in stubs], window_size=2))
+    assert done.returncode == 0, done.stderr
+    assert all(s.queued for s in stubs), "both servers worked"
+    check_stub_set(tmp_path / "set", STUB_PROMPTS)
+    probe = ("import sys, importlib.util as u; import fanout.__main__, fanout.runner, fanout.workflow; "
+             "print(sorted({m.split('.')[0] for m in sys.modules} & {'harness', 'torch', 'numpy', 'PIL'}), "
+             "u.find_spec('torch') is None)")
+    seen = subprocess.run([str(cache / "venv-fanout" / "bin" / "python"), "-c", probe], cwd=TOOLS, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert seen.stdout.split() == ["[]", "True"], seen.stdout + seen.stderr
+
+
 # ---------------------------------------------------------------- last: it stops B (the next test would start it again)
 
 
@@ -523,3 +878,4 @@ def test_a_server_stopped_mid_run_loses_no_image(hosts, ui_workflow, tmp_path):
     assert any(b.url in m and "stopped answering" in m for m in messages), messages
     for image in manifest["images"]:
         assert image["server"] == by_window[str(image["window"])]["server"]
+    check_images(plan, out, hosts.a)

@@ -18,11 +18,13 @@ def run(tmp_path, *args, **env):
     return subprocess.run(["bash", str(RUN), *args], capture_output=True, text=True, timeout=120, env=base)
 
 
-def fake_comfyui(folder):
+def fake_comfyui(folder, version="0.28.0"):
     for name in ("main.py", "nodes.py", "folder_paths.py", "requirements.txt"):
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text("")
     (folder / "comfy").mkdir()
+    if version is not None:
+        (folder / "comfyui_version.py").write_text(f'__version__ = "{version}"\n')
     return folder
 
 
@@ -44,6 +46,27 @@ def test_a_comfyui_path_that_is_not_comfyui_says_what_was_expected(tmp_path):
     done = run(tmp_path, "test", COMFYUI_PATH=str(tmp_path / "other"))
     assert done.returncode == 2
     assert "is not ComfyUI: expected main.py, nodes.py, folder_paths.py and comfy/ in it" in done.stderr
+
+
+@pytest.mark.parametrize("version", ["0.3.63", "0.2.7", None], ids=["0.3.63", "0.2.7", "no version file"])
+@pytest.mark.parametrize("command", ["test", "demo"])
+def test_a_comfyui_older_than_the_oldest_supported_is_refused_before_anything_runs(tmp_path, command, version):
+    host = fake_comfyui(tmp_path / "ComfyUI", version)
+    done = run(tmp_path, command, COMFYUI_PATH=str(host))
+    assert done.returncode == 2
+    assert "Style Aligned supports ComfyUI v0.3.64 and newer" in done.stderr
+    assert (version or "older than 0.3.x") in done.stderr
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("version", ["0.3.64", "0.28.0", "0.31.2"])
+def test_a_supported_comfyui_gets_past_the_version_check(tmp_path, version):
+    host = fake_comfyui(tmp_path / "ComfyUI", version)
+    python = tmp_path / "python-that-fails"  # stop at the environment build, after the checks
+    python.write_text('#!/bin/sh\nexit 1\n')
+    python.chmod(0o755)
+    done = run(tmp_path, "demo", COMFYUI_PATH=str(host), PYTHON=str(python))
+    assert "supports ComfyUI" not in done.stderr and "could not create the environment" in done.stderr
 
 
 def test_a_corrupt_snapshot_is_reported_and_nothing_unpacked_is_kept(tmp_path):

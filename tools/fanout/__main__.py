@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 
@@ -19,6 +20,19 @@ Exit status: 0 done, 1 some windows could not be run, 2 bad input or an unfit se
 """
 
 
+def seconds(text: str) -> float:
+    """--window-timeout: a number of seconds above 0 (0 or less would take every window back at once; nan
+    would never take one back)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0:  # also false for nan
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0: give how long one window "
+                                         "may take on a server, e.g. --window-timeout 3600")
+    return value
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="./run fanout", description=__doc__, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -32,7 +46,7 @@ def parse_args(argv):
     parser.add_argument("--output-node", help="id of the image output node (default: the only SaveImage, else the "
                         "only PreviewImage)")
     parser.add_argument("--restart", action="store_true", help="replace the run in OUT instead of resuming it")
-    parser.add_argument("--window-timeout", type=float, default=3600.0, help="seconds a window may take on a "
+    parser.add_argument("--window-timeout", type=seconds, default=3600.0, help="seconds a window may take on a "
                         "server before it is taken back (default 3600)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser.parse_args(argv)

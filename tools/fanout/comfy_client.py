@@ -33,13 +33,22 @@ class WindowFailedError(Exception):
 
 
 def normalise_url(url: str) -> str:
-    """`host:port` or `http://host:port/` -> `http://host:port` (no trailing slash)."""
+    """`host:port` or `http://host:port/` -> `http://host:port` (no trailing slash).
+    ValueError (the message names --server) for anything requests could not connect to."""
+    given = url
     url = url.strip()
     if "://" not in url:
         url = "http://" + url
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"{url!r} is not an http(s) URL of a ComfyUI server (e.g. http://127.0.0.1:8188)")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"--server {given!r} is not an http(s) URL of a ComfyUI server (e.g. http://127.0.0.1:8188)")
+    try:
+        port = parts.port  # urlsplit checks the port only when asked
+    except ValueError:
+        port = 0
+    if port == 0 or (port is None and parts.netloc.endswith(":")):
+        raise ValueError(f"--server {given!r}: the port must be a number from 1 to 65535 "
+                         "(e.g. http://127.0.0.1:8188, ComfyUI's default port)")
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
 
@@ -80,6 +89,8 @@ class ComfyServer:
                                         **kwargs)
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise ServerGoneError(f"{self.url} does not answer ({type(exc).__name__})") from None
+        except requests.RequestException as exc:  # answered, but not as HTTP that requests can use
+            raise WindowFailedError(f"{self.url}{path}: {type(exc).__name__}: {exc}") from None
 
     def get_json(self, path: str, **kwargs):
         reply = self._request("GET", path, **kwargs)

@@ -13,8 +13,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import workflow_api as wf
-
+from . import workflow as wf
 from .comfy_client import ComfyServer, ServerGoneError, WindowFailedError
 
 BATCH_NODE = "StyleAlignedBatchPrompts"
@@ -23,6 +22,8 @@ IMAGE_OUTPUTS = ("SaveImage", "PreviewImage")
 SEED_INPUTS = ("seed", "noise_seed")
 # Nodes every ComfyUI lists in /object_info: a server without them is something else.
 STOCK_NODES = ("KSampler", "SaveImage")
+# The batch node's inputs fan-out writes, with their types: a pack of another version may lack or change them.
+BATCH_INPUTS = {"prompts": "STRING", "window_start": "INT", "window_size": "INT"}
 
 
 class FanoutError(Exception):
@@ -63,9 +64,10 @@ class Plan:
 
 
 def read_prompts(path) -> list[str]:
-    """One prompt per non-empty line (as the batch node reads them); the first is the reference."""
+    """One prompt per non-empty line (as the batch node reads them); the first is the reference.
+    utf-8-sig: a byte-order mark (Windows editors write one) is not part of the reference prompt."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise FanoutError(f"cannot read the prompt list {path}: {exc}") from None
     prompts = [line.strip() for line in text.splitlines() if line.strip()]
@@ -78,13 +80,15 @@ def read_prompts(path) -> list[str]:
 def read_workflow(path) -> tuple[dict, str]:
     """(workflow, "ui" or "api")."""
     try:
-        workflow = json.loads(Path(path).read_text(encoding="utf-8"))
+        workflow = json.loads(Path(path).read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise FanoutError(f"cannot read the workflow {path}: {exc}") from None
-    if isinstance(workflow, dict) and isinstance(workflow.get("nodes"), list):
+    if isinstance(workflow, dict) and isinstance(workflow.get("nodes"), list) and all(
+            isinstance(n, dict) for n in workflow["nodes"]):
         return workflow, "ui"
-    if isinstance(workflow, dict) and workflow and all(isinstance(n, dict) and "class_type" in n
-                                                       for n in workflow.values()):
+    if isinstance(workflow, dict) and workflow and all(
+            isinstance(n, dict) and isinstance(n.get("class_type"), str) and isinstance(n.get("inputs"), dict)
+            for n in workflow.values()):
         return workflow, "api"
     raise FanoutError(f"{path} is not a ComfyUI workflow: expected the UI format (saved from the menu, with "
                       "'nodes' and 'links') or the API format (Export (API): {id: {class_type, inputs}})")
@@ -135,6 +139,49 @@ def probe(server: ComfyServer) -> tuple[dict | None, str | None]:
     return info, None
 
 
+def spec_problem(spec) -> str | None:
+    """Why a node spec is not in /object_info's shape {"input": {"required": {name: [type, {options}]}}}."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("input"), dict):
+        return "not an object with an 'input' object"
+    for section in ("required", "optional"):
+        group = spec["input"].get(section)
+        if group is None:
+            continue
+        if not isinstance(group, dict):
+            return f"its {section} inputs are not an object"
+        bad = [name for name, entry in group.items() if not isinstance(entry, list) or not entry]
+        if bad:
+            return f"inputs {', '.join(bad)} are not [type, options] lists"
+    return None
+
+
+def malformed_specs(url: str, info: dict, types) -> str | None:
+    """A message when the specs of the node types the run uses are not in /object_info's shape (fan-out reads
+    them to convert UI workflows and to check the batch node), else None."""
+    problems = [f"{kind}: {why}" for kind in sorted(set(types) & set(info)) if (why := spec_problem(info[kind]))]
+    if not problems:
+        return None
+    return (f"{url}'s /object_info is malformed ({'; '.join(problems)}): is it ComfyUI, and does a custom node "
+            "there break its node list? Check that server's log, or leave it out of --server")
+
+
+def spec_inputs(spec: dict) -> dict:
+    """{input name: spec entry}, required and optional alike."""
+    return {name: entry for name, entry, _required in wf.all_inputs(spec)}
+
+
+def batch_node_problem(url: str, spec: dict) -> str | None:
+    """A message when the server's batch node lacks an input fan-out writes, or has it with another type."""
+    inputs = spec_inputs(spec)
+    wrong = [f"{name} ({kind})" for name, kind in BATCH_INPUTS.items()
+             if name not in inputs or wf.input_type(inputs[name]) != kind]
+    if not wrong:
+        return None
+    return (f"{url}: its Style Aligned Batch Prompts node ({BATCH_NODE}) is another version of the pack: it lacks "
+            f"the input(s) {', '.join(wrong)} that fan-out sets for each window; update the Style Aligned Suite in "
+            "that ComfyUI's custom_nodes to this version and restart it")
+
+
 def reference_choices(info: dict) -> list:
     try:
         return list(info[LOAD_REFERENCE]["input"]["required"]["reference"][0])
@@ -169,6 +216,14 @@ def seeds(api: dict):
     return next(iter(found.values())) if len(found) == 1 else found
 
 
+def check_specs(infos: dict, types) -> None:
+    """Every server's specs of the node types the run uses are readable, and its batch node is this version's."""
+    problems = [why for url, info in infos.items() if (why := malformed_specs(url, info, (*types, BATCH_NODE))
+                                                       or batch_node_problem(url, info[BATCH_NODE]))]
+    if problems:
+        raise FanoutError("cannot use every server:\n  " + "\n  ".join(problems))
+
+
 def prepare(workflow_path, prompts_path, urls, window_size: int, output_node: str | None = None,
             http_timeout: float = 30.0) -> Plan:
     """Check everything and build the plan; raises FanoutError naming every problem found."""
@@ -197,12 +252,13 @@ def prepare(workflow_path, prompts_path, urls, window_size: int, output_node: st
     if without_pack:
         raise FanoutError(f"no Style Aligned Suite on {', '.join(without_pack)} ({BATCH_NODE} is not in its "
                           "/object_info): install the pack in that ComfyUI's custom_nodes and restart it")
+    check_specs(infos, node_types(workflow, kind))
 
     first = infos[servers[0].url]
     if kind == "ui":
         try:
-            api = wf.to_api(workflow, {**wf.UPSTREAM_ONLY, **first})
-        except wf.WorkflowError as exc:
+            api = wf.to_api(workflow, first)
+        except (wf.WorkflowError, KeyError, IndexError, TypeError, AttributeError) as exc:  # a hand-edited file
             raise FanoutError(f"cannot convert the UI workflow {workflow_path} with {servers[0].url}'s node specs: "
                               f"{exc}") from None
     else:
@@ -213,8 +269,8 @@ def prepare(workflow_path, prompts_path, urls, window_size: int, output_node: st
         raise FanoutError(f"the batch prompts node {batch_node} takes its prompts from another node: fan-out writes "
                           "the prompt list into the node's own 'prompts' text, so disconnect that input")
     inputs["prompts"] = "\n".join(prompts)
-    limit = wf.input_options(first[BATCH_NODE]["input"]["required"]["window_size"]).get("max")
-    if limit and window_size > limit:
+    limit = wf.input_options(spec_inputs(first[BATCH_NODE])["window_size"]).get("max")
+    if isinstance(limit, (int, float)) and limit and window_size > limit:
         raise FanoutError(f"window size {window_size} is above the batch node's maximum {limit}")
     output = find_output_node(api, output_node)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import sys
 import threading
 import time
@@ -29,6 +30,10 @@ from .plan import FanoutError, Plan, Window
 MANIFEST = "manifest.json"
 FORMAT = "style-aligned-fanout/1"
 PARTIAL = ".partial"
+# The only names fan-out writes in its output folder, besides MANIFEST: image_name's, and each of those
+# with a dot before and PARTIAL after while it is written. A manifest is input: a name in it that is not
+# an image name (a path, '..', another file) makes the whole manifest untrusted.
+IMAGE_FILE = re.compile(r"\d{5,}(_ref[1-9]\d*)?\.png")
 
 
 class RunFailedError(Exception):
@@ -48,8 +53,66 @@ def image_name(position: int, row: int, width: int) -> str:
     return f"{position:0{width}d}.png" if row == 0 else f"{position:0{width}d}_ref{row}.png"
 
 
+def is_temporary(name: str) -> bool:
+    """One of fan-out's temporary names (left behind by a run killed while writing)."""
+    inner = name[1:-len(PARTIAL)] if name.startswith(".") and name.endswith(PARTIAL) else ""
+    return inner == MANIFEST or bool(IMAGE_FILE.fullmatch(inner))
+
+
+def is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def listed_files(data: dict) -> list:
+    return [name for done in data["windows_done"].values() for name in done["files"]] + [
+        image["file"] for image in data["images"]]
+
+
+def manifest_problem(data) -> str | None:
+    """Why `data` is not a manifest of this fan-out (its shape, and only its own image names), else None."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        return f'it is not a fan-out manifest: no "format": "{FORMAT}"'
+    if not (isinstance(data.get("digest"), str) and isinstance(data.get("windows_done"), dict)
+            and isinstance(data.get("images"), list)):
+        return "it lacks the digest, windows_done or images of a fan-out manifest"
+    if "reference_rows" in data and not (is_count(data["reference_rows"]) and data["reference_rows"] >= 1):
+        return f"reference_rows is {data['reference_rows']!r}, not a count of rows"
+    for key, done in data["windows_done"].items():
+        if not (key.isdigit() and isinstance(done, dict) and isinstance(done.get("files"), list)):
+            return f'windows_done entry {key!r} is not a window number with {{"files": [...]}}'
+    for image in data["images"]:
+        if not (isinstance(image, dict) and is_count(image.get("position")) and is_count(image.get("row", 0))
+                and "file" in image):
+            return f'image entry {json.dumps(image)[:80]} is not {{"position": N, "file": NAME, ...}}'
+    foreign = [name for name in listed_files(data) if not (isinstance(name, str) and IMAGE_FILE.fullmatch(name))]
+    if foreign:
+        return (f"it names files that fan-out does not write ({', '.join(repr(n) for n in foreign[:3])}); it writes "
+                "only NNNNN.png names inside the output folder")
+    return None
+
+
+def remove_own(path: Path) -> None:
+    """Remove a file or link of fan-out's own name in the output folder; a link goes, never what it points to."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+
+
+def write_new(path: Path, data: bytes) -> None:
+    """`data` in a new file at `path`, on disk before this returns; whatever was at `path` (a stale temporary,
+    a link planted there) is removed first, never written through."""
+    remove_own(path)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # O_EXCL: fails rather than follow a link
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
 class Output:
-    """The output folder: image files and manifest.json, each written under a temporary name first."""
+    """The output folder: image files and manifest.json, each written under a temporary name first.
+
+    Nothing outside the folder is ever written or removed, and inside it only fan-out's own names
+    (IMAGE_FILE, MANIFEST and their temporaries): a manifest is read as input, never trusted."""
 
     def __init__(self, folder, plan: Plan, workflow_path, restart: bool = False):
         self.folder = Path(folder)
@@ -65,35 +128,51 @@ class Output:
                 "complete": False, "windows_done": {}, "images": []}
 
     def _open(self, workflow_path, restart: bool) -> dict:
-        """Checked before anything is queued: a folder of another run, or of something else, is refused."""
-        if self.path.exists():
-            try:
-                data = json.loads(self.path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise FanoutError(f"{self.path} is not readable ({exc}): use another output folder, or --restart "
-                                  "to start this one afresh") from None
-            if data.get("format") != FORMAT:
-                raise FanoutError(f"{self.path} is not a fan-out manifest: use another output folder")
+        """Checked before anything is queued or written: a folder of another run, or of something else, is
+        refused; --restart removes only the previous run's images."""
+        if self.folder.exists() and not self.folder.is_dir():
+            raise FanoutError(f"--out {self.folder} is a file, not a folder: give a new or empty folder (or the "
+                              "folder of a fan-out run to resume)")
+        if self.path.exists() or self.path.is_symlink():
+            data = self._read_manifest()
             if restart:
                 self._remove_listed(data)
                 return self._fresh(workflow_path)
-            if data.get("digest") != self.plan.digest:
+            if data["digest"] != self.plan.digest:
                 raise FanoutError(f"{self.folder} holds a run of another workflow, prompt list, window size or "
                                   "output node: use another output folder, or --restart to replace it")
             return self._drop_missing(data)
-        if self.folder.exists() and any(p for p in self.folder.iterdir() if not p.name.endswith(PARTIAL)):
-            raise FanoutError(f"{self.folder} is not empty and has no {MANIFEST}: give an empty or new output folder")
+        if self.folder.exists() and any(not is_temporary(p.name) for p in self.folder.iterdir()):
+            raise FanoutError(f"--out {self.folder} is not empty and has no {MANIFEST}: give an empty or new output "
+                              "folder")
         return self._fresh(workflow_path)
 
+    def _read_manifest(self) -> dict:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            why = f"unreadable: {exc}"
+        else:
+            why = manifest_problem(data)
+        if why:
+            raise FanoutError(f"{self.path} is not a manifest of a fan-out run ({why}). Fan-out neither resumes "
+                              "nor restarts (--restart) from it, as it cannot tell which files are the run's: give "
+                              "another --out folder, or empty this one yourself")
+        return data
+
     def _remove_listed(self, data: dict) -> None:
-        for image in data.get("images", []):
-            (self.folder / image["file"]).unlink(missing_ok=True)
-        self.path.unlink(missing_ok=True)
+        for name in listed_files(data):
+            remove_own(self.folder / name)
+        remove_own(self.path)
+
+    def _has_image(self, name: str) -> bool:
+        path = self.folder / name
+        return path.is_file() and not path.is_symlink()  # a link may point anywhere: that window runs again
 
     def _drop_missing(self, data: dict) -> dict:
         """Windows whose files are not all there any more are run again."""
         for key, done in list(data["windows_done"].items()):
-            if not all((self.folder / name).is_file() for name in done["files"]):
+            if not all(self._has_image(name) for name in done["files"]):
                 del data["windows_done"][key]
         kept = {name for done in data["windows_done"].values() for name in done["files"]}
         data["images"] = [image for image in data["images"] if image["file"] in kept]
@@ -101,10 +180,14 @@ class Output:
         return data
 
     def start(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        for stale in self.folder.glob(f".*{PARTIAL}"):  # from a run that was killed while writing
-            stale.unlink(missing_ok=True)
-        self.save()
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            for stale in self.folder.iterdir():  # from a run that was killed while writing
+                if is_temporary(stale.name):
+                    remove_own(stale)
+            self.save()
+        except OSError as exc:
+            raise FanoutError(f"cannot write into the output folder --out {self.folder}: {exc}") from None
 
     def done(self, window: Window) -> bool:
         return str(window.index) in self.data["windows_done"]
@@ -113,11 +196,8 @@ class Output:
         self.data["complete"] = len(self.data["windows_done"]) == len(self.plan.windows)
         self.data["images"].sort(key=lambda image: (image["position"], image.get("row", 0)))
         temporary = self.folder / f".{MANIFEST}{PARTIAL}"
-        with open(temporary, "w", encoding="utf-8") as handle:
-            json.dump(self.data, handle, indent=1)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.path)
+        write_new(temporary, json.dumps(self.data, indent=1).encode("utf-8"))
+        os.replace(temporary, self.path)  # replaces a link at that name, never writes through it
 
     def write_window(self, window: Window, server: str, prompt_id: str, images: list[bytes], seconds: float) -> int:
         """Write one window's images, then record it; returns the number of new list positions.
@@ -141,10 +221,7 @@ class Output:
         names = []
         for position, row, _noise, data in rows:
             name = image_name(position, row, width)
-            with open(self.folder / f".{name}{PARTIAL}", "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
+            write_new(self.folder / f".{name}{PARTIAL}", data)
             names.append(name)
         for name in names:
             os.replace(self.folder / f".{name}{PARTIAL}", self.folder / name)
@@ -281,6 +358,10 @@ def run(plan: Plan, out, workflow_path, restart: bool = False, progress: bool = 
                     continue
                 except WindowFailedError as exc:
                     kind, detail = "failed", str(exc)
+                except OSError as exc:  # disk full, a folder in the way: no other server can help
+                    raise RunFailedError(f"cannot write window {window.index} into {output.folder}: {exc}. "
+                                         f"{len(output.data['windows_done'])} windows are written; fix the cause "
+                                         "and rerun the same command to resume") from None
             if kind == "gone":
                 live.remove(url)
                 steps[url] = "gone"
