@@ -109,7 +109,8 @@ def _wan21_vae_names():
     if "decoder.head.0.gamma" not in inspect.getsource(comfy.sd.VAE.__init__):
         return {"decoder.middle.0.residual.0.gamma": torch.ones(384, 1, 1, 1)}
     return {"decoder.middle.0.residual.0.gamma": torch.ones(32, 1, 1, 1),
-            "decoder.head.0.gamma": torch.ones(8, 1, 1, 1), "encoder.conv1.weight": torch.zeros(8, 3, 3, 3, 3), "decoder.head.2.weight": torch.zeros(3, 8, 3, 3, 3)}
+            "decoder.head.0.gamma": torch.ones(8, 1, 1, 1), "encoder.conv1.weight": torch.zeros(8, 3, 3, 3, 3),
+            "decoder.head.2.weight": torch.zeros(3, 8, 3, 3, 3)}
 
 
 def tiny_dit_vae(kind, seed=5):
