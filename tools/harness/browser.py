@@ -6,24 +6,38 @@ Chromium and its driver come from Debian's packages (chromium, chromium-driver; 
 with apt-get when they are missing), selenium from PyPI (requirements-test.txt). `problem()` says why the
 browser cannot run here. The frontend is the host's (comfyui_frontend_package): only upstream serves it.
 
-What the page is asked, and where the frontend keeps it (comfyui_frontend_package 1.27):
-- the templates dialog: `[data-testid=template-workflows-content]`, opened by the side bar's
-  `.templates-tab-button` (and by itself for a new user); categories are the list box's options, a custom
-  node pack's under "Custom Nodes" titled with its custom_nodes folder name; cards are
-  `[data-testid=template-workflow-<file stem>]`, thumbnail `<stem>.jpg` beside the workflow;
-- open dialogs: PrimeVue `.p-dialog` with `aria-labelledby` = the dialog's key; the missing-nodes dialog
-  is `global-load-workflow-warning`;
+What the page is asked, and where the frontend keeps it (comfyui_frontend_package 1.45, ComfyUI v0.28):
+- the templates dialog: the PrimeVue dialog `global-workflow-template-selector`, opened by the side bar's
+  `.templates-tab-button` (and by itself for a new user: the server's `Comfy.TutorialCompleted` is unset);
+  its cards are in `[data-testid=template-workflows-content]`, each `[data-testid=template-workflow-<file
+  stem>]` with an `h3` title (one clamped line) and a lazily loaded thumbnail (`<stem>.jpg` beside the
+  workflow) under `[data-testid=thumbnail-content]`: a PrimeVue skeleton until the image loads, a fallback
+  picture beside it when the image fails;
+- its categories: the dialog's `nav`, items `[role=button]` in groups titled by an `h3`; a custom node
+  pack's templates are the item named by its custom_nodes folder in the collapsible group "Extensions";
+  the chosen category's name heads the cards;
+- a workflow opened from a card: the dialog closes, then `app.loadGraphData` runs (the missing node, model
+  and media checks included); the missing nodes go to the Pinia store `missingNodesError`, the missing
+  models and input files to `missingModel` / `missingMedia`, and missing nodes open the error overlay
+  `[data-testid=error-overlay]` (frontend 1.27 opened the dialog `global-load-workflow-warning` instead);
 - the graph: `window.app.graph` (nodes with `getBounding()` = pos/size with the title bar; groups with
   `_bounding`), each node's badges (`node.badges`: "[DEPR]" for a deprecated node) and its node
   definition (`node.constructor.nodeData`, with `deprecated`).
+
+Every wait is on the page's state (an element shown, a load finished, a frame drawn), never on time: the
+timeouts only bound how long a broken page is waited for. Elements are found again for every look, in one
+script where possible, so a re-rendered page cannot leave a stale reference behind.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 CHROMIUM = os.environ.get("STYLE_ALIGNED_CHROMIUM", "/usr/bin/chromium")
@@ -32,10 +46,170 @@ CHROMEDRIVER = os.environ.get("STYLE_ALIGNED_CHROMEDRIVER", "/usr/bin/chromedriv
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio")
-MISSING_NODES_DIALOG = "global-load-workflow-warning"
+TEMPLATES_DIALOG = "global-workflow-template-selector"
+MISSING_NODES_DIALOG = "global-load-workflow-warning"  # frontend 1.27; 1.45 reports them in ERROR_OVERLAY
 TEMPLATES = "[data-testid=template-workflows-content]"
+CARD_ID = "template-workflow-"  # + the workflow's file stem
+CARDS = f"{TEMPLATES} [data-testid^={CARD_ID}]"
+ERROR_OVERLAY = "[data-testid=error-overlay]"
+EXTENSIONS = "Extensions"  # the group of the custom node packs' categories
 TITLE_HEIGHT = 30  # LiteGraph.NODE_TITLE_HEIGHT
 INSTALL_HINT = "apt-get install chromium chromium-driver (./run test does this as root)"
+
+# Helpers the scripts below start with: whether an element is shown; the templates dialog's cards
+# container, dialog and nav (null when the dialog is not open); a card by its file stem.
+HELPERS = """
+const TEMPLATES = '@TEMPLATES@', CARD_ID = '@CARD_ID@';
+const shown = (e) => !!e && (e.checkVisibility ? e.checkVisibility({checkOpacity: true, checkVisibilityCSS: true})
+                                               : e.getClientRects().length > 0);
+const content = () => [...document.querySelectorAll(TEMPLATES)].find(shown) || null;
+const dialog = () => { const c = content(); return c && (c.closest('[role=dialog]') || document.body); };
+const nav = () => { const d = dialog(); return d && d.querySelector('nav'); };
+const cards = () => {
+  const c = content();
+  return c ? [...c.querySelectorAll(`[data-testid^="${CARD_ID}"]`)].filter(shown) : [];
+};
+const card = (name) => cards().find((c) => c.dataset.testid === CARD_ID + name) || null;
+const stem = (c) => c.dataset.testid.slice(CARD_ID.length);
+""".replace("@TEMPLATES@", TEMPLATES).replace("@CARD_ID@", CARD_ID)
+
+# The categories in the dialog's nav: [{group, label, selected}], group = the title of the item's group.
+CATEGORIES = HELPERS + """
+const n = nav();
+if (!n) return null;
+return [...n.querySelectorAll('[role=button]')].filter(shown).map((item) => {
+  let group = null;
+  for (let p = item.parentElement; p && p !== n && group === null; p = p.parentElement) {
+    const title = p.querySelector(':scope > h3, :scope > div > h3');
+    if (title) group = title.textContent.trim();
+  }
+  const label = (item.querySelector('span') || item).textContent.trim();
+  return {group, label, selected: /surface-selected/.test(item.className)};
+});
+"""
+# The nav item `label` (scrolled into view): {element, selected, marked (whether any item is marked selected:
+# a frontend that marks it)}, or null; opens its group `group` when that is collapsed.
+CATEGORY_ITEM = HELPERS + """
+const [label, group] = arguments, n = nav();
+if (!n) return null;
+const items = [...n.querySelectorAll('[role=button]')].filter(shown);
+const selected = (e) => /surface-selected/.test(e.className);
+const item = items.find((e) => (e.querySelector('span') || e).textContent.trim() === label);
+if (item) {
+  item.scrollIntoView({block: 'center'});
+  return {element: item, selected: selected(item), marked: items.some(selected)};
+}
+const title = [...n.querySelectorAll('h3')].find((h) => h.textContent.trim().toLowerCase() === group.toLowerCase());
+if (title && title.parentElement.querySelector('.pi-chevron-right')) title.parentElement.click();  // collapsed
+return null;
+"""
+# Whether the category `label` is the one shown: its name heads the cards and there are cards.
+CATEGORY_SHOWN = HELPERS + """
+const d = dialog(), c = content();
+if (!d || !cards().length) return false;
+const walker = document.createTreeWalker(d, NodeFilter.SHOW_TEXT);
+while (walker.nextNode()) {
+  const e = walker.currentNode.parentElement;
+  if (walker.currentNode.textContent.trim() === arguments[0] && !e.closest('nav') && !c.contains(e) && shown(e))
+    return true;
+}
+return false;
+"""
+# The card `name` scrolled into view with its facts once its thumbnail has settled (loaded or failed), else
+# null (still loading, or no such card). thumbnail: the image shows; title_cut: the title runs past the card's
+# edge or past its clamped line(s).
+CARD_FACTS = HELPERS + """
+const c = card(arguments[0]);
+if (!c) return null;
+if (arguments[1]) c.scrollIntoView({block: 'center'});
+const box = c.querySelector('[data-testid=thumbnail-content]') || c;
+const first = box.querySelector('[data-pc-name=skeleton], .p-skeleton, img');  // in document order
+const root = first ? first.parentElement : box;  // LazyImage: [skeleton], [its image], [a div with the fallback]
+const own = [...root.children].filter((e) => e.tagName === 'IMG');
+const fallback = [...root.children].some((e) => e.tagName !== 'IMG' && e.querySelector('img'));
+const skeleton = !!box.querySelector('[data-pc-name=skeleton], .p-skeleton');
+const loaded = !fallback && !skeleton && own.length > 0 && own.every((i) => i.complete && i.naturalWidth > 0);
+if (!loaded && !fallback) return null;
+const h3 = c.querySelector('h3'), p = c.querySelector('p');
+let cut = false;
+if (h3) {
+  const range = document.createRange(); range.selectNodeContents(h3);
+  const text = range.getBoundingClientRect(), edge = c.getBoundingClientRect();
+  cut = text.right > edge.right - 4 || h3.scrollHeight > h3.clientHeight + 1 || h3.scrollWidth > h3.clientWidth + 1;
+}
+return {name: stem(c), title: h3 ? h3.textContent.trim() : '',
+        description: p ? p.textContent.trim() : '', title_cut: cut, thumbnail: loaded};
+"""
+# The cards' file stems, in the order shown.
+CARD_NAMES = HELPERS + "return cards().map(stem);"
+# Scrolls the cards' box back to its top; returns the stems of the cards then in view.
+CARDS_TO_TOP = HELPERS + """
+const all = cards();
+if (!all.length) return [];
+for (let e = all[0].parentElement; e; e = e.parentElement) {
+  if (/(auto|scroll)/.test(getComputedStyle(e).overflowY) && e.scrollHeight > e.clientHeight + 1) {
+    e.scrollTop = 0; break;
+  }
+}
+const inView = (e) => { const r = e.getBoundingClientRect(); return r.bottom > 0 && r.top < innerHeight; };
+return all.filter(inView).map(stem);
+"""
+# The card `name` scrolled into view, to be clicked.
+CARD_ELEMENT = HELPERS + "const c = card(arguments[0]); if (c) c.scrollIntoView({block: 'center'}); return c;"
+
+# app.loadGraphData wrapped once so the page tells when each load has finished: the frontend opens a workflow
+# from its card by calling it and runs its checks (missing nodes, models, media) before it returns.
+WATCH_LOADS = """
+const app = window.app;
+if (!app.__styleAlignedLoads) {
+  const load = app.loadGraphData;
+  app.__styleAlignedLoads = [];
+  app.loadGraphData = function (...args) {
+    const entry = {name: String((args[3] && args[3].filename) || args[3] || ''), done: false, error: null};
+    app.__styleAlignedLoads.push(entry);
+    const result = load.apply(this, args);
+    Promise.resolve(result).then(() => { entry.done = true; }, (e) => { entry.done = true; entry.error = String(e); });
+    return result;
+  };
+}
+return app.__styleAlignedLoads.length;
+"""
+LOADS_SINCE = "return (window.app.__styleAlignedLoads || []).slice(arguments[0]);"
+# What the last load left for the user: missing nodes, models and input files as the frontend's stores hold
+# them (null where the store is not there: another frontend), the error overlay's lines, the dialogs.
+LOAD_REPORT = HELPERS + """
+const root = document.getElementById('vue-app') || [...document.body.children].find((e) => e.__vue_app__);
+const pinia = root && root.__vue_app__ && root.__vue_app__.config.globalProperties.$pinia;
+const store = (id) => (pinia && pinia._s && pinia._s.get(id)) || null;
+const nodes = store('missingNodesError'), models = store('missingModel'), media = store('missingMedia');
+const overlay = [...document.querySelectorAll('[data-testid=error-overlay]')].find(shown);
+return {
+  missing_nodes: nodes ? ((nodes.missingNodesError && nodes.missingNodesError.nodeTypes) || [])
+      .map((t) => (typeof t === 'string' ? t : t.type)) : null,
+  missing_models: models ? (models.missingModelCandidates || []).filter((m) => m.isMissing !== false)
+      .map((m) => `${m.directory || '?'}/${m.name}`) : null,
+  missing_media: media ? (media.missingMediaCandidates || []).map((m) => m.name || m.filename || JSON.stringify(m))
+      : null,
+  overlay: overlay ? [...overlay.querySelectorAll('[data-testid=error-overlay-messages] li')]
+      .map((e) => e.textContent.trim()) : [],
+  dialogs: [...document.querySelectorAll('.p-dialog')].filter(shown)
+      .map((e) => e.getAttribute('aria-labelledby') || '?'),
+};
+"""
+# Resolves once the page has drawn `arguments[0]` more frames (Vue's updates land before the next frame).
+FRAMES = """
+const done = arguments[arguments.length - 1];
+let left = arguments[0];
+const step = () => (--left <= 0 ? done(true) : requestAnimationFrame(step));
+requestAnimationFrame(step);
+"""
+# The canvas has followed the window (width x height): the frontend resizes it on the window's resize event.
+CANVAS_FOLLOWED = """
+const c = window.app.canvas.canvas, ratio = window.devicePixelRatio || 1;
+const near = (a, b) => Math.abs(a - Math.round(b * ratio)) <= 1;
+return innerWidth === arguments[0] && innerHeight === arguments[1] && c.clientWidth > 0
+    && near(c.width, c.clientWidth) && near(c.height, c.clientHeight);
+"""
 
 # What the page reports about the loaded graph (one round trip).
 GRAPH_FACTS = """
@@ -62,8 +236,10 @@ return {
 };
 """
 
-# The box around every node and group, in graph units.
-GRAPH_BOUNDS = """
+# The box around every node and group, in graph units, and the part of the canvas the page leaves free
+# (left, top, width, height in CSS px): in frontend 1.45 the canvas fills the window, under the tab bar, the
+# menu and Run bars at its top, the side bar at its left and the zoom controls at its bottom.
+GRAPH_BOUNDS = HELPERS + """
 const graph = window.app.graph, items = [...graph._nodes, ...(graph._groups || [])];
 if (!items.length) return null;
 let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
@@ -72,15 +248,33 @@ for (const item of items) {
   x0 = Math.min(x0, r[0]); y0 = Math.min(y0, r[1]);
   x1 = Math.max(x1, r[0] + r[2]); y1 = Math.max(y1, r[1] + r[3]);
 }
-const c = window.app.canvas.canvas;
-return {bounds: [x0, y0, x1 - x0, y1 - y0], canvas: [c.clientWidth, c.clientHeight]};
+const box = window.app.canvas.canvas.getBoundingClientRect();
+let [left, top, right, bottom] = [box.left, box.top, box.right, box.bottom];
+const rect = (id) => {
+  const e = document.querySelector(`[data-testid="${id}"]`);
+  return e && shown(e) ? e.getBoundingClientRect() : null;
+};
+for (const id of ['topbar-workflow-tabs', 'subgraph-breadcrumb', 'queue-button', 'action-bar-buttons']) {
+  const r = rect(id);
+  if (r && r.top < box.top + box.height / 4) top = Math.max(top, r.bottom);
+}
+const side = rect('side-toolbar');
+if (side && side.right < box.left + box.width / 4) left = Math.max(left, side.right);
+const zoom = rect('zoom-controls-button');
+if (zoom && zoom.top > box.top + box.height * 3 / 4) bottom = Math.min(bottom, zoom.top);
+return {bounds: [x0, y0, x1 - x0, y1 - y0],
+        free: [left - box.left, top - box.top, right - left, bottom - top]};
 """
+# Fits the box arguments[0] (graph units) into the canvas area arguments[1] (CSS px) at arguments[2] of its size.
 FIT_BOUNDS = """
-const app = window.app;
-app.canvas.ds.fitToBounds(arguments[0], {zoom: arguments[1]});
+const app = window.app, ds = app.canvas.ds, [bounds, free, zoom] = arguments;
+const scale = Math.min(free[2] * zoom / bounds[2], free[3] * zoom / bounds[3]);
+ds.scale = scale;  // a canvas point is (graph point + offset) * scale
+ds.offset = [(free[0] + (free[2] - bounds[2] * scale) / 2) / scale - bounds[0],
+             (free[1] + (free[3] - bounds[3] * scale) / 2) / scale - bounds[1]];
 app.canvas.setDirty(true, true);
 app.canvas.draw(true, true);
-return app.canvas.ds.scale;
+return scale;
 """
 
 
@@ -96,6 +290,15 @@ def problem() -> str | None:
     return None
 
 
+def _transient() -> tuple[type[Exception], ...]:
+    """What a look at a page being re-rendered may raise: looked again at the next poll."""
+    from selenium.common import exceptions
+
+
+    return (exceptions.StaleElementReferenceException, exceptions.ElementClickInterceptedException,
+            exceptions.ElementNotInteractableException)
+
+
 class Browser:
     """`with Browser(url) as b:` headless Chromium (fresh profile) on the ComfyUI page at `url`."""
 
@@ -103,6 +306,8 @@ class Browser:
         self.url, self.width, self.height, self.timeout = url, width, height, timeout
         self.driver = None
         self.profile = None
+        self.timeout_shots = None  # a folder: a screenshot of the page goes there when a wait times out
+        self._timeouts = 0
 
     def __enter__(self):
         from selenium import webdriver
@@ -121,6 +326,7 @@ class Browser:
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         try:
             self.driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+            self.driver.set_script_timeout(self.timeout)
             self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
                 "width": self.width, "height": self.height, "deviceScaleFactor": 1, "mobile": False})
         except BaseException:
@@ -143,139 +349,204 @@ class Browser:
     def js(self, script: str, *args):
         return self.driver.execute_script(script, *args)
 
-    def wait_for(self, what: str, check, timeout: float | None = None, poll: float = 0.2):
-        deadline = time.monotonic() + (timeout or self.timeout)
+    def wait_for(self, what: str, check, timeout: float | None = None, poll: float = 0.1):
+        """check()'s first truthy value, asked every `poll` s; a check that meets an element the page has just
+        re-rendered (stale, covered) counts as not yet. TimeoutError after `timeout` s (self.timeout)."""
+        transient = _transient()
+        limit = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
         while True:
-            value = check()
+            try:
+                value = check()
+            except transient:
+                value = None
             if value:
                 return value
             if time.monotonic() > deadline:
-                raise TimeoutError(f"the page did not show {what} within {timeout or self.timeout:.0f} s")
+                raise TimeoutError(f"the page did not show {what} within {limit:.0f} s{self._timeout_shot()}")
             time.sleep(poll)
 
+    def _timeout_shot(self) -> str:
+        """A screenshot of the page that did not show what was waited for, in self.timeout_shots (if set)."""
+        if not self.timeout_shots:
+            return ""
+        try:
+            self._timeouts += 1
+            return f" (the page then: {self.screenshot(Path(self.timeout_shots) / f'timeout-{self._timeouts}.png')})"
+        except Exception as exc:  # noqa: BLE001 (the page may be gone)
+            return f" (no screenshot: {exc})"
+
+    def frames(self, count: int = 2):
+        """Until the page has drawn `count` more frames: what the last change made is then on screen."""
+        self.driver.execute_async_script(FRAMES, count)
+
     def visible(self, css: str) -> list:
-        return [e for e in self.driver.find_elements("css selector", css) if e.is_displayed()]
+        """The elements `css` finds that are shown (one look; they may go stale at the page's next render)."""
+        return self.js(HELPERS + "return [...document.querySelectorAll(arguments[0])].filter(shown);", css)
+
+    def click(self, what: str, find, timeout: float | None = None):
+        """Click the element find() returns (None: not there yet), finding it again until a click lands."""
+        def attempt():
+            element = find()
+            if element is None:
+                return False
+            element.click()
+            return True
+
+        self.wait_for(what, attempt, timeout)
 
     # ------------------------------------------------------------ the UI
 
-    def open_ui(self, first_run_templates_timeout: float = 20.0) -> bool:
+    def new_user(self) -> bool:
+        """Whether the host's user has never finished the frontend's first run (the frontend then opens the
+        templates dialog by itself)."""
+        try:
+            with urllib.request.urlopen(f"{self.url}/settings/Comfy.TutorialCompleted", timeout=30) as response:
+                return json.loads(response.read() or b"null") is not True
+        except (OSError, ValueError, urllib.error.URLError):
+            return False
+
+    def open_ui(self) -> bool:
         """Load the page until the graph and the side bar are up. True when the templates dialog opened by
-        itself (what a new user sees first)."""
+        itself (what a new user sees first), which is waited for when the host's user is new."""
+        first_run = self.new_user()
         self.driver.get(self.url)
         self.wait_for("the graph canvas and the side bar", lambda: self.js(
             "return !!(window.app && window.app.graph && window.app.canvas"
             " && document.querySelector('.templates-tab-button'))"))
-        try:
-            self.wait_for("the templates dialog", lambda: self.visible(TEMPLATES), first_run_templates_timeout)
-            return True
-        except TimeoutError:
-            return False
+        if first_run:
+            self.wait_for("the templates dialog a new user gets", lambda: self.visible(TEMPLATES))
+        return first_run
 
     def open_dialogs(self) -> list[str]:
         """The keys of the dialogs on screen."""
-        return [e.get_attribute("aria-labelledby") or "?" for e in self.visible(".p-dialog")]
+        return self.js(HELPERS + "return [...document.querySelectorAll('.p-dialog')].filter(shown)"
+                                 ".map((e) => e.getAttribute('aria-labelledby') || '?');")
 
     def open_templates(self):
+        """Open the templates dialog (with the side bar's button) unless it is open."""
         if not self.visible(TEMPLATES):
-            self.visible(".templates-tab-button")[0].click()
+            self.click("the side bar's templates button", lambda: (self.visible(".templates-tab-button") or [None])[0])
         self.wait_for("the templates dialog", lambda: self.visible(TEMPLATES))
 
-    def select_category(self, title: str):
-        """Click the category `title` (a custom node pack's folder name) in the templates dialog."""
-        def option():
-            for element in self.visible(f"{TEMPLATES} [role=option]"):
-                if element.text.strip() == title:
-                    return element
-            return None
+    def select_category(self, label: str, group: str = EXTENSIONS):
+        """Show the templates of the category `label` (a custom node pack's folder name, in the group `group`).
+        Clicked again while the dialog marks another category as selected (a click it did not take)."""
+        clicked = False
 
-        element = self.wait_for(f"the category {title!r} in the templates dialog", option)
-        self.js("arguments[0].scrollIntoView({block: 'center'})", element)
-        element.click()
-        self.wait_for(f"the cards of {title!r}", lambda: self.visible(f"{TEMPLATES} [data-testid^=template-workflow-]"))
+        def shown():
+            nonlocal clicked
+            if self.js(CATEGORY_SHOWN, label):
+                return True
+            item = self.js(CATEGORY_ITEM, label, group)
+            if item and (not clicked or (item["marked"] and not item["selected"])):
+                item["element"].click()
+                clicked = True
+            return False
 
-    def categories(self) -> list[str]:
-        return [e.text.strip() for e in self.visible(f"{TEMPLATES} [role=option]")]
+        self.wait_for(f"the cards of the category {label!r} ({group}) in the templates dialog", shown)
 
-    def cards(self, thumbnail_wait: float = 2.0, wait_budget: float = 8.0) -> list[dict]:
+    def categories(self) -> list[dict]:
+        """The categories in the open templates dialog: {group, label, selected}; group = the title of the
+        group they are listed in (None for the untitled ones)."""
+        return self.js(CATEGORIES) or []
+
+    def card_names(self) -> list[str]:
+        return self.js(CARD_NAMES)
+
+    def cards(self, thumbnail_timeout: float = 30.0) -> list[dict]:
         """The cards shown, in order: name (file stem), title, description, whether the title is cut off and
-        whether the thumbnail shows. Thumbnails load lazily, only while in view: each card is scrolled into
-        view and given `thumbnail_wait` s (`wait_budget` s in all for the ones that never load)."""
-        facts = []
-        deadline = time.monotonic() + wait_budget
-        for card in self.visible(f"{TEMPLATES} [data-testid^=template-workflow-]"):
-            self.js("arguments[0].scrollIntoView({block: 'center'})", card)
-            wait = max(0.0, min(thumbnail_wait, deadline - time.monotonic()))
-            try:
-                self.wait_for("a thumbnail", lambda card=card: self.js(
-                    "const i = arguments[0].querySelector('img'); return !!i && i.complete && i.naturalWidth > 0",
-                    card), wait or 0.01, poll=0.1)
-            except TimeoutError:
-                pass
-            facts.append(self.js("""
-                const card = arguments[0], img = card.querySelector('img');
-                const cut = (card, h3) => {  // the text runs past the card's edge or past the clamped lines
-                  const range = document.createRange(); range.selectNodeContents(h3);
-                  const text = range.getBoundingClientRect(), box = card.getBoundingClientRect();
-                  return text.right > box.right - 4 || h3.scrollHeight > h3.clientHeight + 1;
-                };
-                const h3 = card.querySelector('h3'), p = card.querySelector('p');
-                return {name: card.dataset.testid.replace('template-workflow-', ''),
-                        title: h3 ? h3.textContent.trim() : '', description: p ? p.textContent.trim() : '',
-                        title_cut: !!h3 && cut(card, h3),
-                        thumbnail: !!img && img.complete && img.naturalWidth > 0};""", card))
-        return facts
+        whether the thumbnail shows. Thumbnails load lazily, only while near the view: each card is scrolled
+        into view and waited for until its thumbnail has loaded or failed (`thumbnail_timeout` s at most for
+        the first that does neither, then no more waiting for the others: a frontend that marks neither).
+        The dialog renders a long list a page at a time as it is scrolled: the cards that come with the last
+        one's scrolling are looked at too."""
+        facts, seen = [], set()
+        timeout = thumbnail_timeout
+        while True:
+            names = [name for name in self.card_names() if name not in seen]
+            if not names:
+                return facts
+            for name in names:
+                seen.add(name)
+                try:
+                    facts.append(self.wait_for(f"the thumbnail of {name!r} loaded or failed",
+                                               lambda name=name: self.js(CARD_FACTS, name, True), timeout))
+                except TimeoutError:
+                    timeout = 0.0
+                    fact = self.js(CARD_FACTS.replace("if (!loaded && !fallback) return null;", ""), name, True)
+                    facts.append(fact or {"name": name, "title": "", "description": "", "title_cut": False,
+                                          "thumbnail": False})
+            self.frames()
 
     def scroll_cards_to_top(self):
-        cards = self.visible(f"{TEMPLATES} [data-testid^=template-workflow-]")
-        if cards:  # the first scrollable box around the cards goes back to its top
-            self.js("""for (let e = arguments[0].parentElement; e; e = e.parentElement) {
-                         const scrolls = /(auto|scroll)/.test(getComputedStyle(e).overflowY);
-                         if (scrolls && e.scrollHeight > e.clientHeight + 1) {
-                           e.scrollTop = 0; break;
-                         }
-                       }""", cards[0])
-            time.sleep(1.0)  # the thumbnails in view load again
+        """Scroll the cards back to the top and wait until the thumbnails then in view have loaded (or failed)."""
+        for name in self.js(CARDS_TO_TOP):
+            self.wait_for(f"the thumbnail of {name!r}", lambda name=name: self.js(CARD_FACTS, name, False))
+        self.frames()
 
-    def load_template(self, name: str, node_count: int, settle: float = 1.0) -> float:
-        """Click the card `name` in the open templates dialog and wait until its graph (node_count nodes) is
-        loaded and the dialog has closed. Returns the seconds it took."""
+    def load_template(self, name: str, node_count: int) -> float:
+        """Click the card `name` in the open templates dialog and wait until the frontend has loaded its graph
+        (node_count nodes) and run its checks, and the dialog has closed. Returns the seconds it took."""
         started = time.monotonic()
-        card = self.wait_for(f"the card {name!r}", lambda: [c for c in self.visible(
-            f"{TEMPLATES} [data-testid^=template-workflow-]")
-            if c.get_attribute("data-testid") == f"template-workflow-{name}"])[0]
-        self.js("arguments[0].scrollIntoView({block: 'center'})", card)
-        card.click()
-        self.wait_for(f"the workflow {name!r} on the canvas ({node_count} nodes)", lambda: not self.visible(TEMPLATES)
-                      and self.js("return window.app.graph._nodes.length") == node_count)
-        time.sleep(settle)  # dialogs the load opens (missing nodes, missing models) come a moment later
+        before = self.js(WATCH_LOADS)
+
+        def loaded():
+            loads = self.js(LOADS_SINCE, before)
+            if not loads or not all(load["done"] for load in loads):
+                return False
+            errors = [load["error"] for load in loads if load["error"]]
+            if errors:
+                raise RuntimeError(f"the frontend failed to load {name!r}: {'; '.join(errors)}")
+            return not self.visible(TEMPLATES) and self.js("return window.app.graph._nodes.length") == node_count
+
+        self.click(f"the card {name!r}", lambda: self.js(CARD_ELEMENT, name))
+        self.wait_for(f"the workflow {name!r} loaded ({node_count} nodes on the canvas, the dialog closed)", loaded)
+        self.frames()  # what the load opened (error overlay, dialogs) is rendered
         return time.monotonic() - started
+
+    def load_report(self) -> dict:
+        """What the last load left: missing_nodes, missing_models, missing_media (lists; None where this
+        frontend has no such store), overlay (the error overlay's lines), dialogs (the keys of those open)."""
+        return self.js(LOAD_REPORT)
+
+    def dismiss_errors(self):
+        """Dismiss the error overlay (as its Dismiss button does) and wait until it has gone."""
+        if self.visible(ERROR_OVERLAY):
+            self.click("the error overlay's Dismiss button",
+                       lambda: (self.visible("[data-testid=error-overlay-dismiss]") or [None])[0])
+            self.wait_for("the error overlay gone", lambda: not self.visible(ERROR_OVERLAY))
 
     def graph(self) -> dict:
         return self.js(GRAPH_FACTS)
 
     def resize(self, width: int, height: int):
+        """The window's size; returns once the canvas has followed it."""
+        width, height = int(width), int(height)
         self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-            "width": int(width), "height": int(height), "deviceScaleFactor": 1, "mobile": False})
-        time.sleep(0.5)  # the canvas follows the window
+            "width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+        self.wait_for(f"the canvas at the window's size {width} x {height}",
+                      lambda: self.js(CANVAS_FOLLOWED, width, height))
+        self.frames()
 
     def screenshot_graph(self, path: Path, zoom: float = 0.92, min_scale: float = 0.75,
                          max_size: tuple[int, int] = (3200, 2400)) -> Path:
-        """A screenshot of the whole graph (every node and group fitted into the canvas). A graph too big to
-        be drawn at `min_scale` in this window gets a larger window for the picture (at most max_size): below
-        about 0.6 the frontend draws nodes as boxes without their text."""
+        """A screenshot of the whole graph (every node and group fitted into the part of the canvas the page's
+        bars leave free). A graph too big to be drawn at `min_scale` in this window gets a larger window for
+        the picture (at most max_size): below about 0.6 the frontend draws nodes as boxes without their text."""
         facts = self.js(GRAPH_BOUNDS)
         if facts is None:
             return self.screenshot(path)
-        (bx, by, bw, bh), (cw, ch) = facts["bounds"], facts["canvas"]
-        scale = min(zoom * cw / max(bw, 300), zoom * ch / max(bh, 300))
+        bounds, (_, _, fw, fh) = facts["bounds"], facts["free"]
+        scale = min(zoom * fw / max(bounds[2], 300), zoom * fh / max(bounds[3], 300))
         resized = scale < min_scale
-        if resized:  # the canvas needs bounds * min_scale / zoom; the rest of the window stays as it is
-            width = min(max_size[0], self.width - cw + bw * min_scale / zoom)
-            height = min(max_size[1], self.height - ch + bh * min_scale / zoom)
+        if resized:  # the free area needs bounds * min_scale / zoom; the rest of the window stays as it is
+            width = min(max_size[0], self.width - fw + bounds[2] * min_scale / zoom)
+            height = min(max_size[1], self.height - fh + bounds[3] * min_scale / zoom)
             self.resize(max(width, self.width), max(height, self.height))
         try:
-            self.js(FIT_BOUNDS, [bx, by, bw, bh], zoom)
-            time.sleep(0.3)
+            self.js(FIT_BOUNDS, bounds, self.js(GRAPH_BOUNDS)["free"], zoom)
+            self.frames()  # the DOM widgets (text boxes) follow the canvas on its next frames
             return self.screenshot(path)
         finally:
             if resized:
@@ -283,7 +554,12 @@ class Browser:
 
     def set_setting(self, key: str, value):
         """A user setting, through the frontend's extension API (as the settings dialog would)."""
-        self.js("return window.app.extensionManager.setting.set(arguments[0], arguments[1])", key, value)
+        result = self.driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "Promise.resolve(window.app.extensionManager.setting.set(arguments[0], arguments[1]))"
+            ".then(() => done(true), (e) => done(String(e)));", key, value)
+        if result is not True:
+            raise RuntimeError(f"the frontend did not take the setting {key} = {value!r}: {result}")
 
     def screenshot(self, path: Path) -> Path:
         path = Path(path)
@@ -292,18 +568,26 @@ class Browser:
         return path
 
     def close_dialogs(self):
-        """Close every dialog with its close button (Escape as a fallback)."""
+        """Close every dialog with its close button (Escape as a fallback), waiting for each to go, and
+        dismiss the error overlay."""
         from selenium.webdriver.common.keys import Keys
 
         for _ in range(5):
-            buttons = self.visible(".p-dialog .p-dialog-close-button, .p-dialog [aria-label=Close]")
-            if not self.visible(".p-dialog"):
-                return
-            if buttons:
-                buttons[0].click()
-            else:
-                self.driver.find_element("css selector", "body").send_keys(Keys.ESCAPE)
-            time.sleep(0.3)
+            dialogs = self.open_dialogs()
+            if not dialogs:
+                break
+            buttons = self.visible(".p-dialog .p-dialog-close-button, .p-dialog [aria-label=Close], "
+                                   ".p-dialog [aria-label='Close dialog']")
+            try:
+                if buttons:
+                    buttons[0].click()
+                else:
+                    self.driver.find_element("css selector", "body").send_keys(Keys.ESCAPE)
+            except _transient():
+                continue
+            count = len(dialogs)
+            self.wait_for("a dialog closed", lambda count=count: len(self.open_dialogs()) < count)
+        self.dismiss_errors()
 
     def errors(self) -> list[str]:
         """The page's JavaScript errors since the last call."""
