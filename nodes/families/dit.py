@@ -1,71 +1,46 @@
-"""The DiT adapter (Flux and Chroma, SD3 / SD3.5, Qwen-Image): which blocks share, where sharing hooks in,
-and how positions enter.
+"""The DiT adapter: StyleAligned on any diffusion transformer a family record (family.py) describes.
 
-Two hooks per clone, both chained to what was registered before:
-- a "dit" block replace on every block (`BlockMarker`) tells which block runs and how its joint
-  sequence is laid out (text tokens first, image tokens after; Flux's single blocks reuse the counts
-  of its double blocks);
-- an `optimized_attention_override` (`JointAttentionOverride`) shares on the joint sequence of the
-  selected blocks and calls any override already registered as its kernel.
-Positions: Flux, Chroma and Qwen-Image turn q and k by RoPE inside attention, so the reference keys
-are turned once more to sit beside the target (ShiftPE); SD3 adds absolute positions at the input,
-where nothing can move without changing the reference row.
+Two kinds of hook per clone, chained to what was registered before:
+- a marker on every block says which block runs and carries its rotary rotations: the host's "dit" block
+  replace where the family has one (`BlockMarker`, which also reads the text and image token counts of the
+  blocks that see them apart), else an object patch on the forward of the block's attention module
+  (`ForwardMarker`, through a context variable: per thread, like everything of one model call);
+- an `optimized_attention_override` (`JointAttentionOverride`) shares in the selected blocks and calls any
+  override already registered as its kernel.
+Positions: on RoPE families the reference keys are turned once more to sit beside the target (ShiftPE) or
+their frequency bands weighted (untwist), and AdaIN runs on un-rotated q and k; families that add absolute
+positions at the input (SD3) have nothing to move.
 """
 
+import contextlib
+import contextvars
 import functools
 import inspect
-import math
-from dataclasses import dataclass, field
 
 from ...core.alignment.attention import attention_heads, share
 from ...core.alignment.positions import reference_key_turn, untwist_gains, untwist_schedule
 from ..hooks import CALL, call_of, warn_once
 
-X_AXIS = 2  # image ids are (index, row, column)
-
-
-@dataclass(frozen=True)
-class DitFamily:
-    name: str
-    config_classes: tuple  # the host's model config classes of this family
-    blocks: tuple  # (our kind, attribute of the block list, the host's "dit" replace name)
-    presets: dict = field(default_factory=dict)  # layer mode -> the kinds it selects; "auto" is the default
-    rope: bool = True  # positions are turned inside attention (else added at the input)
-    pe_tokens: int = 2  # the token axis of the rotations a block gets as "pe" (Flux: (B, 1, L, P, 2, 2))
-
-
-FAMILIES = (
-    DitFamily("Flux (dev, schnell, Chroma)", ("Flux", "FluxSchnell", "FluxInpaint", "Chroma"),
-              (("double", "double_blocks", "double_block"), ("single", "single_blocks", "single_block")),
-              {"auto": ("single",), "single-stream blocks": ("single",), "double-stream blocks": ("double",)}),
-    DitFamily("SD3 / SD3.5", ("SD3",), (("joint", "joint_blocks", "double_block"),), {"auto": ("joint",)},
-              rope=False),
-    DitFamily("Qwen-Image", ("QwenImage",), (("joint", "transformer_blocks", "double_block"),), {"auto": ("joint",)},
-              pe_tokens=1),  # (B, L, 1, P, 2, 2)
-)
-
-
-def family_for(config_class, diffusion_model):
-    """The DiT family of a model config class name, when its diffusion model has the blocks we hook."""
-    for family in FAMILIES:
-        if config_class in family.config_classes and all(hasattr(diffusion_model, b[1]) for b in family.blocks):
-            return family
-    return None
-
-
 BLOCK = "style_aligned_block"  # the key of the running block in the transformer_options a block passes down
 ROTATIONS = "style_aligned_rotations"  # and of the rotations the block turns q and k by (its "pe")
+_marked = contextvars.ContextVar("style_aligned_block", default=None)  # (block, rotations) of a ForwardMarker
+
+
+def _rotations(pe):
+    """A block's rotary `pe` as (B or 1, 1, L, P, 2, 2); hosts put the token axis at 1 or 2."""
+    if pe is None or getattr(pe, "ndim", 0) != 6:
+        return None
+    return pe if pe.shape[1] == 1 else pe.movedim(1, 2)
 
 
 class BlockMarker:
     """"dit" block replace: hands the block a copy of its transformer_options that names the block and carries
     its rotary rotations (so the attention override knows where it runs and can undo the rotation around
-    AdaIN) and, where the block sees text and image apart, records their token counts on the call; then runs
+    AdaIN) and, where the block sees text and image apart, records the text length on the call; then runs
     the block as the host or an earlier replace would."""
 
-    def __init__(self, key, pe_tokens=2, previous=None):
+    def __init__(self, key, previous=None):
         self.key = key
-        self.pe_tokens = pe_tokens
         self.previous = previous
 
     def __call__(self, args, extra):
@@ -74,10 +49,36 @@ class BlockMarker:
         txt, img = args.get("txt"), args.get("img")
         if call is not None and txt is not None and img is not None:
             call.joint = (txt.shape[1], img.shape[1])
-        pe = args.get("pe")
-        rotations = pe.movedim(self.pe_tokens, 2) if pe is not None and pe.ndim == 6 else None
-        args = {**args, "transformer_options": {**options, BLOCK: self.key, ROTATIONS: rotations}}
+        args = {**args, "transformer_options": {**options, BLOCK: self.key, ROTATIONS: _rotations(args.get("pe"))}}
         return self.previous(args, extra) if self.previous is not None else extra["original_block"](args)
+
+
+class ForwardMarker:
+    """Object patch for the forward of one block's attention module, for families without a "dit" replace:
+    marks the block (and its rotations, the argument `pe`) for the attention calls made inside it, in a
+    context variable of this thread. Reverted by the host when the clone unloads."""
+
+    def __init__(self, key, forward, pe=None):
+        self.key = key
+        self.forward = forward
+        self.pe = pe
+
+    def __call__(self, *args, **kwargs):
+        pe = args[self.pe] if isinstance(self.pe, int) and len(args) > self.pe else kwargs.get(self.pe)
+        token = _marked.set((self.key, _rotations(pe)))
+        try:
+            return self.forward(*args, **kwargs)
+        finally:
+            _marked.reset(token)
+
+
+@contextlib.contextmanager
+def _unmarked():
+    token = _marked.set(None)
+    try:
+        yield
+    finally:
+        _marked.reset(token)
 
 
 def _parameter(name, default=inspect.Parameter.empty):
@@ -92,42 +93,50 @@ _KERNEL = inspect.Signature([_parameter(n) for n in ("q", "k", "v", "heads")]
 
 
 @functools.lru_cache(maxsize=64)
-def _key_turn(mode, axes_dim, theta, distance):
-    return reference_key_turn(mode, list(axes_dim), theta, X_AXIS, distance)
+def _key_turn(mode, axes_dim, theta, axis, distance):
+    return reference_key_turn(mode, list(axes_dim), theta, axis, distance)
 
 
 class JointAttentionOverride:
-    """`optimized_attention_override`: StyleAligned joint attention in the selected blocks inside the
-    active range; every other call (other blocks, SD3.5's image-only attention of a non-selected block) goes
+    """`optimized_attention_override`: StyleAligned attention in the selected blocks inside the active range;
+    every other call (other blocks, refiners, cross-attention, calls of a shape the family does not share) goes
     to the kernel the host would have used: an override registered before ours (or set after the patch, see
-    `DitAdapter.per_call`), else the block's checkpoint-selected kernel, else the host's own.
+    `OverrideOnTop`), else the block's checkpoint-selected kernel, else the host's own.
 
-    Holds nothing that changes: the call's state comes in its transformer_options."""
+    Holds nothing that changes: the call's state comes in its transformer_options (or this thread's marker)."""
 
-    def __init__(self, rope=None, preferred=None, previous=None):
-        self.rope = rope  # (axes_dim, theta, patch_size) where positions are turned inside attention
+    def __init__(self, family, model_facts, preferred=None, previous=None):
+        self.family = family
+        self.facts = model_facts  # ((axes_dim, theta) of the rotary embedder or None, the model's patch size)
         self.preferred = preferred or {}  # block key -> the kernel a checkpoint selected for it (newer hosts)
         self.previous = previous
 
     def over(self, previous):
         """This override with `previous` as its kernel."""
-        return JointAttentionOverride(self.rope, self.preferred, previous)
+        return JointAttentionOverride(self.family, self.facts, self.preferred, previous)
 
     def kernel(self, func, block, *args, **kwargs):
         """The host's dispatch for one call: an override wins, then the block's preferred kernel, then func.
-        The block's name is taken out of the options it passes on, so an override below that chains ours
-        again runs plainly instead of sharing twice."""
+        The block's marks are taken out of what it passes on, so an override below that chains ours again
+        runs plainly instead of sharing twice."""
         options = kwargs.get("transformer_options")
         if options is not None and BLOCK in options:
             kwargs["transformer_options"] = {k: v for k, v in options.items() if k not in (BLOCK, ROTATIONS)}
-        if self.previous is not None:
-            return self.previous(func, *args, **kwargs)
-        preferred = self.preferred.get(block)
-        return preferred(*args, **kwargs) if preferred is not None else func(*args, **kwargs)
+        with _unmarked():
+            if self.previous is not None:
+                return self.previous(func, *args, **kwargs)
+            preferred = self.preferred.get(block)
+            return preferred(*args, **kwargs) if preferred is not None else func(*args, **kwargs)
+
+    def _where(self, options):
+        """(the running block, its rotations) from a dit marker's options, else from a forward marker."""
+        if options.get(BLOCK) is not None:
+            return options[BLOCK], options.get(ROTATIONS)
+        return _marked.get() or (None, None)
 
     def __call__(self, func, *args, **kwargs):
         options = kwargs.get("transformer_options") or {}  # the host always passes it by name
-        block = options.get(BLOCK)
+        block, rotations = self._where(options)
         if block is None:
             return self.kernel(func, None, *args, **kwargs)
         call = call_of(options)
@@ -140,7 +149,7 @@ class JointAttentionOverride:
         if not a["skip_reshape"]:  # (B, L, heads*dim) -> (B, heads, L, dim) as the host reads it (SD3's v comes
             batch = q.shape[0]     # split into heads already)
             q, k, v = (t.reshape(batch, t.shape[1], heads, -1).transpose(1, 2) for t in (q, k, v))
-        image = self._image_tokens(call, q.shape[2])
+        image = self._image(call, q.shape[2], k.shape[2])
         if image is None:
             return self.kernel(func, block, *args, **kwargs)
 
@@ -151,38 +160,34 @@ class JointAttentionOverride:
                                skip_reshape=True, skip_output_reshape=True, **a["rest"])
 
         s = call.settings
-        rotations = options.get(ROTATIONS)
-        frame = None if rotations is None or self.rope is None else rotations[:, :, image]
+        frame = None if rotations is None or self.facts[0] is None else rotations[:, :, image]
         out = share(q, k, v, call.chunks, image, s.refs, call.opts, s.weights, attend, self._turn(call), a["mask"],
                     frame, self._gain(call))
         if a["skip_output_reshape"]:  # the caller wants (B, heads, L, dim) back
             return out
         return out.transpose(1, 2).flatten(2)
 
-    @staticmethod
-    def _image_tokens(call, length):
-        """Where the image tokens are in a joint sequence of `length` (text first), or None if this
-        attention is not one we know the layout of."""
-        text, image = call.joint or (0, length)
-        if length == text + image:
-            return slice(text, length)
-        if length == image:  # SD3.5's image-only attention in a joint block
-            return slice(0, length)
-        return None
+    def _image(self, call, length, keys):
+        """Where the image tokens are in this call, or None if it is not one the family shares."""
+        if self.family.shared_calls == "self" and keys != length:  # cross-attention to the text
+            return None
+        tokens = self.family.image_tokens(call.latent_shape, self.facts[1])
+        return self.family.image_slice(length, tokens, call.joint[0] if call.joint else None)
 
     def _gain(self, call):
         """The reference keys' per-channel gains of reference_positions "untwist" at this point of the schedule."""
-        if self.rope is None or call.settings.positions != "untwist":
+        if self.facts[0] is None or call.settings.positions != "untwist":
             return None
         high, low = untwist_schedule(*call.settings.untwist, call.progress)
-        return untwist_gains(self.rope[0], high, low)
+        return untwist_gains(self.facts[0][0], high, low)
 
     def _turn(self, call):
-        if self.rope is None:
+        """ShiftPE: the reference keys one latent width (in patch tokens) along the width axis."""
+        if self.facts[0] is None:
             return None
-        axes_dim, theta, patch = self.rope
-        distance = math.ceil(call.width / patch)  # the latent width in patch tokens
-        return _key_turn(call.settings.positions, tuple(axes_dim), theta, distance)
+        (axes_dim, theta), patch = self.facts
+        distance = -(-call.width // (patch if isinstance(patch, int) else patch[-1]))
+        return _key_turn(call.settings.positions, tuple(axes_dim), theta, self.family.width_axis, distance)
 
 
 class OverrideOnTop:
@@ -201,6 +206,12 @@ class OverrideOnTop:
             transformer_options["optimized_attention_override"] = self.override.over(current)
 
 
+def _module(root, path):
+    for name in filter(None, path.split(".")):
+        root = root[int(name)] if name.isdigit() else getattr(root, name)
+    return root
+
+
 class DitAdapter:
     has_group_norm = False
 
@@ -208,36 +219,47 @@ class DitAdapter:
         self.family = family
         self.name = family.name
         self.diffusion_model = diffusion_model
-        self.layers = [(kind, i) for kind, attribute, _ in family.blocks
-                       for i in range(len(getattr(diffusion_model, attribute)))]
+        self.layers = [(b.kind, i) for b in family.blocks for i in range(len(_module(diffusion_model, b.path)))]
         self.presets = {mode: [key for key in self.layers if key[0] in kinds] for mode, kinds in family.presets.items()}
-        self._host_kind = {kind: host for kind, _, host in family.blocks}
 
-    def _rope(self):
-        if not self.family.rope:
-            return None
-        pe = self.diffusion_model.pe_embedder
-        return list(pe.axes_dim), pe.theta, self.diffusion_model.patch_size
+    def _facts(self):
+        """((axes_dim, theta) of the rotary embedder or None, the patch size): what the override needs of the
+        model, read once (the override must not hold the model: older hosts deep-copy patches per clone)."""
+        rope = None
+        if self.family.rope:
+            embedder = _module(self.diffusion_model, self.family.embedder)
+            rope = (tuple(embedder.axes_dim), embedder.theta)
+        return rope, self.family.patch_size(self.diffusion_model)
 
     def _preferred_kernels(self):
         """Per block, the attention kernel a checkpoint selected for it (newer hosts keep it on a
         `ComfyAttention` module of the block and call it instead of the default when no override is set)."""
         kernels = {}
-        for kind, attribute, _ in self.family.blocks:
-            for number, block in enumerate(getattr(self.diffusion_model, attribute)):
+        for blocks in self.family.blocks:
+            for number, block in enumerate(_module(self.diffusion_model, blocks.path)):
                 for module in block.modules():
                     function = getattr(module, "function", None) if type(module).__name__ == "ComfyAttention" else None
                     if function is not None:
-                        kernels[(kind, number)] = function
+                        kernels[(blocks.kind, number)] = function
         return kernels
+
+    def _mark_blocks(self, patched, options):
+        replaces = options.setdefault("patches_replace", {}).setdefault("dit", {})
+        for blocks in self.family.blocks:  # every block, so single blocks know the text length of double ones
+            for number in range(len(_module(self.diffusion_model, blocks.path))):
+                key = (blocks.kind, number)
+                if blocks.replace is not None:
+                    host_key = (blocks.replace, number)
+                    replaces[host_key] = BlockMarker(key, replaces.get(host_key))
+                    continue
+                path = ".".join(filter(None, (blocks.path, str(number), blocks.attention)))
+                marker = ForwardMarker(key, _module(self.diffusion_model, path).forward, blocks.pe)
+                patched.add_object_patch(f"diffusion_model.{path}.forward", marker)
 
     def install(self, patched, settings):
         options = patched.model_options.setdefault("transformer_options", {})
-        replaces = options.setdefault("patches_replace", {}).setdefault("dit", {})
-        for kind, number in self.layers:  # every block, so single blocks know the counts of double ones
-            host_key = (self._host_kind[kind], number)
-            replaces[host_key] = BlockMarker((kind, number), self.family.pe_tokens, replaces.get(host_key))
-        override = JointAttentionOverride(self._rope(), self._preferred_kernels())
+        self._mark_blocks(patched, options)
+        override = JointAttentionOverride(self.family, self._facts(), self._preferred_kernels())
         options["optimized_attention_override"] = override.over(options.get("optimized_attention_override"))
         return OverrideOnTop(override)
 
@@ -251,10 +273,13 @@ class DitAdapter:
             previous = replaces.pop(key).previous
             if previous is not None:
                 replaces[key] = previous
+        markers = [key for key, value in patched.object_patches.items() if isinstance(value, ForwardMarker)]
+        for key in markers:
+            del patched.object_patches[key]
         override = options.get("optimized_attention_override")
         if isinstance(override, JointAttentionOverride):
             if override.previous is None:
                 del options["optimized_attention_override"]
             else:
                 options["optimized_attention_override"] = override.previous
-        return bool(ours or isinstance(override, JointAttentionOverride))
+        return bool(ours or markers or isinstance(override, JointAttentionOverride))

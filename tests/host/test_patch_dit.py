@@ -150,13 +150,14 @@ def test_the_shift_is_the_hosts_rope_at_positions_one_width_to_the_right():
     embedding at column c + latent width / patch."""
     from comfy.ldm.flux.math import apply_rope1
     from style_aligned.core.alignment.positions import rotate_pairs
+    from style_aligned.nodes.families import flux
     from style_aligned.nodes.families.dit import JointAttentionOverride
 
     embedder = tiny.tiny_flux().get_model_object("diffusion_model").pe_embedder
     ids = torch.tensor([[[0.0, 1.0, 2.0], [0.0, 3.0, 0.0]]])
     moved = ids + torch.tensor([0.0, 0.0, 4.0])  # a latent 8 wide is 4 patch tokens
     key = torch.randn(1, 1, 2, sum(embedder.axes_dim), dtype=torch.float32)
-    override = JointAttentionOverride((embedder.axes_dim, embedder.theta, 2))
+    override = JointAttentionOverride(flux.FAMILY, ((tuple(embedder.axes_dim), embedder.theta), 2))
     turned = rotate_pairs(apply_rope1(key, embedder(ids)), override._turn(_call(latent_shape=(3, 16, 8, 8))))
     torch.testing.assert_close(turned, apply_rope1(key, embedder(moved)), rtol=1e-5, atol=1e-5)
 
@@ -189,29 +190,34 @@ def test_the_hosts_reference_latent_conditioning_keeps_working():
                                          ("hunyuan_video", r"HunyuanVideo \(HunyuanVideo\)")])
 def test_an_unsupported_family_is_named_with_the_supported_ones(kind, family):
     """Lumina 2 offers no block hooks; HunyuanVideo has Flux-like blocks but is a video model."""
+    from style_aligned.nodes.families import FAMILIES
+
     model = tiny.tiny_unsupported(kind)
-    with pytest.raises(ValueError, match=rf"model: {family} is not supported; Style Aligned works with SD1\.5 / SD2 "
-                                         r"/ SDXL \(UNet\), Flux \(dev, schnell, Chroma\), SD3 / SD3\.5, Qwen-Image"):
+    with pytest.raises(ValueError, match=rf"model: {family} is not supported; Style Aligned works with ") as error:
         patched(model)
+    for supported in ["SD1.5 / SD2 / SDXL (UNet)"] + [f.name for f in FAMILIES]:
+        assert supported in str(error.value)
     assert not model.model_options.get("transformer_options")
 
 
-def _call(chunks=1, joint=(3, 5), latent_shape=(3, 16, 4, 4), **settings):
-    """The state of one model call as our model wrapper makes it, sharing in block joint_0."""
+def _call(chunks=1, joint=(3, 5), latent_shape=(3, 16, 2, 10), **settings):
+    """The state of one model call as our model wrapper makes it, sharing in block joint_0 (a 2 x 10 latent is
+    5 image tokens at patch size 2)."""
     from style_aligned.nodes.hooks import Call, Settings
 
     settings = Settings(selected=frozenset({("joint", 0)}), **settings)
-    return Call(settings, chunks, True, latent_shape, joint)
+    return Call(settings, chunks, True, latent_shape, settings.opts, joint=joint)
 
 
 def _in_a_joint_block(call=None):
-    """(our override, the transformer_options of an attention call inside selected block joint_0 of 3 text +
-    5 image tokens)."""
+    """(our override on an SD3-shaped family, the transformer_options of an attention call inside selected block
+    joint_0 of 3 text + 5 image tokens)."""
+    from style_aligned.nodes.families import sd3
     from style_aligned.nodes.families.dit import BLOCK, JointAttentionOverride
     from style_aligned.nodes.hooks import CALL
 
     options = {"cond_or_uncond": [0], CALL: call or _call(), BLOCK: ("joint", 0)}
-    return JointAttentionOverride(), {"transformer_options": options}
+    return JointAttentionOverride(sd3.FAMILY, (None, 2)), {"transformer_options": options}
 
 
 def test_the_override_reads_every_way_the_host_calls_its_kernel():

@@ -1,0 +1,71 @@
+"""What a model family is to the patch: one small record per family (the files beside this one), read by the
+generic DiT hooks in dit.py. A record says which host model config classes it covers, where its attention
+blocks are and how the running block is known, where the image tokens sit in each attention call, where
+positions come from, and what a batch of its latents looks like. Adding a family is adding a record (and its
+tests); no other file learns family names."""
+
+import math
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Blocks:
+    """One list of attention blocks of a diffusion model.
+
+    kind: our name for them in layer lists ("double", "single", "joint", "layer", ...); path: the attribute of
+    the block list on the diffusion model. The running block is known from the host's "dit" block replace named
+    `replace` (it hands us the block's arguments: text and image apart, and the rotations `pe`), or, for models
+    that offer no replace, from a marker on the forward of `attention` (a sub-module path of each block; empty:
+    the block itself), whose rotations are the argument `pe` (a keyword, or a position after self)."""
+
+    kind: str
+    path: str
+    replace: str = None
+    attention: str = ""
+    pe: object = None
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str  # as users know it, in messages and the README
+    config_classes: tuple  # the host's model config classes (comfy.supported_models) of this family
+    blocks: tuple  # of Blocks
+    presets: dict = field(default_factory=dict)  # layer mode -> the kinds it selects; "auto" is the default
+    image: str = "after text"  # where the image tokens are in a shared call: "after text" (the text length comes
+    # from the blocks that see text apart), "end", "start", or "all" (image-only self-attention)
+    pad: int = 1  # the image tokens are padded to a multiple of this (Z-Image: 32)
+    rope: bool = True  # positions are turned inside attention (else added at the input)
+    embedder: str = "pe_embedder"  # the diffusion model's rotary embedder (axes_dim, theta)
+    width_axis: int = 2  # the rotary axis of the image's width
+    patch: str = "patch_size"  # the diffusion model's patch size attribute (or a number)
+    shared_calls: str = "any"  # "self": only calls whose keys are as long as the queries (not cross-attention)
+
+    def patch_size(self, diffusion_model):
+        """The model's patch size as it states it: a number (height and width) or one per latent axis."""
+        patch = self.patch if isinstance(self.patch, (int, tuple)) else getattr(diffusion_model, self.patch)
+        return patch if isinstance(patch, int) else tuple(patch)
+
+    @staticmethod
+    def image_tokens(latent_shape, patch):
+        """How many image tokens one latent row (B, C, [frames,] height, width) makes: frames x rows x columns
+        of patches; a single number is the patch's height and width (frames are not patched then)."""
+        dims = len(latent_shape) - 2
+        patch = (patch,) * 2 if isinstance(patch, int) else tuple(patch)
+        patch = (1,) * (dims - len(patch)) + patch[-dims:]
+        return math.prod(math.ceil(n / p) for n, p in zip(latent_shape[2:], patch, strict=True))
+
+    def image_slice(self, length, tokens, text=None):
+        """Where `tokens` image tokens are in an attention call over `length` tokens, or None when this call is
+        not one of the shape this family shares (then it runs plainly)."""
+        padded = math.ceil(tokens / self.pad) * self.pad
+        if self.image == "all":
+            return slice(0, length) if length == tokens else None
+        if self.image == "start":
+            return slice(0, tokens) if length >= padded else None
+        if self.image == "end":
+            return slice(length - padded, length - padded + tokens) if length >= padded else None
+        if length == tokens:  # an image-only attention of a joint block (SD3.5's second attention)
+            return slice(0, length)
+        if text is None or length < text + tokens:  # "after text", and no block has said how long the text is
+            return None
+        return slice(text, text + tokens)
