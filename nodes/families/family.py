@@ -39,6 +39,12 @@ class Family:
     width_axis: int = 2  # the rotary axis of the image's width
     patch: str = "patch_size"  # the diffusion model's patch size attribute (or a number)
     shared_calls: str = "any"  # "self": only calls whose keys are as long as the queries (not cross-attention)
+    # what a batch of this family's prompts and latents is (the batch-prompts and inversion nodes read these):
+    text_encoders: tuple = ()  # (module, class) of the host's text encoder model (clip.cond_stage_model or a base)
+    latent_channels: int = 16
+    latent_scale: int = 8  # pixels per latent cell
+    latent_frames: bool = False  # latents carry a frame axis (B, C, T, H, W): video, or one-frame images
+    guidance: bool = False  # the conditioning carries a distilled guidance value (as CLIPTextEncodeFlux writes it)
 
     def patch_size(self, diffusion_model):
         """The model's patch size as it states it: a number (height and width) or one per latent axis."""

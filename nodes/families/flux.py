@@ -10,4 +10,6 @@ FAMILY = Family(
     blocks=(Blocks("double", "double_blocks", replace="double_block"),
             Blocks("single", "single_blocks", replace="single_block")),
     presets={"auto": ("single",), "single-stream blocks": ("single",), "double-stream blocks": ("double",)},
+    text_encoders=(("comfy.text_encoders.flux", "FluxClipModel"),),
+    guidance=True,
 )

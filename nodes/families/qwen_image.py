@@ -8,4 +8,6 @@ FAMILY = Family(
     config_classes=("QwenImage",),
     blocks=(Blocks("joint", "transformer_blocks", replace="double_block"),),
     presets={"auto": ("joint",)},
+    text_encoders=(("comfy.text_encoders.qwen_image", "QwenImageTEModel"),),
+    latent_frames=True,
 )

@@ -10,4 +10,5 @@ FAMILY = Family(
     blocks=(Blocks("joint", "joint_blocks", replace="double_block"),),
     presets={"auto": ("joint",)},
     rope=False,
+    text_encoders=(("comfy.text_encoders.sd3_clip", "SD3ClipModel"),),
 )
