@@ -1,4 +1,4 @@
-"""StyleAlignedPatchModel in the real host with tiny SD1.5- and SDXL-shaped UNets."""
+"""StyleAlignedPatchModel in the real host with tiny SD1.5-, SD2 (v-prediction)- and SDXL-shaped UNets."""
 
 import math
 
@@ -13,7 +13,7 @@ def patched(model, **knobs):
     return host.run_node(StyleAlignedPatchModel, model=model, **knobs)[0]
 
 
-@pytest.fixture(scope="module", params=["sd15", "sdxl"])
+@pytest.fixture(scope="module", params=tiny.UNET_KINDS)  # sd2: SD 2.x as v-prediction
 def kind_model(request):
     return request.param, tiny.tiny_model(request.param)
 

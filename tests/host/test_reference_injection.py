@@ -1,4 +1,7 @@
-"""Inverted references inside StyleAlignedPatchModel, in the real host (tiny UNet)."""
+"""Inverted references inside StyleAlignedPatchModel, in the real host (tiny UNets: SD1.5, and SD2 as
+v-prediction where the reference rows are followed)."""
+
+import functools
 
 import pytest
 import torch
@@ -10,37 +13,47 @@ from style_aligned.nodes.reference import DDIMInvertReference
 SAMPLERS = ["euler", "euler_ancestral", "dpmpp_2m", "ddim"]
 
 
-@pytest.fixture(scope="module")
-def setup():
-    model = tiny.tiny_model("sd15")
+KINDS = ["sd15", "sd2"]  # sd2: SD 2.x as v-prediction
+
+
+@functools.cache
+def inverted(kind):
+    """A tiny model of `kind`, two reference latents, and their trajectories inverted as 1 and as 2 references."""
+    model = tiny.tiny_model(kind)
     gen = torch.Generator().manual_seed(11)
     references = torch.randn(2, 4, 8, 8, generator=gen)
     trajectories = {k: host.run_node(DDIMInvertReference, model=model, latent={"samples": references[:k]},
-                                   positive=tiny.conditioning("sd15", 1, seed=12), steps=8)[0] for k in (1, 2)}
+                                   positive=tiny.conditioning(kind, 1, seed=12), steps=8)[0] for k in (1, 2)}
     return model, references, trajectories
 
 
+@pytest.fixture(scope="module")
+def setup():
+    return inverted("sd15")
+
+
 def _recorded_run(model, trajectory, batch, sampler="euler", split=False, weights="", positive=None, negative=None,
-                  **knobs):
+                  kind="sd15", **knobs):
     inner = model.clone()
     recorder = recording.CallRecorder.install(inner)  # inside our wrapper: sees what the UNet sees
     style = host.run_node(StyleAlignedPatchModel, model=inner, style_reference=trajectory,
                         reference_weights=weights, **knobs)[0]
     if split:
         with recording.forced_split(model):
-            out = tiny.sample(style, "sd15", batch, sampler=sampler, steps=4, positive=positive, negative=negative)
+            out = tiny.sample(style, kind, batch, sampler=sampler, steps=4, positive=positive, negative=negative)
     else:
-        out = tiny.sample(style, "sd15", batch, sampler=sampler, steps=4, positive=positive, negative=negative)
+        out = tiny.sample(style, kind, batch, sampler=sampler, steps=4, positive=positive, negative=negative)
     return out, recorder.calls
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("split", [False, True], ids=["batched", "split"])
 @pytest.mark.parametrize("sampler", SAMPLERS)
-def test_reference_rows_follow_the_trajectory_at_every_call(setup, sampler, split):
-    model, references, trajectories = setup
+def test_reference_rows_follow_the_trajectory_at_every_call(kind, sampler, split):
+    model, references, trajectories = inverted(kind)
     for k in (1, 2):
         trajectory = trajectories[k]
-        out, calls = _recorded_run(model, trajectory, 4, sampler, split)
+        out, calls = _recorded_run(model, trajectory, 4, sampler, split, kind=kind)
         assert calls and {len(c["cond_or_uncond"]) for c in calls} == ({1} if split else {2})
         for call in calls:
             rows = call["input"].shape[0] // len(call["cond_or_uncond"])
@@ -52,10 +65,11 @@ def test_reference_rows_follow_the_trajectory_at_every_call(setup, sampler, spli
         torch.testing.assert_close(out[:k], references[:k], rtol=1e-5, atol=1e-5)
 
 
-def test_targets_take_the_reference(setup):
-    model, _, trajectories = setup
-    with_reference, _ = _recorded_run(model, trajectories[1], 4)
-    plain_sharing = tiny.sample(host.run_node(StyleAlignedPatchModel, model=model)[0], "sd15", 4, steps=4)
+@pytest.mark.parametrize("kind", KINDS)
+def test_targets_take_the_reference(kind):
+    model, _, trajectories = inverted(kind)
+    with_reference, _ = _recorded_run(model, trajectories[1], 4, kind=kind)
+    plain_sharing = tiny.sample(host.run_node(StyleAlignedPatchModel, model=model)[0], kind, 4, steps=4)
     assert (with_reference[1:] - plain_sharing[1:]).abs().amax() > 1e-3
 
 

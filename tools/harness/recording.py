@@ -81,3 +81,35 @@ def forced_split(model_patcher):
         yield
     finally:
         del model_patcher.model.memory_required
+
+
+@contextlib.contextmanager
+def recorded(owner, name="__call__", context=None):
+    """Inside: every call of `owner.<name>` (a class's method, e.g. one of our attention hooks, or a module's
+    function, e.g. the host's flux attention) runs as before and is recorded as a dict: "args" and "kwargs"
+    (tensors cloned, as they were passed), "output" and, with `context`, "context": context() at the call (the
+    state a hook reads from elsewhere, such as the running Style Aligned call). Yields the list of records."""
+    calls = []
+    original = getattr(owner, name)
+    own = name in vars(owner)  # else inherited: restored by removing the wrapper
+
+    def copy(value):
+        return value.detach().clone() if isinstance(value, torch.Tensor) else value
+
+    def wrapper(*args, **kwargs):
+        record = {"args": tuple(copy(a) for a in args), "kwargs": {k: copy(v) for k, v in kwargs.items()}}
+        if context is not None:
+            record["context"] = context()
+        output = original(*args, **kwargs)
+        record["output"] = copy(output)
+        calls.append(record)
+        return output
+
+    setattr(owner, name, wrapper)
+    try:
+        yield calls
+    finally:
+        if own:
+            setattr(owner, name, original)
+        else:
+            delattr(owner, name)

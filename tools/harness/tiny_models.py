@@ -32,7 +32,7 @@ def unet_config(kind, **overrides):
         transformer_depth_output=[1, 1, 1, 1], transformer_depth_middle=1, context_dim=CONTEXT_DIM,
         in_channels=4, out_channels=4, num_head_channels=-1, num_heads=2, use_spatial_transformer=True,
         legacy=False, image_size=None, use_temporal_attention=False, use_temporal_resblock=False,
-        use_linear_in_transformer=kind == "sdxl", adm_in_channels=None,
+        use_linear_in_transformer=kind in ("sdxl", "sd2"), adm_in_channels=None,
     )
     if kind == "sdxl":
         config.update(adm_in_channels=POOLED_DIM + SDXL_SIZE_EMBEDDING, num_classes="sequential")
@@ -41,19 +41,52 @@ def unet_config(kind, **overrides):
 
 
 def tiny_model(kind="sd15", seed=0, **overrides):
-    """A ModelPatcher around a tiny SD1.5- or SDXL-shaped UNet with random weights."""
+    """A ModelPatcher around a tiny SD1.5-, SD2- or SDXL-shaped UNet with random weights. "sd2" is SD 2.x
+    (`supported_models.SD20`: linear transformer layers, 16-wide heads here) as a v-prediction model, as SD 2.x
+    768-v checkpoints are (the host tells them from a weight statistic that random weights do not have)."""
+    import comfy.model_base
     import comfy.model_patcher
     import comfy.supported_models as supported_models
 
     if kind == "sdxl":
         family = supported_models.SDXL(unet_config(kind, **overrides))
         family.unet_config["num_head_channels"] = 16  # SDXL's 64-wide heads do not fit 32 channels
+    elif kind == "sd2":
+        family = supported_models.SD20(unet_config(kind, **overrides))
+        family.unet_config["num_head_channels"] = 16  # as SDXL's
+        family.model_type = lambda state_dict, prefix="": comfy.model_base.ModelType.V_PREDICTION
     else:
         family = supported_models.SD15(unet_config(kind, **overrides))
     model = family.get_model({})
     init_weights(model, seed)
     model.eval()
     return comfy.model_patcher.ModelPatcher(model, CPU, CPU)
+
+
+UNET_KINDS = ("sd15", "sd2", "sdxl")
+METHOD_QK_STD = 0.3
+
+
+def method_model(kind="sd15", seed=0, qk_std=METHOD_QK_STD):
+    """`tiny_model` whose self-attention query and key projections are wide (std `qk_std` instead of 0.02), so
+    attention is far from uniform: then AdaIN, the score shift and the reference keys move the targets by
+    1e-2 or more of their scale (with 0.02 AdaIN moves them by about 1e-5, the size of a float32 tolerance)."""
+    patcher = tiny_model(kind, seed)
+    gen = torch.Generator().manual_seed(seed + 100)
+    for name, module in patcher.model.diffusion_model.named_modules():
+        if name.endswith("attn1"):
+            for projection in (module.to_q, module.to_k):
+                projection.weight.data = torch.randn(projection.weight.shape, generator=gen) * qk_std
+    return patcher
+
+
+def calm_model(kind="sd15", seed=0, output_gain=0.01):
+    """`tiny_model` whose output convolution is scaled by `output_gain`: the random network's large, fast-varying
+    output (hundreds, with a random timestep embedding) made small, so the probability-flow ODE is smooth and a
+    refined (fixed-point) DDIM inversion converges; Euler sampling then retraces it."""
+    patcher = tiny_model(kind, seed)
+    patcher.model.diffusion_model.out[-1].weight.data *= output_gain
+    return patcher
 
 
 DIT_STD = 0.1  # wide enough that attention is not uniform, so sharing visibly moves the targets
