@@ -49,9 +49,12 @@ CONFIGS = ("unpatched", "patched")
 
 def flux_config(heads, double, single):
     """The host's Flux config: FLUX.1-dev's layout at `heads` heads of 128 channels."""
-    return dict(tiny.FLUX_CONFIG, hidden_size=heads * HEAD_DIM, num_heads=heads, depth=double,
-                depth_single_blocks=single, axes_dim=AXES_DIM, mlp_ratio=4.0, guidance_embed=True,
-                context_in_dim=CONTEXT_WIDTH)
+    import comfy.ldm.flux.model
+
+    config = dict(tiny.FLUX_CONFIG, hidden_size=heads * HEAD_DIM, num_heads=heads, depth=double,
+                  depth_single_blocks=single, axes_dim=AXES_DIM, mlp_ratio=4.0, guidance_embed=True,
+                  context_in_dim=CONTEXT_WIDTH)
+    return tiny.with_host_keys(comfy.ldm.flux.model.FluxParams, config, txt_ids_dims=[])
 
 
 def build_model(heads, double, single, seed=0):
