@@ -95,9 +95,8 @@ def image_tokens(size):
 
 
 def shared_blocks(patched):
-    """The blocks our patch shares in, as its attention override selected them."""
-    override = patched.model_options["transformer_options"]["optimized_attention_override"]
-    return sorted(override.selected)
+    """The blocks our patch shares in, as the patch node selected them (its model wrapper's settings)."""
+    return sorted(patched.model_options["model_function_wrapper"].settings.selected)
 
 
 def block_attention_ratio(targets, text, image, refs=REFS):

@@ -75,10 +75,11 @@ class Generator:
         return nodes.VAEEncode().encode(self.vae, images)[0]
 
     def invert(self, latent, prompt):
+        from harness.host import call
         from style_aligned.nodes.reference import DDIMInvertReference
 
-        return DDIMInvertReference().invert(self.model, latent, self.encode_text(prompt), self.inversion_steps,
-                                            1.0, "normal")[0]
+        return call(DDIMInvertReference, self.model, latent, self.encode_text(prompt), self.inversion_steps,
+                    1.0, "normal")["result"][0]
 
     def aligned(self, style_reference=None, weights=""):
         """The model patched with a fresh node's knobs (widget defaults)."""
@@ -91,6 +92,7 @@ class Generator:
 
 def generate_set(gen, method, entry, ref_a, ref_b, negative):
     """(every image of one set made with `method`, how many of its first rows are references)."""
+    from harness.host import call
     from style_aligned.nodes.blend import MultiRefBlend
 
     prompts = [entry["reference"]] + entry["subjects"]
@@ -104,7 +106,7 @@ def generate_set(gen, method, entry, ref_a, ref_b, negative):
         trajectory = gen.invert(latent_a, f"{entry['reference']}, {style}")
         return gen.images(gen.aligned(trajectory), prompts, style, negative, trajectory), 1
     if method in ("Linear blend", "SLERP blend"):
-        blended = MultiRefBlend().blend(method.split()[0], latent_a, "0.5, 0.5", True, latent_2=latent_b)[0]
+        blended = call(MultiRefBlend, method.split()[0], latent_a, "0.5, 0.5", True, latent_2=latent_b)["result"][0]
         trajectory = gen.invert(blended, entry["reference"])
         return gen.images(gen.aligned(trajectory), prompts, style, negative, trajectory), 1
     both = {"samples": torch.cat([latent_a["samples"], latent_b["samples"]])}

@@ -2,10 +2,11 @@
 
 
 import torch
+from comfy_api.latest import io
 
 from ..core.alignment.prompt_set import apply_style, batch_rows, parse_prompt_lines, stack_rows
 from .model_family import STYLE_REFERENCE
-from .ui import shown
+from .ui import ADVANCED, outputs, shown
 
 MAX_RESOLUTION = 16384
 VAE_SCALE = 8  # pixels per latent cell: SD1.5, SDXL, Flux, SD3 and Qwen-Image VAEs alike
@@ -90,70 +91,72 @@ def _checked_latent(latent, rows):
     return {**latent, "batch_index": latent.get("batch_index", list(range(rows)))}
 
 
-class StyleAlignedBatchPrompts:
-    DESCRIPTION = (
-        "Turns a list of prompts (one per line) into one conditioning row per prompt and an empty "
-        "latent batch of the same size. The first line is the style reference (row 0); the optional "
-        "style text is added to every prompt."
-    )
+class StyleAlignedBatchPrompts(io.ComfyNode):
     DETAILS = (  # on the help page
         "For sets larger than one batch, queue several windows: each batch keeps the reference as row 0 with "
         "the same noise, so all batches share one style. Works with the text encoders of SD1.5, SDXL, Flux, "
         "SD3 and Qwen-Image; the latent fits the family."
     )
-    CATEGORY = "style_aligned"
-    FUNCTION = "encode"
-    RETURN_TYPES = ("CONDITIONING", "LATENT", "STRING")
-    RETURN_NAMES = ("positive", "latent", "prompts")
-    OUTPUT_TOOLTIPS = (
-        "One conditioning row per prompt of this batch, the reference first.",
-        "An empty latent with one row per prompt (4 channels for SD1.5/SDXL, 16 for Flux, SD3 and Qwen-Image, "
-        "as EmptySD3LatentImage); its noise per row depends only on the prompt's place in the list.",
-        "The prompts of this batch (without the style text), one per line, for the metric nodes.",
-    )
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {
-            "required": {
-                "clip": ("CLIP", {"tooltip": "The text encoder of your checkpoint or CLIP loader (SD1.5, SDXL, "
-                                           "Flux, SD3 or Qwen-Image); it also decides the latent's channels "
-                                           "(16 for Flux, SD3 and Qwen-Image, else 4)."}),
-                "prompts": ("STRING", {"multiline": True, "default": "a house\na cat\na bicycle\na mountain lake",
-                                       "tooltip": "One prompt per line. The first line is the reference whose style "
-                                                  "every other image takes."}),
-                "style": ("STRING", {"multiline": True, "default": "minimal flat illustration, pastel colours",
-                                     "tooltip": "Added to every prompt after a comma, or a template with {prompt} "
-                                                "(e.g. 'a watercolor of {prompt}'). May be empty."}),
-                "width": ("INT", {"default": 1024, "min": 64, "max": MAX_RESOLUTION, "step": 8,
-                                  "tooltip": "Image width in pixels (512 for SD1.5; 1024 for SDXL, Flux, SD3 and "
-                                             "Qwen-Image)."}),
-                "height": ("INT", {"default": 1024, "min": 64, "max": MAX_RESOLUTION, "step": 8,
-                                   "tooltip": "Image height in pixels."}),
-                "window_start": ("INT", {"default": 0, "min": 0, "max": 100000,
-                                         "tooltip": "First target prompt of this batch (0 = the line after the "
-                                                    "reference). Queue several windows for long lists."}),
-                "window_size": ("INT", {"default": 0, "min": 0, "max": 4096,
-                                        "tooltip": "Number of target prompts in this batch besides the reference (0 = "
-                                                   "all remaining)."}),
-            },
-            "optional": {
-                "latent": ("LATENT", {"tooltip": "Use this latent instead of an empty one (e.g. VAE-encoded images); "
-                                                 "it needs one row per prompt of this batch. Width and height are then "
-                                                 "taken from it."}),
-                "style_reference": (STYLE_REFERENCE, {"tooltip": "An inverted reference of K images: the batch then "
-                                                                 "starts with K reference rows (all with the first "
-                                                                 "prompt, which should describe the reference) and "
-                                                                 "takes the reference's size."}),
-                "guidance": ("FLOAT", {"default": DEFAULT_GUIDANCE, "min": 0.0, "max": 100.0, "step": 0.1,
-                                       "tooltip": "Flux only (ignored by other text encoders): the guidance "
-                                                  "of a guidance-distilled Flux model, as CLIPTextEncodeFlux "
-                                                  "sets it; sample at cfg 1. FluxGuidance after this node "
-                                                  "replaces it; Flux schnell ignores it."}),
-            },
-        }
+    def define_schema(cls):
+        return io.Schema(
+            node_id="StyleAlignedBatchPrompts",
+            display_name="Style Aligned Batch Prompts",
+            category="style_aligned",
+            description=(
+                "Turns a list of prompts (one per line) into one conditioning row per prompt and an empty "
+                "latent batch of the same size. The first line is the style reference (row 0); the optional "
+                "style text is added to every prompt."
+            ),
+            inputs=[
+                io.Clip.Input("clip", tooltip="The text encoder of your checkpoint or CLIP loader (SD1.5, SDXL, "
+                              "Flux, SD3 or Qwen-Image); it also decides the latent's channels (16 for Flux, SD3 "
+                              "and Qwen-Image, else 4)."),
+                io.String.Input("prompts", multiline=True, default="a house\na cat\na bicycle\na mountain lake",
+                                tooltip="One prompt per line. The first line is the reference whose style every "
+                                        "other image takes."),
+                io.String.Input("style", multiline=True, default="minimal flat illustration, pastel colours",
+                                tooltip="Added to every prompt after a comma, or a template with {prompt} (e.g. "
+                                        "'a watercolor of {prompt}'). May be empty."),
+                io.Int.Input("width", default=1024, min=64, max=MAX_RESOLUTION, step=8,
+                             tooltip="Image width in pixels (512 for SD1.5; 1024 for SDXL, Flux, SD3 and "
+                                     "Qwen-Image)."),
+                io.Int.Input("height", default=1024, min=64, max=MAX_RESOLUTION, step=8,
+                             tooltip="Image height in pixels."),
+                io.Int.Input("window_start", default=0, min=0, max=100000,
+                             tooltip="First target prompt of this batch (0 = the line after the reference). Queue "
+                                     "several windows for long lists.", **ADVANCED),
+                io.Int.Input("window_size", default=0, min=0, max=4096,
+                             tooltip="Number of target prompts in this batch besides the reference (0 = all "
+                                     "remaining).", **ADVANCED),
+                io.Latent.Input("latent", optional=True,
+                                tooltip="Use this latent instead of an empty one (e.g. VAE-encoded images); it "
+                                        "needs one row per prompt of this batch. Width and height are then taken "
+                                        "from it."),
+                io.Custom(STYLE_REFERENCE).Input(
+                    "style_reference", optional=True,
+                    tooltip="An inverted reference of K images: the batch then starts with K reference rows (all "
+                            "with the first prompt, which should describe the reference) and takes the "
+                            "reference's size."),
+                io.Float.Input("guidance", optional=True, default=DEFAULT_GUIDANCE, min=0.0, max=100.0, step=0.1,
+                               tooltip="Flux only (ignored by other text encoders): the guidance of a "
+                                       "guidance-distilled Flux model, as CLIPTextEncodeFlux sets it; sample at "
+                                       "cfg 1. FluxGuidance after this node replaces it; Flux schnell ignores it.",
+                               **ADVANCED),
+            ],
+            outputs=outputs(
+                (io.Conditioning, "positive", "One conditioning row per prompt of this batch, the reference first."),
+                (io.Latent, "latent", "An empty latent with one row per prompt (4 channels for SD1.5/SDXL, 16 for "
+                 "Flux, SD3 and Qwen-Image, as EmptySD3LatentImage); its noise per row depends only on the "
+                 "prompt's place in the list.", "latent_out"),
+                (io.String, "prompts", "The prompts of this batch (without the style text), one per line, for the "
+                 "metric nodes.", "prompts_out"),
+            ),
+        )
 
-    def encode(self, clip, prompts, style, width, height, window_start, window_size, latent=None,
+    @classmethod
+    def execute(cls, clip, prompts, style, width, height, window_start, window_size, latent=None,
                style_reference=None, guidance=DEFAULT_GUIDANCE):
         if clip is None:
             raise ValueError("clip is missing: connect the CLIP output of your checkpoint loader")
@@ -190,5 +193,4 @@ class StyleAlignedBatchPrompts:
         return shown(([[cond, extra]], latent, "\n".join(lines[i] for i in prompt_rows)), notes)
 
 
-NODE_CLASS_MAPPINGS = {"StyleAlignedBatchPrompts": StyleAlignedBatchPrompts}
-NODE_DISPLAY_NAME_MAPPINGS = {"StyleAlignedBatchPrompts": "Style Aligned Batch Prompts"}
+NODES = [StyleAlignedBatchPrompts]

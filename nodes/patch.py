@@ -10,6 +10,8 @@ pack registered first is chained, not dropped.
 import logging
 import math
 
+from comfy_api.latest import io
+
 from ..core.alignment.attention import SharingOptions
 from ..core.alignment.layers import LAYER_MODES, select_layers
 from ..core.alignment.positions import POSITION_MODES
@@ -17,7 +19,7 @@ from ..core.common.weights import normalise_weights, parse_weights
 from .families import adapter_for, remove_patches
 from .hooks import Settings, SigmaRange, StyleAlignedWrapper
 from .model_family import STYLE_REFERENCE, check_reference_for_model
-from .ui import shown
+from .ui import ADVANCED, outputs, shown
 
 CATEGORY = "style_aligned"
 log = logging.getLogger("style_aligned")
@@ -78,107 +80,106 @@ def _held_sigma(reference, offset):
     return reference.held_sigma(offset)
 
 
-class StyleAlignedPatchModel:
-    DESCRIPTION = (
-        "StyleAligned: every image of the batch shares the style of the first one (the reference). Use "
-        "with a batch whose first row is the reference, e.g. from 'Style Aligned Batch Prompts'. Returns a "
-        "patched copy; the input model is not changed."
-    )
+class StyleAlignedPatchModel(io.ComfyNode):
     # the rest of the story, on the node's help page (the description is its tooltip)
     DETAILS = (
         "Target images attend to the reference's keys and values, with their queries and keys normalised to "
         "the reference's statistics (AdaIN). The reference row comes out exactly as without the patch."
     )
-    CATEGORY = CATEGORY
-    FUNCTION = "patch"
-    RETURN_TYPES = ("MODEL",)
-    OUTPUT_TOOLTIPS = ("A copy of the model whose batch shares the reference's style.",)
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {
-            "required": {
-                "model": ("MODEL", {"tooltip": "The diffusion model to patch: SD1.5, SD2, SDXL, Flux (dev, "
-                                               "schnell, Chroma), SD3 / SD3.5 or Qwen-Image, and their fine-tunes."}),
-                "share_attention": ("BOOLEAN", {"default": True,
-                                                "tooltip": "Targets attend to the reference's keys and values. The "
-                                                           "heart of the method. Off: the AdaIN switches still "
-                                                           "apply, as in the original, but no image attends to "
-                                                           "another."}),
-                "adain_queries": ("BOOLEAN", {"default": True,
-                                              "tooltip": "Normalise the targets' queries to the reference's "
-                                                         "per-channel mean and std (AdaIN)."}),
-                "adain_keys": ("BOOLEAN", {"default": True, "tooltip": "Normalise the targets' keys to the reference's "
-                                                                       "statistics (AdaIN)."}),
-                "adain_values": ("BOOLEAN", {"default": False,
-                                             "tooltip": "Also normalise values. Stronger style transfer, more content "
-                                                        "leakage; off in the paper."}),
-                "score_scale": ("FLOAT", {"default": 1.0, "min": 0.001, "max": 100.0, "step": 0.01,
-                                          "tooltip": "Multiplies the reference keys (sharpens or flattens attention to "
-                                                     "the reference). 1 = paper."}),
-                "score_shift": ("FLOAT", {"default": 0.0, "min": -20.0, "max": 20.0, "step": 0.01,
-                                          "tooltip": "Added to the attention logits of reference keys: log(w) "
-                                                     "multiplies the reference's weight by w (0.693 = log 2 doubles "
-                                                     "it, as in the transfer demo)."}),
-                "share_group_norm": ("BOOLEAN", {"default": False,
-                                                 "tooltip": "Targets' GroupNorm statistics are taken over their "
-                                                            "features together with the reference's."}),
-                "full_attention_share": ("BOOLEAN", {"default": False,
-                                                     "tooltip": "Every image attends to every image of the batch, "
-                                                                "plainly (no AdaIN, score scale or shift, as in the "
-                                                                "original); the reference changes as well. Off in "
-                                                                "the paper."}),
-                "layers": (LAYER_MODES, {"default": "auto",
-                                         "tooltip": "Which attention layers share. auto: the family's default "
-                                                    "(UNet: all self-attention layers; Flux/Chroma: the "
-                                                    "single-stream blocks, as AlignedGen; SD3 and Qwen-Image: all "
-                                                    "joint blocks). all; an evenly spread fraction; 'style blocks' "
-                                                    "(UNet only, InstantStyle: SDXL output_1, SD1.5 output_4) for "
-                                                    "less content leakage; single- or double-stream blocks (Flux "
-                                                    "only); or a custom list."}),
-                "share_fraction": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0, "step": 0.05,
-                                             "tooltip": "With layers = fraction: the share of self-attention layers "
-                                                        "that share, round(N x fraction) of them spread evenly. The "
-                                                        "original's level knob is 1 - share_fraction; it picks every "
-                                                        "n-th layer, so it may share a few more or fewer."}),
-                "custom_layers": ("STRING", {"default": "output_1",
-                                             "tooltip": "With layers = custom. UNet: blocks such as 'input_4, "
-                                                        "output_1' or one transformer as 'output_1.0'. Flux: "
-                                                        "'single_10-37, double_5'. SD3, Qwen-Image: 'joint_0-11'. "
-                                                        "A wrong name lists this model's blocks."}),
-                "start_percent": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 1.0, "step": 0.01,
-                                            "tooltip": "Share from this point of the denoising schedule (0 = first "
-                                                       "step)."}),
-                "end_percent": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0, "step": 0.01,
-                                          "tooltip": "Share until this point of the schedule (1 = last step). Plain "
-                                                     "attention outside the range."}),
-            },
-            "optional": {
-                "style_reference": (STYLE_REFERENCE, {"tooltip": "Inverted reference image(s) from DDIM Invert "
-                                                                 "Reference or Load Style Reference. Rows 0..K-1 of "
-                                                                 "the batch then follow the reference's trajectory and "
-                                                                 "every other row takes its style."}),
-                "reference_weights": ("STRING", {"default": "",
-                                                 "tooltip": "With K references: one weight each, e.g. '0.7, 0.3' "
-                                                            "(renormalised). Each target attends to all K references "
-                                                            "with these weights; empty = equal."}),
-                "reference_offset": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 0.95, "step": 0.01,
-                                               "tooltip": "With a style_reference: hold the reference row this "
-                                                          "fraction of its trajectory less noisy than the "
-                                                          "targets until they reach it (0 = same noise level; "
-                                                          "0.1 = 5 of 50 steps, the original transfer demo)."}),
-                "reference_positions": (POSITION_MODES, {"default": "shift",
-                                                         "tooltip": "Flux, Chroma, Qwen-Image: where the reference "
-                                                                    "image's keys sit for the targets. shift: beside "
-                                                                    "the target, one image width to the right "
-                                                                    "(AlignedGen's ShiftPE: style without copying the "
-                                                                    "layout). none: on top of the target (stronger "
-                                                                    "layout copy). UNets and SD3 have no positions in "
-                                                                    "attention: no effect there."}),
-            },
-        }
+    def define_schema(cls):
+        # Six widgets on the node (share_attention, adain_values, score_shift, share_group_norm, layers,
+        # end_percent); the rest are advanced (folded where the host supports it). The order is the saved
+        # workflows' widget order: never reorder.
+        return io.Schema(
+            node_id="StyleAlignedPatchModel",
+            display_name="Style Aligned Patch Model",
+            category=CATEGORY,
+            description=(
+                "StyleAligned: every image of the batch shares the style of the first one (the reference). Use "
+                "with a batch whose first row is the reference, e.g. from 'Style Aligned Batch Prompts'. Returns a "
+                "patched copy; the input model is not changed."
+            ),
+            inputs=[
+                io.Model.Input("model", tooltip="The diffusion model to patch: SD1.5, SD2, SDXL, Flux (dev, "
+                               "schnell, Chroma), SD3 / SD3.5 or Qwen-Image, and their fine-tunes."),
+                io.Boolean.Input("share_attention", default=True,
+                                 tooltip="Targets attend to the reference's keys and values. The heart of the "
+                                         "method. Off: the AdaIN switches still apply, as in the original, but no "
+                                         "image attends to another."),
+                io.Boolean.Input("adain_queries", default=True,
+                                 tooltip="Normalise the targets' queries to the reference's per-channel mean and "
+                                         "std (AdaIN).", **ADVANCED),
+                io.Boolean.Input("adain_keys", default=True,
+                                 tooltip="Normalise the targets' keys to the reference's statistics (AdaIN).",
+                                 **ADVANCED),
+                io.Boolean.Input("adain_values", default=False,
+                                 tooltip="Also normalise values. Stronger style transfer, more content leakage; "
+                                         "off in the paper."),
+                io.Float.Input("score_scale", default=1.0, min=0.001, max=100.0, step=0.01,
+                               tooltip="Multiplies the reference keys (sharpens or flattens attention to the "
+                                       "reference). 1 = paper.", **ADVANCED),
+                io.Float.Input("score_shift", default=0.0, min=-20.0, max=20.0, step=0.01,
+                               tooltip="Added to the attention logits of reference keys: log(w) multiplies the "
+                                       "reference's weight by w (0.693 = log 2 doubles it, as in the transfer "
+                                       "demo)."),
+                io.Boolean.Input("share_group_norm", default=False,
+                                 tooltip="Targets' GroupNorm statistics are taken over their features together "
+                                         "with the reference's."),
+                io.Boolean.Input("full_attention_share", default=False,
+                                 tooltip="Every image attends to every image of the batch, plainly (no AdaIN, "
+                                         "score scale or shift, as in the original); the reference changes as "
+                                         "well. Off in the paper.", **ADVANCED),
+                io.Combo.Input("layers", options=list(LAYER_MODES), default="auto",
+                               tooltip="Which attention layers share. auto: the family's default (UNet: all "
+                                       "self-attention layers; Flux/Chroma: the single-stream blocks, as "
+                                       "AlignedGen; SD3 and Qwen-Image: all joint blocks). all; an evenly spread "
+                                       "fraction; 'style blocks' (UNet only, InstantStyle: SDXL output_1, SD1.5 "
+                                       "output_4) for less content leakage; single- or double-stream blocks (Flux "
+                                       "only); or a custom list."),
+                io.Float.Input("share_fraction", default=1.0, min=0.0, max=1.0, step=0.05,
+                               tooltip="With layers = fraction: the share of self-attention layers that share, "
+                                       "round(N x fraction) of them spread evenly. The original's level knob is "
+                                       "1 - share_fraction; it picks every n-th layer, so it may share a few more "
+                                       "or fewer.", **ADVANCED),
+                io.String.Input("custom_layers", default="output_1",
+                                tooltip="With layers = custom. UNet: blocks such as 'input_4, output_1' or one "
+                                        "transformer as 'output_1.0'. Flux: 'single_10-37, double_5'. SD3, "
+                                        "Qwen-Image: 'joint_0-11'. A wrong name lists this model's blocks.",
+                                **ADVANCED),
+                io.Float.Input("start_percent", default=0.0, min=0.0, max=1.0, step=0.01,
+                               tooltip="Share from this point of the denoising schedule (0 = first step).",
+                               **ADVANCED),
+                io.Float.Input("end_percent", default=1.0, min=0.0, max=1.0, step=0.01,
+                               tooltip="Share until this point of the schedule (1 = last step). Plain attention "
+                                       "outside the range."),
+                io.Custom(STYLE_REFERENCE).Input(
+                    "style_reference", optional=True,
+                    tooltip="Inverted reference image(s) from DDIM Invert Reference or Load Style Reference. Rows "
+                            "0..K-1 of the batch then follow the reference's trajectory and every other row takes "
+                            "its style."),
+                io.String.Input("reference_weights", optional=True, default="",
+                                tooltip="With K references: one weight each, e.g. '0.7, 0.3' (renormalised). Each "
+                                        "target attends to all K references with these weights; empty = equal.",
+                                **ADVANCED),
+                io.Float.Input("reference_offset", optional=True, default=0.0, min=0.0, max=0.95, step=0.01,
+                               tooltip="With a style_reference: hold the reference row this fraction of its "
+                                       "trajectory less noisy than the targets until they reach it (0 = same "
+                                       "noise level; 0.1 = 5 of 50 steps, the original transfer demo).",
+                               **ADVANCED),
+                io.Combo.Input("reference_positions", optional=True, options=list(POSITION_MODES), default="shift",
+                               tooltip="Flux, Chroma, Qwen-Image: where the reference image's keys sit for the "
+                                       "targets. shift: beside the target, one image width to the right "
+                                       "(AlignedGen's ShiftPE: style without copying the layout). none: on top "
+                                       "of the target (stronger layout copy). UNets and SD3 have no positions in "
+                                       "attention: no effect there.", **ADVANCED),
+            ],
+            outputs=outputs((io.Model, None, "A copy of the model whose batch shares the reference's style.")),
+        )
 
-    def patch(self, model, share_attention, adain_queries, adain_keys, adain_values, score_scale, score_shift,
+    @classmethod
+    def execute(cls, model, share_attention, adain_queries, adain_keys, adain_values, score_scale, score_shift,
               share_group_norm, full_attention_share, layers, share_fraction, custom_layers, start_percent, end_percent,
               style_reference=None, reference_weights="", reference_offset=0.0, reference_positions="shift"):
         validate_knobs(score_scale, score_shift, share_fraction, start_percent, end_percent)
@@ -215,5 +216,4 @@ class StyleAlignedPatchModel:
         return shown((patched,), notes)
 
 
-NODE_CLASS_MAPPINGS = {"StyleAlignedPatchModel": StyleAlignedPatchModel}
-NODE_DISPLAY_NAME_MAPPINGS = {"StyleAlignedPatchModel": "Style Aligned Patch Model"}
+NODES = [StyleAlignedPatchModel]

@@ -2,15 +2,19 @@
 folders registered with the host, a choice list (hub ids first, then local folders), and the model
 under the host's own model management, as its CLIP vision loader does it.
 
-A node that runs a helper model keeps the one it loaded (`HelperModelNode`): the executor keeps node
-objects between runs and drops them with its node cache, so there is no cache of ours. Before each
-use the model's ModelPatcher goes through `load_models_gpu`: on a GPU the host moves it in and out
-around the diffusion model by its own accounting, and its "Unload models" frees it.
+V3 nodes keep no state of their own (the host runs `execute` on a locked copy of the class), so the
+models loaded live here: one per kind (`helper_model`), replaced when a node asks for another model of
+that kind, so at most six are held whatever the workflow. Before each use the model's ModelPatcher
+goes through `load_models_gpu`: on a GPU the host moves it in and out around the diffusion model by its
+own accounting, and its "Unload models" frees it; `forget()` drops what is held here.
 """
 
 import os
 
+from comfy_api.latest import io
+
 from ..core.common.pretrained import load_pretrained, resolve_source
+from .ui import ADVANCED
 
 MODEL_EXTENSIONS = (".pt", ".pth", ".bin", ".safetensors", ".ckpt")
 DOWNLOAD_NOTE = ("Pick a local model from models/{kind} or type a hub id; a missing hub model is downloaded "
@@ -55,41 +59,55 @@ def model_choices(kind: str, defaults: list[str], files: bool = False) -> list[s
     return list(dict.fromkeys(choices))
 
 
-class HelperModelNode:
-    """Base of a node that runs a helper model; `helper_model` gives the model's bundle on the device."""
-
-    _helper = None  # ((kind, name), ModelPatcher, bundle) of the model this node loaded last
-
-    def helper_model(self, kind: str, name: str, load_fn, resolve=resolve_source):
-        """`load_fn(source)`'s bundle (for example `(model, processor)`, or the model itself) for
-        (kind, name): loaded once per node, then put on the device by the host before each use."""
-        import comfy.model_management as mm
-        import comfy.model_patcher
-        import torch
-
-        key = (kind, name.strip())
-        if self._helper is None or self._helper[0] != key:  # a new choice replaces the old model
-            bundle = load_pretrained(load_fn, name, model_dirs(kind), kind, resolve=resolve)
-            # in a plain container: the host's ModelPatcher sets attributes (such as `device`) on the
-            # module it manages, which a transformers model refuses
-            holder = torch.nn.Module()
-            holder.inner = bundle[0] if isinstance(bundle, tuple) else bundle
-            patcher = comfy.model_patcher.ModelPatcher(holder, load_device=mm.get_torch_device(),
-                                                       offload_device=mm.unet_offload_device())
-            self._helper = (key, patcher, bundle)
-        mm.load_models_gpu([self._helper[1]])
-        return self._helper[2]
+_HELD = {}  # kind -> ((kind, name), source, ModelPatcher, bundle) of the model loaded last for that kind
 
 
-def model_inputs(kind: str, defaults: list[str]) -> dict:
-    """A `model` list (hub ids first, then local models) and a free-text `hub_id` override."""
-    return {
-        "model": (model_choices(kind, defaults), {
-            "default": defaults[0], "tooltip": DOWNLOAD_NOTE.format(kind=kind)}),
-        "hub_id": ("STRING", {
-            "default": "", "tooltip": f"Optional: a hub id (owner/name) or a folder name in models/{kind} that "
-                                      "overrides the model list. Leave empty to use the list."}),
-    }
+def helper_model(kind: str, name: str, load_fn, resolve=resolve_source):
+    """`load_fn(source)`'s bundle (for example `(model, processor)`, or the model itself) for (kind, name):
+    loaded once and kept while nodes ask for this model of the kind (from the same place), then put on the
+    device by the host before each use."""
+    import comfy.model_management as mm
+    import comfy.model_patcher
+    import torch
+
+    key, dirs = (kind, name.strip()), model_dirs(kind)
+    source = resolve(name, dirs)  # where it would load from now: a folder added since is seen
+    held = _HELD.get(kind)
+    if held is None or held[:2] != (key, source):  # a new choice replaces the old model
+        bundle = load_pretrained(load_fn, name, dirs, kind, resolve=resolve)
+        # in a plain container: the host's ModelPatcher sets attributes (such as `device`) on the
+        # module it manages, which a transformers model refuses
+        holder = torch.nn.Module()
+        holder.inner = bundle[0] if isinstance(bundle, tuple) else bundle
+        patcher = comfy.model_patcher.ModelPatcher(holder, load_device=mm.get_torch_device(),
+                                                   offload_device=mm.unet_offload_device())
+        held = _HELD[kind] = (key, source, patcher, bundle)
+    mm.load_models_gpu([held[2]])
+    return held[3]
+
+
+def loaded(kind: str):
+    """((kind, name), ModelPatcher, bundle) of the `kind` model held, or None."""
+    held = _HELD.get(kind)
+    return None if held is None else (held[0], held[2], held[3])
+
+
+def forget(kind: str | None = None) -> None:
+    """Drop the model held for `kind` (every kind by default); the next use loads it again."""
+    if kind is None:
+        _HELD.clear()
+    else:
+        _HELD.pop(kind, None)
+
+
+def model_inputs(kind: str, defaults: list[str]) -> list:
+    """A `model` list (hub ids first, then local models) and a free-text `hub_id` override (advanced)."""
+    return [
+        io.Combo.Input("model", options=model_choices(kind, defaults), default=defaults[0],
+                       tooltip=DOWNLOAD_NOTE.format(kind=kind)),
+        io.String.Input("hub_id", default="", tooltip=f"Optional: a hub id (owner/name) or a folder name in "
+                        f"models/{kind} that overrides the model list. Leave empty to use the list.", **ADVANCED),
+    ]
 
 
 def chosen(model: str, hub_id: str) -> str:

@@ -12,11 +12,13 @@ import contextlib
 import os
 
 import torch
+from comfy_api.latest import io
 
 from ..core.common.validation import require_finite, require_finite_number
 from ..core.reference.inversion import invert
 from ..core.reference.trajectory import LATENT_BOUND, Trajectory
 from .model_family import STYLE_REFERENCE, check_reference_for_model, frame_axis, latent_channels, model_family
+from .ui import ADVANCED, outputs, shown
 
 CATEGORY = "style_aligned/reference"
 FOLDER = "style_references"
@@ -109,56 +111,54 @@ def invert_latent(model, samples, positive, negative, steps, cfg, scheduler, ite
     return trajectory.to("cpu", torch.float32)
 
 
-class DDIMInvertReference:
-    DESCRIPTION = (
-        "Inverts one or several reference images (latents from VAE Encode) with deterministic DDIM "
-        "inversion and keeps the whole trajectory. Feed the STYLE_REFERENCE to the Style Aligned patch so "
-        "the reference stays itself at every step while the other images take its style."
-    )
+class DDIMInvertReference(io.ComfyNode):
     DETAILS = (  # on the help page
         "The trajectory runs from the clean latent up to pure noise. Inverting costs one model call per step "
         "and reference batch."
     )
-    CATEGORY = CATEGORY
-    FUNCTION = "invert"
-    RETURN_TYPES = (STYLE_REFERENCE,)
-    RETURN_NAMES = ("style_reference",)
-    OUTPUT_TOOLTIPS = ("The inverted trajectory of the reference image(s), for the Style Aligned patch "
-                       "or Save Style Reference.",)
 
     @classmethod
-    def INPUT_TYPES(cls):
+    def define_schema(cls):
         import comfy.samplers
 
-        return {
-            "required": {
-                "model": ("MODEL", {"tooltip": "The model you will generate with (unpatched). The reference "
-                                               "only fits models of the same family."}),
-                "latent": ("LATENT", {"tooltip": "The reference image(s) encoded with VAE Encode. A batch of K "
-                                                 "images gives K references, all of the target's size."}),
-                "positive": ("CONDITIONING", {"tooltip": "A prompt describing the reference image (one, or one "
-                                                         "row per reference)."}),
-                "steps": ("INT", {"default": 50, "min": 1, "max": 1000, "tooltip": "Inversion steps. 50 as in "
-                                  "the paper; the patch interpolates, so generation may use another count."}),
-                "cfg": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 30.0, "step": 0.1, "round": 0.01,
-                                  "tooltip": "Guidance during inversion. 1 (no guidance, one model call per "
-                                             "step) or a small value such as 2; large values distort the "
-                                             "trajectory."}),
-                "scheduler": (comfy.samplers.KSampler.SCHEDULERS, {"default": "normal", "tooltip": "Noise "
-                              "schedule of the inversion. Use one that reaches the model's maximum noise "
-                              "(normal, karras, exponential, sgm_uniform) so any generation schedule fits."}),
-            },
-            "optional": {
-                "negative": ("CONDITIONING", {"tooltip": "Negative prompt, used only when cfg is not 1. If not "
-                                                         "connected, an all-zero conditioning is used."}),
-                "refinement": ("INT", {"default": 0, "min": 0, "max": 20, "tooltip": "Extra model calls per "
-                                       "step that refine each inversion step until Euler sampling with the same "
-                                       "schedule retraces it exactly (fixed-point inversion). 0 = plain DDIM "
-                                       "inversion as in the paper."}),
-            },
-        }
+        return io.Schema(
+            node_id="DDIMInvertReference",
+            display_name="DDIM Invert Reference",
+            category=CATEGORY,
+            description=(
+                "Inverts one or several reference images (latents from VAE Encode) with deterministic DDIM "
+                "inversion and keeps the whole trajectory. Feed the STYLE_REFERENCE to the Style Aligned patch so "
+                "the reference stays itself at every step while the other images take its style."
+            ),
+            inputs=[
+                io.Model.Input("model", tooltip="The model you will generate with (unpatched). The reference only "
+                               "fits models of the same family."),
+                io.Latent.Input("latent", tooltip="The reference image(s) encoded with VAE Encode. A batch of K "
+                                "images gives K references, all of the target's size."),
+                io.Conditioning.Input("positive", tooltip="A prompt describing the reference image (one, or one "
+                                      "row per reference)."),
+                io.Int.Input("steps", default=50, min=1, max=1000, tooltip="Inversion steps. 50 as in the paper; "
+                             "the patch interpolates, so generation may use another count."),
+                io.Float.Input("cfg", default=1.0, min=0.0, max=30.0, step=0.1, round=0.01,
+                               tooltip="Guidance during inversion. 1 (no guidance, one model call per step) or a "
+                                       "small value such as 2; large values distort the trajectory."),
+                io.Combo.Input("scheduler", options=list(comfy.samplers.KSampler.SCHEDULERS), default="normal",
+                               tooltip="Noise schedule of the inversion. Use one that reaches the model's maximum "
+                                       "noise (normal, karras, exponential, sgm_uniform) so any generation "
+                                       "schedule fits.", **ADVANCED),
+                io.Conditioning.Input("negative", optional=True, tooltip="Negative prompt, used only when cfg is "
+                                      "not 1. If not connected, an all-zero conditioning is used."),
+                io.Int.Input("refinement", optional=True, default=0, min=0, max=20, tooltip="Extra model calls per "
+                             "step that refine each inversion step until Euler sampling with the same schedule "
+                             "retraces it exactly (fixed-point inversion). 0 = plain DDIM inversion as in the "
+                             "paper.", **ADVANCED),
+            ],
+            outputs=outputs((io.Custom(STYLE_REFERENCE), "style_reference", "The inverted trajectory of the "
+                             "reference image(s), for the Style Aligned patch or Save Style Reference.")),
+        )
 
-    def invert(self, model, latent, positive, steps, cfg, scheduler, negative=None, refinement=0):
+    @classmethod
+    def execute(cls, model, latent, positive, steps, cfg, scheduler, negative=None, refinement=0):
         samples = latent["samples"]
         if samples.ndim == 5 and samples.shape[2] == 1:  # one frame of a video-VAE latent (Qwen-Image's)
             samples = samples[:, :, 0]
@@ -190,7 +190,7 @@ class DDIMInvertReference:
         _check_rows(negative, refs, "negative")
         trajectory = invert_latent(model, samples, positive, negative, steps, cfg, scheduler,
                                    iterations=1 + refinement)
-        return (trajectory,)
+        return io.NodeOutput(trajectory)
 
 
 # ---------------------------------------------------------------- save / load
@@ -282,56 +282,55 @@ def load_reference(path, what="reference"):
     return Trajectory.from_dict(tensors, metadata, what=what)
 
 
-class SaveStyleReference:
-    DESCRIPTION = (f"Saves a STYLE_REFERENCE as a safetensors file in models/{FOLDER}, so the style can be "
-                   "reused in later sessions or on another machine without inverting again.")
-    CATEGORY = CATEGORY
-    FUNCTION = "save"
-    OUTPUT_NODE = True
-    RETURN_TYPES = ("STRING",)
-    RETURN_NAMES = ("filename",)
-    OUTPUT_TOOLTIPS = (f"The saved file's name inside the {FOLDER} folder.",)
+class SaveStyleReference(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="SaveStyleReference",
+            display_name="Save Style Reference",
+            category=CATEGORY,
+            description=(f"Saves a STYLE_REFERENCE as a safetensors file in models/{FOLDER}, so the style can be "
+                         "reused in later sessions or on another machine without inverting again."),
+            inputs=[
+                io.Custom(STYLE_REFERENCE).Input("style_reference", tooltip="The inverted reference to save."),
+                io.String.Input("filename_prefix", default="style", tooltip=f"File name inside models/{FOLDER}; a "
+                                "counter and .safetensors are appended. May contain a sub-folder."),
+            ],
+            outputs=outputs((io.String, "filename", f"The saved file's name inside the {FOLDER} folder.")),
+            is_output_node=True,
+        )
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {
-            "required": {
-                "style_reference": (STYLE_REFERENCE, {"tooltip": "The inverted reference to save."}),
-                "filename_prefix": ("STRING", {"default": "style", "tooltip": f"File name inside models/{FOLDER}; "
-                                               "a counter and .safetensors are appended. May contain a sub-folder."}),
-            },
-        }
-
-    def save(self, style_reference, filename_prefix):
+    def execute(cls, style_reference, filename_prefix):
         if not isinstance(style_reference, Trajectory):
             raise ValueError("style_reference: expected a STYLE_REFERENCE from DDIM Invert Reference")
         folder = reference_dirs(register=True)[0]
         name = next_free_name(folder, filename_prefix)
         save_reference(style_reference, os.path.join(folder, name))
-        return {"ui": {"text": [name]}, "result": (name,)}
+        return shown((name,), [name])
 
 
-class LoadStyleReference:
-    DESCRIPTION = (f"Loads a STYLE_REFERENCE saved by Save Style Reference from models/{FOLDER}. Checks that "
-                   "the file is a style reference and that it was made for the connected model's family.")
-    CATEGORY = CATEGORY
-    FUNCTION = "load"
-    RETURN_TYPES = (STYLE_REFERENCE,)
-    RETURN_NAMES = ("style_reference",)
-    OUTPUT_TOOLTIPS = ("The saved trajectory, ready for the Style Aligned patch.",)
+class LoadStyleReference(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="LoadStyleReference",
+            display_name="Load Style Reference",
+            category=CATEGORY,
+            description=(f"Loads a STYLE_REFERENCE saved by Save Style Reference from models/{FOLDER}. Checks that "
+                         "the file is a style reference and that it was made for the connected model's family."),
+            inputs=[
+                io.Model.Input("model", tooltip="The model you will generate with; the file must have been "
+                               "inverted with a model of the same family."),
+                io.Combo.Input("reference", options=reference_files(), tooltip=f"A .safetensors file in "
+                               f"models/{FOLDER}."),
+            ],
+            outputs=outputs((io.Custom(STYLE_REFERENCE), "style_reference", "The saved trajectory, ready for the "
+                             "Style Aligned patch.")),
+        )
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {
-            "required": {
-                "model": ("MODEL", {"tooltip": "The model you will generate with; the file must have been "
-                                               "inverted with a model of the same family."}),
-                "reference": (reference_files(), {"tooltip": f"A .safetensors file in models/{FOLDER}."}),
-            },
-        }
-
-    @classmethod
-    def IS_CHANGED(cls, model, reference):
+    def fingerprint_inputs(cls, model, reference):
         path = cls.path_of(reference)
         if path is None:
             return ""
@@ -346,23 +345,15 @@ class LoadStyleReference:
                 return path
         return None
 
-    def load(self, model, reference):
-        path = self.path_of(reference)
+    @classmethod
+    def execute(cls, model, reference):
+        path = cls.path_of(reference)
         if path is None:
             raise ValueError(f"reference: {reference!r} not found in the {FOLDER} folder(s) "
                              f"{reference_dirs(register=True)}; save one with Save Style Reference")
         trajectory = load_reference(path, what=f"reference {reference!r}")
         check_reference_for_model(trajectory, model, what=f"reference {reference!r}")
-        return (trajectory,)
+        return io.NodeOutput(trajectory)
 
 
-NODE_CLASS_MAPPINGS = {
-    "DDIMInvertReference": DDIMInvertReference,
-    "SaveStyleReference": SaveStyleReference,
-    "LoadStyleReference": LoadStyleReference,
-}
-NODE_DISPLAY_NAME_MAPPINGS = {
-    "DDIMInvertReference": "DDIM Invert Reference",
-    "SaveStyleReference": "Save Style Reference",
-    "LoadStyleReference": "Load Style Reference",
-}
+NODES = [DDIMInvertReference, SaveStyleReference, LoadStyleReference]

@@ -32,7 +32,7 @@ def host_specs():
     """Specs of the host's stock nodes and ours, in process (the same rules the server applies)."""
     host.start(cpu=True)
     specs = wf.specs_from_classes(host.stock_nodes())
-    specs.update(wf.specs_from_classes(pack.load().NODE_CLASS_MAPPINGS))
+    specs.update(wf.specs_from_classes(pack.node_classes()))
     return specs
 
 
@@ -43,10 +43,19 @@ def defaults(spec):
         if "default" in options:
             values[name] = options["default"]
         elif wf.input_type(entry) == "COMBO":
-            values[name] = entry[0][0] if entry[0] else ""
+            listed = wf.combo_options(entry)
+            values[name] = listed[0] if listed else ""
         else:
             values[name] = {"INT": 0, "FLOAT": 0.0, "STRING": "", "BOOLEAN": False}[wf.input_type(entry)]
     return values
+
+
+def changed_advanced(spec, widgets):
+    """The advanced inputs (folded on the node by hosts that know `advanced`, v0.28) that `widgets` set to
+    something other than their default: a workflow that relies on one shows the node unfolded."""
+    base = defaults(spec)
+    return [name for name, entry in wf.widget_inputs(spec)
+            if wf.input_options(entry).get("advanced") and name in widgets and widgets[name] != base[name]]
 
 
 # ---------------------------------------------------------------- node boxes as the frontend sizes them
@@ -57,7 +66,8 @@ def defaults(spec):
 # height + 4 (20 for numbers, combos, toggles, one-line text and buttons; a DOM widget's minimum,
 # 50 for a multiline text box and the audio player; 220 for an image preview), plus 8 under the
 # widgets, plus 6. The title bar (30 px) is drawn ABOVE `pos`. We save boxes at least that big, so
-# what the generator lays out is what the user sees.
+# what the generator lays out is what the user sees. Every widget counts, advanced ones included: v0.3.64's
+# frontend shows them all, and v0.28's (1.45) shows them once the node is unfolded (`showAdvanced`).
 
 TITLE_HEIGHT = 30
 SLOT_HEIGHT = 20
@@ -138,6 +148,8 @@ class Builder:
             "properties": {"Node name for S&R": kind},
             "widgets_values": wf.ui_widget_values(spec, values),
         }
+        if changed_advanced(spec, widgets):  # unfold what the workflow sets (boxes fit every widget anyway)
+            node["showAdvanced"] = True
         if title:
             node["title"] = title
         return self._place(node)

@@ -16,10 +16,10 @@ def dpt_name(tmp_path_factory):
 
 
 def test_depth_node_keeps_size_and_drops_alpha(dpt_name):
-    node = depth.StyleAlignedDepthMap()
-    assert "Intel--tiny-dpt" in node.INPUT_TYPES()["required"]["model"][0]
-    (maps,) = node.estimate(torch.rand(2, 24, 40, 4), "Intel/dpt-hybrid-midas", dpt_name)
+    node = depth.StyleAlignedDepthMap
+    assert "Intel--tiny-dpt" in host.choices(node, "model")
+    (maps,) = host.call(node, torch.rand(2, 24, 40, 4), "Intel/dpt-hybrid-midas", dpt_name)["result"]
     assert maps.shape == (2, 24, 40, 3) and maps.dtype == torch.float32
     assert 0.0 <= float(maps.min()) and float(maps.max()) <= 1.0 and float(maps.std()) > 0
     with pytest.raises(RuntimeError, match="Intel/dpt-hybrid-midas was not found in"):
-        node.estimate(torch.rand(1, 8, 8, 3), "Intel/dpt-hybrid-midas", "")
+        host.call(node, torch.rand(1, 8, 8, 3), "Intel/dpt-hybrid-midas", "")

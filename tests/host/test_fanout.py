@@ -47,7 +47,6 @@ import fanout
 import numpy as np
 import pytest
 import requests
-import style_aligned
 from fanout import __main__ as cli
 from harness import inputs, pack
 from harness import server as hs
@@ -558,7 +557,7 @@ def test_bad_input_is_refused_before_anything_is_queued(case, hosts, ui_workflow
                                                         reference_workflow, specs, tmp_path):
     workflow, prompts, window = ui_workflow, write_prompts(tmp_path, 5, "bad"), "2"
     out = tmp_path / "set"
-    without_pack = {k: v for k, v in specs.items() if k not in style_aligned.NODE_CLASS_MAPPINGS}
+    without_pack = {k: v for k, v in specs.items() if k not in pack.node_classes()}
     fakes = {"a URL that is not ComfyUI": None, "a server without the pack": without_pack}
     with fake_server(fakes[case]) if case in fakes else nullcontext() as fake:
         urls = list(hosts.urls)
@@ -623,7 +622,7 @@ def stub_specs(**batch_inputs) -> dict:
     """A stand-in's /object_info: the stock nodes fan-out looks for, and this pack's batch node with
     `batch_inputs` put in its required inputs (None: that input removed)."""
     specs = {name: {"input": {"required": {}}, "output": [], "output_name": []} for name in ("KSampler", "SaveImage")}
-    specs.update(wf.specs_from_classes({BATCH: style_aligned.NODE_CLASS_MAPPINGS[BATCH]}))
+    specs.update(wf.specs_from_classes({BATCH: pack.node_classes()[BATCH]}))
     required = specs[BATCH]["input"]["required"]
     for name, entry in batch_inputs.items():
         required.pop(name) if entry is None else required.update({name: entry})

@@ -11,12 +11,11 @@ from urllib.parse import urlsplit
 import folder_paths
 import pytest
 import torch
-from harness import host, inputs, server
-from style_aligned import nodes as pack_nodes
+from harness import host, inputs, pack, server
 from style_aligned.nodes import multimodal, pretrained
 
 KEY = "node-SECRET-key-42"
-OURS = [name for name in multimodal.NODE_CLASS_MAPPINGS]
+OURS = [node.define_schema().node_id for node in multimodal.NODES]
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +29,8 @@ def model_root(tmp_path_factory):
 
 def test_nodes_registered_with_tooltips_and_categories():
     for name in [*OURS, "StyleAlignedDepthMap"]:
-        cls = pack_nodes.NODE_CLASS_MAPPINGS[name]
-        assert name in pack_nodes.NODE_DISPLAY_NAME_MAPPINGS
+        cls = pack.node_classes()[name]
+        assert name in pack.display_names()
         assert cls.CATEGORY.startswith("style_aligned/") and cls.DESCRIPTION
         assert len(cls.OUTPUT_TOOLTIPS) == len(cls.RETURN_TYPES) == len(cls.RETURN_NAMES)
         spec = cls.INPUT_TYPES()
@@ -44,8 +43,8 @@ def test_model_list_shows_hub_defaults_then_local_models(model_root):
     choices = pretrained.model_choices("blip", ["Salesforce/blip-image-captioning-base"])
     assert choices[0] == "Salesforce/blip-image-captioning-base" and "tiny-blip" in choices
     assert str(model_root / "blip") in pretrained.model_dirs("blip")
-    spec = multimodal.StyleAlignedSpeechTranscript.INPUT_TYPES()["required"]
-    assert "small" in spec["model"][0] and "tiny-random.pt" in spec["model"][0]
+    choices = host.choices(multimodal.StyleAlignedSpeechTranscript, "model")
+    assert "small" in choices and "tiny-random.pt" in choices
 
 
 def test_model_lists_offer_folders_and_our_folder_comes_first(model_root):
@@ -63,39 +62,39 @@ def test_model_lists_offer_folders_and_our_folder_comes_first(model_root):
 
 
 def test_caption_node_one_caption_per_image_and_keeps_its_model_between_runs(model_root):
-    node = multimodal.StyleAlignedImageCaption()
-    out = node.caption(torch.rand(3, 30, 41, 4), "tiny-blip", "", "", 4)
+    node = multimodal.StyleAlignedImageCaption
+    out = host.call(node, torch.rand(3, 30, 41, 4), "tiny-blip", "", "", 4)
     lines = out["result"][0].split("\n")
     assert len(lines) == 3 and out["ui"]["text"][0] == out["result"][0]
-    (key, patcher, bundle) = node._helper
+    (key, patcher, bundle) = pretrained.loaded("blip")
     assert key == ("blip", "tiny-blip") and bundle[0].training is False
-    node.caption(torch.rand(1, 30, 41, 3), "tiny-blip", "", "", 4)
-    assert node._helper[1] is patcher  # not loaded again
+    host.call(node, torch.rand(1, 30, 41, 3), "tiny-blip", "", "", 4)
+    assert pretrained.loaded("blip")[1] is patcher  # not loaded again
 
 
 def test_unknown_hub_id_offline_is_a_clear_error(model_root):
-    node = multimodal.StyleAlignedImageCaption()
+    node = multimodal.StyleAlignedImageCaption
     with pytest.raises(RuntimeError, match="nobody/missing-blip was not found in .*connect to the internet"):
-        node.caption(torch.rand(1, 16, 16, 3), "tiny-blip", "nobody/missing-blip", "", 4)
+        host.call(node, torch.rand(1, 16, 16, 3), "tiny-blip", "nobody/missing-blip", "", 4)
     with pytest.raises(ValueError, match="neither a local model nor a hub id"):
-        node.caption(torch.rand(1, 16, 16, 3), "tiny-blip", "no such model", "", 4)
+        host.call(node, torch.rand(1, 16, 16, 3), "tiny-blip", "no such model", "", 4)
 
 
 def test_speech_node_transcribes_44k_stereo_and_notes_silence(model_root):
-    node = multimodal.StyleAlignedSpeechTranscript()
-    out = node.transcribe(inputs.audio(), "tiny-random.pt", "en", "transcribe")
+    node = multimodal.StyleAlignedSpeechTranscript
+    out = host.call(node, inputs.audio(), "tiny-random.pt", "en", "transcribe")
     assert isinstance(out["result"][0], str) and "language: en" in out["ui"]["text"][0]
-    silent = node.transcribe({"waveform": torch.zeros(1, 2, 44100), "sample_rate": 44100}, "tiny-random.pt",
+    silent = host.call(node, {"waveform": torch.zeros(1, 2, 44100), "sample_rate": 44100}, "tiny-random.pt",
                              "auto", "transcribe")
     assert silent["result"] == ("",) and "silent" in silent["ui"]["text"][0]
-    empty = node.transcribe({"waveform": torch.zeros(1, 1, 0), "sample_rate": 22050}, "tiny-random.pt",
+    empty = host.call(node, {"waveform": torch.zeros(1, 1, 0), "sample_rate": 22050}, "tiny-random.pt",
                             "auto", "translate")
     assert empty["result"] == ("",) and "empty" in empty["ui"]["text"][0]
 
 
 def test_music_node_scores_each_label_list(model_root):
-    node = multimodal.StyleAlignedMusicMood()
-    out = node.classify(inputs.audio(), "tiny-clap", "", "jazz, rock", "calm\nhappy", 5)
+    node = multimodal.StyleAlignedMusicMood
+    out = host.call(node, inputs.audio(), "tiny-clap", "", "jazz, rock", "calm\nhappy", 5)
     phrase, scores = out["result"]
     assert phrase.endswith(" music")
     lines = dict(line.split(": ", 1) for line in scores.split("\n"))
@@ -103,7 +102,7 @@ def test_music_node_scores_each_label_list(model_root):
         pairs = [item.rsplit(" ", 1) for item in lines[key].split(", ")]
         assert {label for label, _ in pairs} == labels
         assert sum(float(p) for _, p in pairs) == pytest.approx(1.0, abs=0.011)
-    silent = node.classify({"waveform": torch.zeros(1, 2, 100), "sample_rate": 48000}, "tiny-clap", "", "a", "b", 1)
+    silent = host.call(node, {"waveform": torch.zeros(1, 2, 100), "sample_rate": 48000}, "tiny-clap", "", "a", "b", 1)
     assert silent["result"] == ("", "") and "silent" in silent["ui"]["text"][0]
 
 
@@ -133,16 +132,15 @@ def test_audio_with_nan_or_infinite_samples_is_refused_before_a_model_loads(mode
     """They used to give a transcript of '!!!!' and 'calm classical music' with NaN scores."""
     clip = inputs.audio(seconds=0.5)
     clip["waveform"][0, 0, 100] = NON_FINITE[bad]
-    for node_class, model in ((multimodal.StyleAlignedSpeechTranscript, "tiny-random.pt"),
-                              (multimodal.StyleAlignedMusicMood, "tiny-clap")):
-        node = node_class()
+    pretrained.forget()
+    for node_class, model, kind in ((multimodal.StyleAlignedSpeechTranscript, "tiny-random.pt", "whisper"),
+                                    (multimodal.StyleAlignedMusicMood, "tiny-clap", "clap")):
         with pytest.raises(ValueError, match="audio: 1 of .* samples are NaN or infinite.*load the audio again"):
-            getattr(node, node.FUNCTION)(**host.node_defaults(node_class, audio=clip, model=model))
-        assert node._helper is None  # refused before any model was loaded
-    caption = CAPTION()
+            host.call(node_class, **host.node_defaults(node_class, audio=clip, model=model))
+        assert pretrained.loaded(kind) is None  # refused before any model was loaded
     with pytest.raises(ValueError, match="music_audio: 1 of .* samples are NaN or infinite"):
-        caption.describe(**host.node_defaults(CAPTION, image=inputs.images(1), music_audio=clip, **TINY))
-    assert caption.parts["image"]._helper is None  # the image was not captioned first
+        host.call(CAPTION, **host.node_defaults(CAPTION, image=inputs.images(1), music_audio=clip, **TINY))
+    assert pretrained.loaded("blip") is None  # the image was not captioned first
 
 
 @pytest.fixture(scope="module")
@@ -154,8 +152,8 @@ def weather_url():
 def test_weather_node_key_from_env_never_shown(weather_url, monkeypatch, caplog):
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("MY_OWM_KEY", KEY)
-    node = multimodal.StyleAlignedWeatherPhrase()
-    out = node.weather("Oslo,NO", "metric", "MY_OWM_KEY", multimodal.ON_ERROR[0], base_url=weather_url)
+    node = multimodal.StyleAlignedWeatherPhrase
+    out = host.call(node, "Oslo,NO", "metric", "MY_OWM_KEY", multimodal.ON_ERROR[0], base_url=weather_url)
     assert out["result"] == ("clear sky, 22 °C, afternoon",)
     assert KEY not in json.dumps(out) and all(KEY not in r.getMessage() for r in caplog.records)
     # no input carries a key (whatever a prompt carries is stored in the host's /history): only its name
@@ -166,35 +164,33 @@ def test_weather_node_key_from_env_never_shown(weather_url, monkeypatch, caplog)
 def test_weather_node_wrong_or_missing_key(weather_url, monkeypatch, caplog):
     caplog.set_level(logging.DEBUG)
     monkeypatch.delenv("OPENWEATHERMAP_API_KEY", raising=False)
-    node = multimodal.StyleAlignedWeatherPhrase()
+    node = multimodal.StyleAlignedWeatherPhrase
     with pytest.raises(RuntimeError, match="no OpenWeatherMap API key"):
-        node.weather("Oslo", "metric", "OPENWEATHERMAP_API_KEY", multimodal.ON_ERROR[0], base_url=weather_url)
+        host.call(node, "Oslo", "metric", "OPENWEATHERMAP_API_KEY", multimodal.ON_ERROR[0], base_url=weather_url)
     wrong = "wrong-SECRET-123"
     monkeypatch.setenv("OPENWEATHERMAP_API_KEY", wrong)
     with pytest.raises(RuntimeError, match="rejected the API key") as info:
-        node.weather("Oslo", "metric", "OPENWEATHERMAP_API_KEY", multimodal.ON_ERROR[0], base_url=weather_url)
+        host.call(node, "Oslo", "metric", "OPENWEATHERMAP_API_KEY", multimodal.ON_ERROR[0], base_url=weather_url)
     assert wrong not in str(info.value)
-    soft = node.weather("Oslo", "metric", "OPENWEATHERMAP_API_KEY", multimodal.ON_ERROR[1], base_url=weather_url)
+    soft = host.call(node, "Oslo", "metric", "OPENWEATHERMAP_API_KEY", multimodal.ON_ERROR[1], base_url=weather_url)
     assert soft["result"] == ("",) and "rejected the API key" in soft["ui"]["text"][0]
     assert wrong not in json.dumps(soft) and all(wrong not in r.getMessage() for r in caplog.records)
 
 
 def test_fusion_nodes_single_and_batch_lines():
-    single = multimodal.StyleAlignedPromptFusion().fuse(
-        "{prompt} of {caption}, {weather}, {music}", "a watercolor", 55, caption="a cat\na dog",
-        weather="light rain, 12 °C, evening")
+    single = host.call(multimodal.StyleAlignedPromptFusion, "{prompt} of {caption}, {weather}, {music}",
+                       "a watercolor", 55, caption="a cat\na dog", weather="light rain, 12 °C, evening")
     assert single["result"] == ("a watercolor of a cat, a dog, light rain, 12 °C, evening",)
     assert "{music} is empty" in single["ui"]["text"][0]
-    lines = multimodal.StyleAlignedPromptFusionList().fuse(
-        "{prompt}, {caption}, {transcript}", "ref\ntarget", 8, caption="a cat\na dog\na bird",
-        transcript="one two three four five six seven eight nine ten")
+    lines = host.call(multimodal.StyleAlignedPromptFusionList, "{prompt}, {caption}, {transcript}", "ref\ntarget",
+                      8, caption="a cat\na dog\na bird", transcript="one two three four five six seven eight nine ten")
     text, count = lines["result"]
     assert count == 3 and text.split("\n")[0].startswith("ref, a cat, one")
     assert text.split("\n")[2].startswith("target, a bird")
     assert all(len(line.split()) <= 8 for line in text.split("\n"))
     assert "cut from 10" in lines["ui"]["text"][0]
     with pytest.raises(ValueError, match=r"\{mood\}"):
-        multimodal.StyleAlignedPromptFusion().fuse("{mood}", "x", 55)
+        host.call(multimodal.StyleAlignedPromptFusion, "{mood}", "x", 55)
 
 
 ODD_REPLIES = {  # valid JSON a broken proxy or a changed API might send
@@ -237,16 +233,16 @@ def odd_server():
 @pytest.mark.parametrize("case", sorted(ODD_REPLIES))
 def test_weather_replies_with_odd_fields_are_handled_by_on_error(odd_server, case, monkeypatch):
     monkeypatch.setenv("OPENWEATHERMAP_API_KEY", KEY)
-    node = multimodal.StyleAlignedWeatherPhrase()
+    node = multimodal.StyleAlignedWeatherPhrase
     expected = ODD_REPLIES[case][1]
-    soft = node.weather("Oslo", "metric", "OPENWEATHERMAP_API_KEY", multimodal.ON_ERROR[1],
+    soft = host.call(node, "Oslo", "metric", "OPENWEATHERMAP_API_KEY", multimodal.ON_ERROR[1],
                         base_url=f"{odd_server}/{case}", retries=0)
     if expected is not None:  # what can be read is used, the rest left out
         assert soft["result"] == (expected,)
         return
     assert soft["result"] == ("",) and "no usable conditions or temperature" in soft["ui"]["text"][0]
     with pytest.raises(RuntimeError, match="no usable conditions or temperature"):
-        node.weather("Oslo", "metric", "OPENWEATHERMAP_API_KEY", multimodal.ON_ERROR[0],
+        host.call(node, "Oslo", "metric", "OPENWEATHERMAP_API_KEY", multimodal.ON_ERROR[0],
                      base_url=f"{odd_server}/{case}", retries=0)
 
 
@@ -277,9 +273,9 @@ def test_a_huge_location_is_refused_before_any_request_and_echoed_capped(weather
 
 def test_a_server_that_drips_bytes_is_given_up_after_timeout_in_all(odd_server, monkeypatch):
     monkeypatch.setenv("OPENWEATHERMAP_API_KEY", KEY)
-    node = multimodal.StyleAlignedWeatherPhrase()
+    node = multimodal.StyleAlignedWeatherPhrase
     started = time.monotonic()
-    soft = node.weather("Oslo", "metric", "OPENWEATHERMAP_API_KEY", multimodal.ON_ERROR[1],
+    soft = host.call(node, "Oslo", "metric", "OPENWEATHERMAP_API_KEY", multimodal.ON_ERROR[1],
                         base_url=f"{odd_server}/drip", timeout=1.0, retries=1)
     elapsed = time.monotonic() - started
     assert soft["result"] == ("",) and "no reply within 1 s" in soft["ui"]["text"][0]
@@ -291,8 +287,8 @@ def test_a_server_that_drips_bytes_is_given_up_after_timeout_in_all(odd_server, 
 def test_a_base_url_that_is_not_http_is_refused_before_any_request(url, monkeypatch):
     monkeypatch.setenv("OPENWEATHERMAP_API_KEY", KEY)
     with pytest.raises(ValueError, match="base_url") as info:
-        multimodal.StyleAlignedWeatherPhrase().weather("Oslo", "metric", "OPENWEATHERMAP_API_KEY",
-                                                        multimodal.ON_ERROR[0], base_url=url, retries=0)
+        host.call(multimodal.StyleAlignedWeatherPhrase, "Oslo", "metric", "OPENWEATHERMAP_API_KEY",
+                  multimodal.ON_ERROR[0], base_url=url, retries=0)
     assert "network" not in str(info.value)
 
 
@@ -308,29 +304,28 @@ def _widget_defaults(cls):
             if "default" in options}
 
 
-def _caption(node=None, **given):
+def _caption(**given):
     """MultimodalCaption's output with its defaults, the tiny models and `given`."""
-    return (node or CAPTION()).describe(**{**_widget_defaults(CAPTION), **TINY, **given})
+    return host.call(CAPTION, **{**_widget_defaults(CAPTION), **TINY, **given})
 
 
 def _alone(source, value, weather_url=None):
     """The separate node's text for one source, as the template's slot and value."""
     if source == "image":
-        return "caption", multimodal.StyleAlignedImageCaption().caption(value, "tiny-blip", "", "", 4)["result"][0]
+        return "caption", host.call(multimodal.StyleAlignedImageCaption, value, "tiny-blip", "", "", 4)["result"][0]
     if source == "speech_audio":
-        return "transcript", multimodal.StyleAlignedSpeechTranscript().transcribe(value, "tiny-random.pt", "en",
-                                                                                   "transcribe")["result"][0]
+        return "transcript", host.call(multimodal.StyleAlignedSpeechTranscript, value, "tiny-random.pt", "en",
+                                       "transcribe")["result"][0]
     if source == "music_audio":
         defaults = _widget_defaults(multimodal.StyleAlignedMusicMood)
-        return "music", multimodal.StyleAlignedMusicMood().classify(value, "tiny-clap", "", defaults["genres"],
-                                                                    defaults["moods"], 3)["result"][0]
-    return "weather", multimodal.StyleAlignedWeatherPhrase().weather(value, "metric", "OPENWEATHERMAP_API_KEY",
-                                                                     multimodal.ON_ERROR[0],
-                                                                     base_url=weather_url)["result"][0]
+        return "music", host.call(multimodal.StyleAlignedMusicMood, value, "tiny-clap", "", defaults["genres"],
+                                  defaults["moods"], 3)["result"][0]
+    return "weather", host.call(multimodal.StyleAlignedWeatherPhrase, value, "metric", "OPENWEATHERMAP_API_KEY",
+                                multimodal.ON_ERROR[0], base_url=weather_url)["result"][0]
 
 
 def _fused(texts, max_words=55, template=multimodal.CAPTION_TEMPLATE):
-    return multimodal.StyleAlignedPromptFusion().fuse(template, "", max_words, **texts)["result"]
+    return host.call(multimodal.StyleAlignedPromptFusion, template, "", max_words, **texts)["result"]
 
 
 SOURCES = {"image": lambda: torch.rand(2, 30, 41, 3, generator=torch.Generator().manual_seed(3)),
@@ -358,18 +353,17 @@ def test_multimodal_caption_fuses_every_source_and_keeps_its_models(model_root, 
     monkeypatch.setenv("OPENWEATHERMAP_API_KEY", KEY)
     values = {source: make() for source, make in SOURCES.items()}
     texts = dict(_alone(source, value, weather_url) for source, value in values.items())
-    node = CAPTION()
-    out = _caption(node, **values, weather_base_url=weather_url, max_words=0)
+    out = _caption(**values, weather_base_url=weather_url, max_words=0)
     assert out["result"] == _fused(texts, max_words=0)
     assert texts["weather"] in out["result"][0] and texts["music"] in out["result"][0]
     shown_text = out["ui"]["text"][0]
     assert "Speech transcript: " in shown_text and "language: en" in shown_text and "Weather: clear sky" in shown_text
     assert KEY not in json.dumps(out) and all(KEY not in r.getMessage() for r in caplog.records)
-    blip = node.parts["image"]._helper[1]
-    _caption(node, image=values["image"])
-    assert node.parts["image"]._helper[1] is blip  # not loaded again
+    blip = pretrained.loaded("blip")[1]
+    _caption(image=values["image"])
+    assert pretrained.loaded("blip")[1] is blip  # not loaded again
     # the template and budget apply as in Prompt Fusion
-    short = _caption(node, **values, weather_base_url=weather_url, template="{weather} with {music}", max_words=4)
+    short = _caption(**values, weather_base_url=weather_url, template="{weather} with {music}", max_words=4)
     assert short["result"] == _fused(texts, 4, "{weather} with {music}") and len(short["result"][0].split()) <= 4
     assert "cut from" in short["ui"]["text"][0]
 
@@ -420,5 +414,5 @@ def test_multimodal_caption_inputs_are_the_modality_nodes_inputs():
                     assert mine[0] == kind and mine[1].get("default") == options.get("default"), name
     assert {entries[n][0] for n in ("image", "speech_audio", "music_audio")} == {"IMAGE", "AUDIO"}
     assert set(spec["optional"]) >= {"image", "speech_audio", "music_audio"}
-    assert CAPTION.IS_CHANGED(location="") == ""
-    assert CAPTION.IS_CHANGED(location="Oslo") == multimodal.StyleAlignedWeatherPhrase.IS_CHANGED()
+    assert CAPTION.fingerprint_inputs(location="") == ""
+    assert CAPTION.fingerprint_inputs(location="Oslo") == multimodal.StyleAlignedWeatherPhrase.fingerprint_inputs()

@@ -43,10 +43,10 @@ SCRIPT = textwrap.dedent("""
     speech = registered.get("StyleAlignedSpeechTranscript")
     if speech is not None:
         import torch
-        result["speech_models"] = speech.INPUT_TYPES()["required"]["model"][0]
+        result["speech_models"] = host.choices(speech, "model")
         try:
-            speech().transcribe({"waveform": torch.rand(1, 1, 16000) * 0.2, "sample_rate": 16000}, "small", "en",
-                                "transcribe")
+            host.call(speech, audio={"waveform": torch.rand(1, 1, 16000) * 0.2, "sample_rate": 16000}, model="small",
+                      language="en", task="transcribe")
         except Exception as exc:
             result["speech_error"] = f"{type(exc).__name__}: {exc}"
     print("RESULT" + json.dumps(result))
@@ -76,7 +76,7 @@ def test_nothing_missing_in_the_test_environment():
 
 def test_without_whisper_every_node_registers_and_the_log_and_the_node_say_what_to_install(tmp_path):
     result = _load_without(tmp_path, ["whisper"])
-    assert result["nodes"] == sorted(style_aligned.NODE_CLASS_MAPPINGS)
+    assert result["nodes"] == sorted(pack.node_classes())
     assert result["missing"] == {"openai-whisper": "Speech Transcript"}
     assert "Speech Transcript need(s) openai-whisper" in result["log"]
     assert "pip install openai-whisper" in result["log"]

@@ -114,8 +114,8 @@ def test_save_load_round_trip_is_bit_identical(models, reference_folder):
     name = host.run_node(SaveStyleReference, style_reference=traj, filename_prefix="watercolor/style")[0]
     assert name == "watercolor/style_00001.safetensors"
     assert (reference_folder / name).is_file() and not list(reference_folder.rglob("*.partial"))
-    assert name in LoadStyleReference.INPUT_TYPES()["required"]["reference"][0]
-    assert LoadStyleReference.IS_CHANGED(model, name) != ""
+    assert name in host.choices(LoadStyleReference, "reference")
+    assert LoadStyleReference.fingerprint_inputs(model, name) != ""
 
     loaded = host.run_node(LoadStyleReference, model=model, reference=name)[0]
     assert isinstance(loaded, Trajectory)
@@ -187,15 +187,15 @@ def test_node_contract():
 
     for node in (DDIMInvertReference, SaveStyleReference, LoadStyleReference, MultiRefBlend):
         assert len(node.OUTPUT_TOOLTIPS) == len(node.RETURN_TYPES) == len(node.RETURN_NAMES)
-        for section in node.INPUT_TYPES().values():
+        for section in (node.INPUT_TYPES().get(part, {}) for part in ("required", "optional")):
             for name, spec in section.items():
                 assert spec[1].get("tooltip"), name
     assert MultiRefBlend.CATEGORY == "style_aligned/blend" and MultiRefBlend.DESCRIPTION
-    assert DDIMInvertReference.RETURN_TYPES == (STYLE_REFERENCE,)
-    import style_aligned
+    assert list(DDIMInvertReference.RETURN_TYPES) == [STYLE_REFERENCE]
+    from harness import pack
 
     for name in ("DDIMInvertReference", "SaveStyleReference", "LoadStyleReference", "MultiRefBlend"):
-        assert name in style_aligned.NODE_CLASS_MAPPINGS and name in style_aligned.NODE_DISPLAY_NAME_MAPPINGS
+        assert name in pack.node_classes() and name in pack.display_names()
     defaults = host.node_defaults(DDIMInvertReference)
     assert defaults["steps"] == 50 and defaults["cfg"] == 1.0 and defaults["refinement"] == 0
 
@@ -250,7 +250,7 @@ def test_blend_node_keep_apart_gives_the_references_as_k_rows_that_invert_togeth
     references, and the patch's reference_weights weights them."""
     from style_aligned.nodes.blend import KEEP_APART, MultiRefBlend
 
-    assert MultiRefBlend.INPUT_TYPES()["required"]["method"][0] == ["SLERP", "Linear", KEEP_APART]  # appended
+    assert host.choices(MultiRefBlend, "method") == ["SLERP", "Linear", KEEP_APART]  # appended
     a, b, c = (reference_latent(1, seed=s)["samples"] for s in (1, 2, 3))
     both = blend_node(method=KEEP_APART, latent_1={"samples": a}, latent_2={"samples": b})
     assert torch.equal(both, torch.cat([a, b]))

@@ -10,9 +10,9 @@ The server runs in its own process group and is always killed by the fixture's f
 import json
 import re
 import time
+import urllib.error
 
 import pytest
-import style_aligned
 from harness import inputs, pack, tiny_pack
 from harness import server as hs
 from harness import workflow_api as wf
@@ -98,35 +98,74 @@ def _choices(spec):
     return entry[0] if isinstance(entry[0], list) else wf.input_options(entry).get("options", [])
 
 def test_object_info_registers_every_pack_node_with_its_inputs(object_info):
-    ours = style_aligned.NODE_CLASS_MAPPINGS
+    ours, names = pack.node_classes(), pack.display_names()
     assert ours and set(ours) <= set(object_info), sorted(set(ours) - set(object_info))
     for name, cls in ours.items():
         served = object_info[name]
-        assert served["display_name"] == style_aligned.NODE_DISPLAY_NAME_MAPPINGS[name]
+        assert served["display_name"] == names[name]
         assert served["category"] == cls.CATEGORY
         assert served["output"] == list(cls.RETURN_TYPES)
         local = cls.INPUT_TYPES()
         for section in ("required", "optional"):
-            names = list(local.get(section) or {})
-            assert list(served["input"].get(section) or {}) == names, f"{name}.{section}"
-            for input_name in names:
+            names_here = list(local.get(section) or {})
+            assert list(served["input"].get(section) or {}) == names_here, f"{name}.{section}"
+            for input_name in names_here:
                 assert wf.input_type(served["input"][section][input_name]) == wf.input_type(local[section][input_name])
     # the tiny models written into the host's models/ folders are offered by name
     for (node, input_name), tiny in hs.TINY_MODEL_NAMES.items():
-        assert tiny in object_info[node]["input"]["required"][input_name][0], (node, tiny)
+        assert tiny in wf.combo_options(object_info[node]["input"]["required"][input_name]), (node, tiny)
     assert set(tiny_pack.NODE_CLASS_MAPPINGS) <= set(object_info)
     # the metric nodes' old ids still load saved workflows; upstream marks them deprecated (hidden from search)
     for old, new in metric_nodes.DEPRECATED_IDS.items():
-        assert object_info[old]["input"] == object_info[new]["input"]
+        fixed = metric_nodes.DEPRECATED_FIXED.get(old, {})  # inputs the old id lacks (its saved layout)
+        assert object_info[old]["input"] == {section: {k: v for k, v in group.items() if k not in fixed}
+                                             for section, group in object_info[new]["input"].items()}
         assert object_info[old]["output"] == object_info[new]["output"]
         assert object_info[old].get("deprecated", False) is True
         assert not object_info[new].get("deprecated", False)
 
 
+def test_old_ids_are_served_as_node_replacements_where_the_host_has_the_api(host, object_info):
+    """v0.28 serves the pack's replacements at /node_replacements (its frontend offers them on a loaded
+    workflow); v0.3.64 has no such route. The old ids stay registered nodes on both."""
+    from comfy_api.latest import io
+
+    if not hasattr(io, "NodeReplace"):
+        with pytest.raises(urllib.error.HTTPError):
+            host.get("/node_replacements")
+        return
+    served = host.get("/node_replacements")
+    for old, new in metric_nodes.DEPRECATED_IDS.items():
+        (entry,) = served[old]
+        assert entry["new_node_id"] == new and entry["old_node_id"] == old
+        inputs = [name for name, _entry, _required in wf.all_inputs(object_info[old])]
+        fixed = metric_nodes.DEPRECATED_FIXED.get(old, {})
+        assert entry["input_mapping"] == [{"new_id": name, "old_id": name} for name in inputs] + [
+            {"new_id": name, "set_value": value} for name, value in fixed.items()]
+        assert entry["old_widget_ids"] == [name for name, _ in wf.widget_inputs(object_info[old])]
+
+
+def test_the_patch_node_shows_six_widgets_where_the_host_folds_advanced_inputs(object_info):
+    """/object_info marks the patch node's rarely changed inputs `advanced` on v0.28 (the frontend folds them);
+    v0.3.64 lists every input plainly. The inputs keep their order either way."""
+    from style_aligned.nodes.ui import ADVANCED
+
+    spec = object_info["StyleAlignedPatchModel"]
+    widgets = wf.widget_inputs(spec)
+    folded = [name for name, entry in widgets if wf.input_options(entry).get("advanced")]
+    if not ADVANCED:
+        assert folded == []
+        return
+    assert [name for name, entry in widgets if name not in folded] == ["share_attention", "adain_values", "score_shift",
+                                                                       "share_group_norm", "layers", "end_percent"]
+    assert [name for name, _entry, _required in wf.all_inputs(spec) if not wf.is_widget(_entry)] == \
+        ["model", "style_reference"]
+
+
 def test_every_node_has_its_help_page_where_the_frontend_asks(host, object_info):
     """The frontend asks /extensions/<pack folder>/docs/<node id>/<locale>.md, then
     /extensions/<pack folder>/docs/<node id>.md, the folder taken from the node's python_module."""
-    for key, display in style_aligned.NODE_DISPLAY_NAME_MAPPINGS.items():
+    for key, display in pack.display_names().items():
         folder = object_info[key]["python_module"].split(".", 1)[1]
         assert folder == hs.PACK_FOLDER
         page = host.get_text(f"/extensions/{folder}/docs/{key}.md")

@@ -12,7 +12,6 @@ import make_thumbnails
 import make_workflows as make
 import numpy as np
 import pytest
-import style_aligned
 from harness import pack
 from harness import workflow_api as wf
 from PIL import Image
@@ -142,7 +141,7 @@ def test_checked_in_workflows_are_what_the_generator_writes(specs):
 
 def test_every_pack_node_is_used_by_some_workflow_or_listed():
     used = {n["type"] for p in WORKFLOWS for n in wf.load(p)["nodes"]}
-    unused = set(style_aligned.NODE_CLASS_MAPPINGS) - used
+    unused = set(pack.node_classes()) - used
     # saving/loading a reference and the single-prompt fusion are shown in the docs, not a workflow of their own;
     # the multimodal workflow runs the modality nodes inside Multimodal Caption; the metric nodes' old ids are
     # deprecated aliases, kept only so saved workflows load
@@ -152,8 +151,7 @@ def test_every_pack_node_is_used_by_some_workflow_or_listed():
     assert unused <= {"SaveStyleReference", "LoadStyleReference", "StyleAlignedPromptFusion", *inside, *deprecated}, \
         unused
     assert not used & deprecated, "shipped workflows use the new ids"
-    assert {key for key, cls in style_aligned.NODE_CLASS_MAPPINGS.items() if getattr(cls, "DEPRECATED", False)} \
-        == deprecated
+    assert {key for key, cls in pack.node_classes().items() if cls.DEPRECATED} == deprecated
 
 
 # ---------------------------------------------------------------- the converter itself
@@ -380,7 +378,7 @@ def deprecated(specs):
     """Node ids this host marks deprecated, read from its node classes (the stock ones and ours)."""
     from harness import host
 
-    classes = {**host.stock_nodes(), **pack.load().NODE_CLASS_MAPPINGS}
+    classes = {**host.stock_nodes(), **pack.node_classes()}
     marked = {key for key, cls in classes.items() if _marked_deprecated(cls)}
     # the specs the generator and the other tests use carry the same mark
     assert marked == {key for key, spec in specs.items() if spec.get("deprecated")}
@@ -402,6 +400,55 @@ def test_no_workflow_uses_a_node_the_host_marks_deprecated(path, deprecated):
     assert not used & deprecated, sorted(used & deprecated)
 
 
+# Inputs most users never touch, folded on the node by hosts that know `advanced` (v0.28); the others stay
+# on it. The patch node shows six widgets (and its model and style_reference sockets).
+PATCH_WIDGETS = ["share_attention", "adain_values", "score_shift", "share_group_norm", "layers", "end_percent"]
+METRIC_ADVANCED = ["hub_id", "batch_size"]
+ADVANCED_INPUTS = {
+    "StyleAlignedPatchModel": ["adain_queries", "adain_keys", "score_scale", "full_attention_share", "share_fraction",
+                               "custom_layers", "start_percent", "reference_weights", "reference_offset",
+                               "reference_positions"],
+    "StyleAlignedBatchPrompts": ["window_start", "window_size", "guidance"],
+    "DDIMInvertReference": ["scheduler", "refinement"],
+    "MultiRefBlend": ["keep_norm"],
+    "StyleAlignedDepthMap": ["hub_id"],
+    "StyleAlignedImageCaption": ["hub_id", "max_new_tokens"],
+    "StyleAlignedWeatherPhrase": ["api_key_env", "base_url", "timeout", "retries"],
+    "StyleAlignedMusicMood": ["hub_id", "top_k"],
+    "StyleAlignedPromptFusion": ["max_words"],
+    "StyleAlignedPromptFusionList": ["max_words"],
+    "MultimodalCaption": ["max_words", "caption_hub_id", "caption_max_new_tokens", "music_hub_id", "music_top_k",
+                          "weather_api_key_env", "weather_base_url", "weather_timeout", "weather_retries"],
+    **{key: METRIC_ADVANCED for key in ("WeightedDinoScore", "DinoSetConsistency", "ClipTextAlignment",
+                                        "StyleAlignedWeightedDinoScore", "StyleAlignedDinoSetConsistency",
+                                        "StyleAlignedClipTextAlignment")},
+}
+
+
+def test_rarely_changed_inputs_are_advanced_where_the_host_folds_them(specs):
+    """On v0.28 (inputs take `advanced`) the frontend folds these inputs under the node's advanced toggle; on
+    v0.3.64 they are plain inputs. Either way they keep their place: saved workflows store widgets by position."""
+    from style_aligned.nodes.ui import ADVANCED
+
+    ours = pack.node_classes()
+    marked = {key: [name for name, entry, _ in wf.all_inputs(specs[key]) if wf.input_options(entry).get("advanced")]
+              for key in ours}
+    if not ADVANCED:
+        assert not any(marked.values()), marked
+        return
+    assert {key: names for key, names in marked.items() if names} == ADVANCED_INPUTS
+    shown = [name for name, entry in wf.widget_inputs(specs["StyleAlignedPatchModel"])
+             if not wf.input_options(entry).get("advanced")]
+    assert shown == PATCH_WIDGETS
+    # a shipped workflow that sets an advanced input shows that node unfolded
+    for path in WORKFLOWS:
+        for node in wf.load(path)["nodes"]:
+            if node["type"] in ours:
+                changed = make.changed_advanced(specs[node["type"]], wf.widget_values_by_name(node,
+                                                                                           specs[node["type"]]))
+                assert bool(node.get("showAdvanced")) == bool(changed), (path.name, node["type"], changed)
+
+
 DESCRIPTION_LIMIT = 300  # the node's tooltip; the rest is DETAILS, on its help page
 TOOLTIP_LIMIT = 400  # an input's or output's tooltip (the longest today: the patch node's layers, 376)
 
@@ -409,12 +456,12 @@ TOOLTIP_LIMIT = 400  # an input's or output's tooltip (the longest today: the pa
 def test_node_descriptions_and_tooltips_fit_a_tooltip():
     """The frontend shows DESCRIPTION as the node's tooltip and each input's tooltip on hover: short enough
     to stay on screen; the long text is on the node's help page (tools/make_docs.py)."""
-    for key, cls in style_aligned.NODE_CLASS_MAPPINGS.items():
+    for key, cls in pack.node_classes().items():
         assert 0 < len(cls.DESCRIPTION) <= DESCRIPTION_LIMIT, (key, len(cls.DESCRIPTION))
         for name, entry, _ in wf.all_inputs(wf.specs_from_classes({key: cls})[key]):
             tooltip = wf.input_options(entry).get("tooltip", "")
             assert len(tooltip) <= TOOLTIP_LIMIT, (key, name, len(tooltip))
-        for tip in getattr(cls, "OUTPUT_TOOLTIPS", ()):
+        for tip in cls.OUTPUT_TOOLTIPS:
             assert len(tip) <= TOOLTIP_LIMIT, (key, tip)
 
 

@@ -184,8 +184,8 @@ def batch_node_problem(url: str, spec: dict) -> str | None:
 
 def reference_choices(info: dict) -> list:
     try:
-        return list(info[LOAD_REFERENCE]["input"]["required"]["reference"][0])
-    except (KeyError, IndexError, TypeError):
+        return wf.combo_options(info[LOAD_REFERENCE]["input"]["required"]["reference"])  # a list or a V3 COMBO
+    except (KeyError, IndexError, TypeError, AttributeError):
         return []
 
 

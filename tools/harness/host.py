@@ -10,6 +10,7 @@ import atexit
 import contextlib
 import importlib
 import importlib.util
+import inspect
 import os
 import re
 import shutil
@@ -93,6 +94,15 @@ FEATURES = {
     # generated files (workflows/, docs/) list the main host's own choices (its schedulers, its node ids), and
     # the browser test drives the main host's web UI (frontend 1.45): both are checked on the main leg
     "the main leg": lambda: leg() == "main",
+    "HunyuanImage 2.1": lambda: hasattr(importlib.import_module("comfy.supported_models"), "HunyuanImage21"),
+    "Kandinsky 5 Image": lambda: hasattr(importlib.import_module("comfy.supported_models"), "Kandinsky5Image"),
+    "Qwen-Image-Edit 2511": lambda: "timestep_zero_index" in inspect.signature(  # its "index_timestep_zero"
+        importlib.import_module("comfy.ldm.qwen_image.model").QwenImageTransformerBlock.forward).parameters,
+    "FLUX.2 and LongCat-Image": lambda: all(hasattr(importlib.import_module("comfy.supported_models"), name)
+                                            for name in ("Flux2", "LongCatImage")),
+    "Z-Image": lambda: hasattr(importlib.import_module("comfy.supported_models"), "ZImage"),
+    "Krea 2": lambda: hasattr(importlib.import_module("comfy.supported_models"), "Krea2"),
+    "Boogu": lambda: hasattr(importlib.import_module("comfy.supported_models"), "Boogu"),
 }
 
 
@@ -129,28 +139,77 @@ def extra_nodes(stem):
 
 # ---------------------------------------------------------------- calling nodes as the host does
 
+def is_v3(node_class) -> bool:
+    """True for a node on the V3 schema (comfy_api io.ComfyNode), False for a classic one."""
+    from comfy_api.internal import _ComfyNodeInternal
+
+    return isinstance(node_class, type) and issubclass(node_class, _ComfyNodeInternal)
+
+
+def choices(node_class, input_name) -> list:
+    """The options of a combo input: a classic spec's list, or a V3 COMBO's `options` (either host)."""
+    for section in node_class.INPUT_TYPES().values():
+        if input_name in section:
+            kind, *options = section[input_name]
+            if isinstance(kind, (list, tuple)):
+                return list(kind)
+            return list((options[0] if options else {}).get("options", []))
+    raise KeyError(f"{node_class.__name__} has no input {input_name!r}")
+
+
 def node_defaults(node_class, **overrides):
-    """The widget defaults of a classic node (as a freshly added node has them), with overrides."""
+    """The widget defaults of a node (as a freshly added node has them), with overrides."""
     values = {}
     for section in ("required", "optional"):
         for input_name, spec in node_class.INPUT_TYPES().get(section, {}).items():
             options = spec[1] if len(spec) > 1 else {}
-            if isinstance(spec[0], list):
-                values[input_name] = options.get("default", spec[0][0])
+            if isinstance(spec[0], list) or spec[0] == "COMBO":
+                listed = choices(node_class, input_name)
+                if "default" in options or listed:
+                    values[input_name] = options.get("default", listed[0] if listed else None)
             elif "default" in options:
                 values[input_name] = options["default"]
     values.update(overrides)
     return values
 
 
-def run_node_shown(node_class, **inputs):
-    """Call a node the way the host does, its FUNCTION with widget defaults filled in: (its outputs,
-    the text it shows on the node, "" if none)."""
-    node = node_class()
-    out = getattr(node, node_class.FUNCTION)(**node_defaults(node_class, **inputs))
+def _as_classic(out) -> dict:
+    """A node's return value as the host stores it: {"result": outputs, "ui": what the node shows}."""
+    from comfy_api.internal import _NodeOutputInternal
+
+    if isinstance(out, _NodeOutputInternal):
+        shown = out.ui.as_dict() if hasattr(out.ui, "as_dict") else (out.ui or {})
+        return {"result": tuple(out.result or ()), "ui": dict(shown)}
     if isinstance(out, dict):
-        return tuple(out.get("result", ())), "\n".join(out.get("ui", {}).get("text", []))
-    return out, ""
+        return {"result": tuple(out.get("result", ())), "ui": dict(out.get("ui", {}))}
+    return {"result": tuple(out), "ui": {}}
+
+
+def call(node_class, *args, **inputs) -> dict:
+    """Call a node's function exactly with these inputs (positional ones in the function's order), as the
+    host does: a V3 node's `execute` on a locked copy of its class, a classic node's FUNCTION on an instance.
+    Returns {"result": (outputs...), "ui": {"text": [...]}} (the ui empty when the node shows nothing)."""
+    if is_v3(node_class):
+        from comfy_api.internal import make_locked_method_func
+
+        node_class.VALIDATE_CLASS()  # what the host's executor does, down to the locked copy of the class
+        function = make_locked_method_func(node_class, node_class.FUNCTION, node_class.PREPARE_CLASS_CLONE(None))
+        signature = inspect.signature(node_class.execute)
+        given = {}
+        for name, value in signature.bind_partial(*args, **inputs).arguments.items():
+            is_rest = signature.parameters[name].kind is inspect.Parameter.VAR_KEYWORD
+            given.update(value if is_rest else {name: value})
+        out = function(**given)
+    else:
+        out = getattr(node_class(), node_class.FUNCTION)(*args, **inputs)
+    return _as_classic(out)
+
+
+def run_node_shown(node_class, **inputs):
+    """Call a node the way the host does, with widget defaults filled in: (its outputs, the text it shows on
+    the node, "" if none)."""
+    out = call(node_class, **node_defaults(node_class, **inputs))
+    return out["result"], "\n".join(str(text) for text in out["ui"].get("text", []))
 
 
 def run_node(node_class, **inputs):

@@ -39,6 +39,10 @@ TINY_MODEL_NAMES = {
     ("DinoSetConsistency", "model"): "tiny-dino",
     ("WeightedDinoScore", "model"): "tiny-dino",
     ("ClipTextAlignment", "model"): "tiny-clip",
+    # the metric nodes' old ids (deprecated), in workflows saved before the rename
+    ("StyleAlignedDinoSetConsistency", "model"): "tiny-dino",
+    ("StyleAlignedWeightedDinoScore", "model"): "tiny-dino",
+    ("StyleAlignedClipTextAlignment", "model"): "tiny-clip",
 }
 TINY_SIZE = 64
 TINY_STEPS = 3
