@@ -5,32 +5,29 @@ import torch
 from comfy_api.latest import io
 
 from ..core.alignment.prompt_set import apply_style, batch_rows, parse_prompt_lines, stack_rows
+from .families import FAMILIES
 from .model_family import STYLE_REFERENCE
 from .ui import ADVANCED, outputs, shown
 
 MAX_RESOLUTION = 16384
-VAE_SCALE = 8  # pixels per latent cell: SD1.5, SDXL, Flux, SD3 and Qwen-Image VAEs alike
-# the host's text encoders of the DiT families (the class or a base of clip.cond_stage_model)
-DIT_TEXT_ENCODERS = {
-    ("comfy.text_encoders.flux", "FluxClipModel"): "flux",
-    ("comfy.text_encoders.sd3_clip", "SD3ClipModel"): "sd3",
-    ("comfy.text_encoders.qwen_image", "QwenImageTEModel"): "qwen_image",
-}
-# Their empty latents are 4-D with 16 channels, as the host's EmptySD3LatentImage makes them (upstream's
-# Qwen-Image workflows use that node too; the sampler adds Qwen-Image's frame axis to an empty latent).
-LATENT_CHANNELS = {"flux": 16, "sd3": 16, "qwen_image": 16}
-SD_LATENT_CHANNELS = 4  # SD1.5, SDXL and any text encoder not listed above
+SD_LATENT = (4, 8)  # channels and pixels per cell of SD1.5 / SDXL latents, and of any text encoder no record names
 DEFAULT_GUIDANCE = 3.5  # the host's CLIPTextEncodeFlux / FluxGuidance default
 
 
 def text_encoder_family(clip):
-    """The DiT family whose text encoder `clip` holds ("flux", "sd3", "qwen_image"), or None for SD1.5,
-    SDXL and encoders this node does not know."""
+    """The DiT family record (families/) whose text encoder `clip` holds (the class of clip.cond_stage_model
+    or one of its bases), or None for SD1.5, SDXL and encoders no record names."""
     for cls in type(clip.cond_stage_model).__mro__:
-        family = DIT_TEXT_ENCODERS.get((cls.__module__, cls.__name__))
-        if family:
-            return family
+        for family in FAMILIES:
+            if (cls.__module__, cls.__name__) in family.text_encoders:
+                return family
     return None
+
+
+def latent_format(family):
+    """(channels, pixels per latent cell) of an empty latent for the family. DiT latents are 4-D as the host's
+    EmptySD3LatentImage makes them (the sampler adds the frame axis of one-frame models such as Qwen-Image)."""
+    return SD_LATENT if family is None else (family.latent_channels, family.latent_scale)
 
 
 def _encode(clip, text):
@@ -45,14 +42,17 @@ def _stacked_extras(extras, lengths, empty_length):
     """One conditioning dict for the stacked rows from each row's encoder extras (in row order).
 
     Pooled outputs and other per-prompt tensors are concatenated row by row; an attention mask is
-    stacked like the tokens (rows without one are all ones, padding tokens are attended); values that
-    are the same for every prompt (hooks) are kept once."""
+    stacked like the tokens (rows without one are all ones, padding tokens are attended), and one that
+    hides nothing is one integer row, as the host's encoders give it for one prompt (models that count
+    the text tokens from it, Boogu's, sum the whole mask, so a row per prompt would count them all);
+    values that are the same for every prompt (hooks) are kept once."""
     out = {}
     for key in dict.fromkeys(k for e in extras for k in e):
         values = [e.get(key) for e in extras]
         if key == "attention_mask":
             masks = [torch.ones(1, n) if m is None else m.float() for m, n in zip(values, lengths, strict=True)]
-            out[key] = stack_rows([m[..., None] for m in masks], lambda: torch.ones(1, empty_length(), 1))[..., 0]
+            mask = stack_rows([m[..., None] for m in masks], lambda: torch.ones(1, empty_length(), 1))[..., 0]
+            out[key] = torch.ones(1, mask.shape[1], dtype=torch.long) if bool((mask == 1).all()) else mask
         elif all(isinstance(v, torch.Tensor) for v in values):
             if len({v.shape for v in values}) > 1 or values[0].shape[0] != 1:
                 raise ValueError(f"the text encoder returns a '{key}' whose shape differs between prompts: "
@@ -69,7 +69,7 @@ def _stacked_extras(extras, lengths, empty_length):
     return out
 
 
-def batch_notes(count, window_start, width, height, latent_given):
+def batch_notes(count, window_start, width, height, latent_given, scale=8):
     """Settings that are silently ignored or changed, said on the node."""
     notes = []
     if count == 1:
@@ -77,8 +77,8 @@ def batch_notes(count, window_start, width, height, latent_given):
         if window_start:
             notes.append(f"window_start {window_start} is ignored: there is no target prompt")
     for name, value in (("width", width), ("height", height)):
-        if value % 8 and not latent_given:
-            notes.append(f"{name} {value} is not a multiple of 8: the images will be {value // 8 * 8} px")
+        if value % scale and not latent_given:
+            notes.append(f"{name} {value} is not a multiple of {scale}: the images will be {value // scale * scale} px")
     return notes
 
 
@@ -173,22 +173,23 @@ class StyleAlignedBatchPrompts(io.ComfyNode):
             return empty[0]
 
         cond = stack_rows([encoded[i][0] for i in prompt_rows], empty_cond)
-        notes = batch_notes(len(lines), window_start, width, height, latent is not None or style_reference is not None)
+        channels, scale = latent_format(family)
+        notes = batch_notes(len(lines), window_start, width, height, latent is not None or style_reference is not None,
+                            scale)
         if latent is not None:
             latent = _checked_latent(latent, len(prompt_rows))
-            height, width = (VAE_SCALE * n for n in latent["samples"].shape[-2:])
+            height, width = (scale * n for n in latent["samples"].shape[-2:])
         elif style_reference is not None:
             *_, h, w = style_reference.latent_shape
-            height, width = VAE_SCALE * h, VAE_SCALE * w
+            height, width = scale * h, scale * w
         extra = {"width": width, "height": height, "target_width": width, "target_height": height,
                  "crop_w": 0, "crop_h": 0}
         lengths = [encoded[i][0].shape[1] for i in prompt_rows]
         extra.update(_stacked_extras([encoded[i][1] for i in prompt_rows], lengths, lambda: empty_cond().shape[1]))
-        if family == "flux":  # as the host's CLIPTextEncodeFlux; a FluxGuidance node after this one overrides it
+        if family is not None and family.guidance:  # as CLIPTextEncodeFlux; a FluxGuidance node after this wins
             extra["guidance"] = guidance
         if latent is None:
-            channels = LATENT_CHANNELS.get(family, SD_LATENT_CHANNELS)
-            latent = {"samples": torch.zeros(len(prompt_rows), channels, height // VAE_SCALE, width // VAE_SCALE),
+            latent = {"samples": torch.zeros(len(prompt_rows), channels, height // scale, width // scale),
                       "batch_index": noise_rows}
         return shown(([[cond, extra]], latent, "\n".join(lines[i] for i in prompt_rows)), notes)
 
