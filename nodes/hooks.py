@@ -20,6 +20,7 @@ from ..core.alignment.attention import SharingOptions
 from ..core.alignment.reference_rows import replace_reference_rows, zero_reference_rows
 
 CALL = "style_aligned_call"  # the key of the call's state in transformer_options
+STRENGTH_MODES = ("fixed", "decrease")  # the reference keys' factor over the schedule (Settings.for_call)
 log = logging.getLogger("style_aligned")
 _current_call = contextvars.ContextVar("style_aligned_call", default=None)
 

@@ -17,7 +17,7 @@ from ..core.alignment.layers import LAYER_MODES, select_layers
 from ..core.alignment.positions import POSITION_MODES
 from ..core.common.weights import normalise_weights, parse_weights
 from .families import adapter_for, remove_patches
-from .hooks import Settings, SigmaRange, StyleAlignedWrapper
+from .hooks import STRENGTH_MODES, Settings, SigmaRange, StyleAlignedWrapper
 from .model_family import STYLE_REFERENCE, check_reference_for_model
 from .ui import ADVANCED, outputs, shown
 
@@ -169,11 +169,28 @@ class StyleAlignedPatchModel(io.ComfyNode):
                                        "noise level; 0.1 = 5 of 50 steps, the original transfer demo).",
                                **ADVANCED),
                 io.Combo.Input("reference_positions", optional=True, options=list(POSITION_MODES), default="shift",
-                               tooltip="Flux, Chroma, Qwen-Image: where the reference image's keys sit for the "
-                                       "targets. shift: beside the target, one image width to the right "
-                                       "(AlignedGen's ShiftPE: style without copying the layout). none: on top "
-                                       "of the target (stronger layout copy). UNets and SD3 have no positions in "
-                                       "attention: no effect there.", **ADVANCED),
+                               tooltip="DiTs with rotary positions (Flux, FLUX.2, Chroma, Qwen-Image, ...): where "
+                                       "the reference image's keys sit for the targets. shift: beside the target, "
+                                       "one image width to the right (AlignedGen's ShiftPE: style without copying "
+                                       "the layout). none: on top of the target (stronger layout copy). untwist: "
+                                       "in place, with the keys' high rotary frequencies turned down and the low "
+                                       "ones up (Untwisting RoPE, 2026; see untwist_high / untwist_low). UNets "
+                                       "and SD3 have no positions in attention: no effect there.", **ADVANCED),
+                io.Combo.Input("reference_strength", optional=True, options=list(STRENGTH_MODES), default="fixed",
+                               tooltip="The reference keys' factor over the schedule. fixed: score_scale at every "
+                                       "step (AlignedGen's 'fix' mode ships with 1.1). decrease: score_scale x "
+                                       "(t / T)^2, strong while the image is noise and fading as it settles "
+                                       "(AlignedGen's default mode).", **ADVANCED),
+                io.Float.Input("untwist_high", optional=True, default=0.75, min=0.0, max=4.0, step=0.01,
+                               tooltip="With reference_positions = untwist: the gain of the reference keys' "
+                                       "highest rotary frequency at the end of the schedule (it starts at a "
+                                       "third of it). Below 1 loosens the tie to the same position, which "
+                                       "copies layout.", **ADVANCED),
+                io.Float.Input("untwist_low", optional=True, default=1.4, min=0.0, max=4.0, step=0.01,
+                               tooltip="With reference_positions = untwist: the gain of the reference keys' "
+                                       "lowest rotary frequency at the end of the schedule (it starts at 1). "
+                                       "Above 1 strengthens attention to what is alike wherever it is: more "
+                                       "style.", **ADVANCED),
             ],
             outputs=outputs((io.Model, None, "A copy of the model whose batch shares the reference's style.")),
         )
@@ -181,11 +198,15 @@ class StyleAlignedPatchModel(io.ComfyNode):
     @classmethod
     def execute(cls, model, share_attention, adain_queries, adain_keys, adain_values, score_scale, score_shift,
               share_group_norm, full_attention_share, layers, share_fraction, custom_layers, start_percent, end_percent,
-              style_reference=None, reference_weights="", reference_offset=0.0, reference_positions="shift"):
+              style_reference=None, reference_weights="", reference_offset=0.0, reference_positions="shift",
+              reference_strength="fixed", untwist_high=0.75, untwist_low=1.4):
         validate_knobs(score_scale, score_shift, share_fraction, start_percent, end_percent)
-        if reference_positions not in POSITION_MODES:
-            raise ValueError(f"reference_positions must be one of {', '.join(POSITION_MODES)}, got "
-                             f"'{reference_positions}'")
+        for name, value, modes in (("reference_positions", reference_positions, POSITION_MODES),
+                                   ("reference_strength", reference_strength, STRENGTH_MODES)):
+            if value not in modes:
+                raise ValueError(f"{name} must be one of {', '.join(modes)}, got '{value}'")
+        _check_finite("untwist_high", untwist_high, 0.0, 4.0)
+        _check_finite("untwist_low", untwist_low, 0.0, 4.0)
         adapter = adapter_for(model)
         reference, refs, weights = _reference_setup(model, style_reference, reference_weights)
         settings = Settings(
@@ -195,7 +216,9 @@ class StyleAlignedPatchModel(io.ComfyNode):
             sigma_range=SigmaRange.of(model.get_model_object("model_sampling"), start_percent, end_percent),
             refs=refs, weights=weights, positions=reference_positions,
             selected=frozenset(select_layers(adapter.layers, layers, share_fraction, custom_layers, adapter.presets)),
-            reference=reference, hold_sigma=_held_sigma(reference, reference_offset))
+            reference=reference, hold_sigma=_held_sigma(reference, reference_offset),
+            strength=reference_strength, untwist=(untwist_high, untwist_low),
+            model_sampling=model.get_model_object("model_sampling"))
         attention_patched = share_attention or full_attention_share or adain_queries or adain_keys or adain_values
 
         patched = model.clone()

@@ -239,3 +239,51 @@ def test_the_override_reads_every_way_the_host_calls_its_kernel():
     torch.testing.assert_close(heads_back.transpose(1, 2).flatten(2), want, rtol=1e-5, atol=1e-5)
 
 
+
+
+NEW_MODES = {"untwist": dict(reference_positions="untwist"), "decrease": dict(reference_strength="decrease"),
+             "untwist + decrease": dict(reference_positions="untwist", reference_strength="decrease", untwist_low=2.0)}
+
+
+@pytest.mark.parametrize("mode", list(NEW_MODES))
+@pytest.mark.parametrize("kind", ["flux", "chroma", "qwen_image"])
+def test_the_reference_row_is_unchanged_in_every_new_mode(kind, mode):
+    model = tiny.TINY_DITS[kind]()
+    style = patched(model, score_scale=1.1, **NEW_MODES[mode])
+    recorder = recording.CallRecorder.install(style)
+    tiny.sample(style, kind, 3, cfg=1.0, steps=3)
+    worst_ref, least_target = recording.rows_against_unpatched(model, recorder)
+    assert worst_ref <= 1e-5
+    assert least_target > 1e-5  # 'decrease' fades the reference at the last, least noisy call: a smaller change
+
+
+def test_decrease_scales_the_reference_keys_by_the_squared_noise_level_at_each_call(monkeypatch):
+    """AlignedGen's 'decrease' mode: (t / 1000)^2 with t = 1000 sigma on Flux, times score_scale."""
+    from style_aligned.nodes import hooks
+
+    seen, original = [], hooks.Settings.for_call
+
+    def recorded(self, sigma):
+        opts, progress = original(self, sigma)
+        seen.append((float(sigma.max()), opts.score_scale, progress))
+        return opts, progress
+
+    monkeypatch.setattr(hooks.Settings, "for_call", recorded)
+    tiny.sample(patched(tiny.tiny_flux(), score_scale=1.1, reference_strength="decrease"), "flux", 3, cfg=1.0, steps=3)
+    assert len(seen) == 3
+    for sigma, scale, progress in seen:
+        assert scale == pytest.approx(1.1 * sigma**2, rel=1e-6)
+        assert progress == pytest.approx(1 - sigma, abs=1e-6)
+    assert seen[0][1] > seen[-1][1]  # strong while the image is noise, fading as it settles
+
+
+def test_untwist_and_decrease_change_the_targets_and_bad_values_are_named():
+    model = tiny.tiny_flux()
+    outputs = {mode: tiny.sample(patched(model, **knobs), "flux", 3, cfg=1.0, steps=2)
+               for mode, knobs in {"shift": {}, **NEW_MODES}.items()}
+    for mode in NEW_MODES:
+        assert (outputs[mode][1:] - outputs["shift"][1:]).abs().amax() > 1e-4, mode
+    with pytest.raises(ValueError, match="reference_strength must be one of fixed, decrease"):
+        patched(model, reference_strength="linear")
+    with pytest.raises(ValueError, match="untwist_low must be a finite number between 0.0 and 4.0"):
+        patched(model, untwist_low=float("nan"))

@@ -108,7 +108,8 @@ def _padded_text_conditioning(kind, rows):
     return positive
 
 
-@pytest.mark.parametrize("kind", ["qwen_image", "flux"])
+@pytest.mark.parametrize("kind", [pytest.param("qwen_image", marks=pytest.mark.needs("Qwen-Image masked attention")),
+                                  "flux"])
 def test_masked_joint_attention_is_shared(kind):
     model = tiny.TINY_DITS[kind]()
     seen = []

@@ -94,6 +94,9 @@ FEATURES = {
     # generated files (workflows/, docs/) list the main host's own choices (its schedulers, its node ids), and
     # the browser test drives the main host's web UI (frontend 1.45): both are checked on the main leg
     "the main leg": lambda: leg() == "main",
+    # v0.28's Qwen-Image hands the padded-text mask to attention; v0.3.64's attends to padding unmasked
+    "Qwen-Image masked attention": lambda: "attn_mask" in inspect.getsource(
+        importlib.import_module("comfy.ldm.qwen_image.model").Attention.forward),
     "HunyuanImage 2.1": lambda: hasattr(importlib.import_module("comfy.supported_models"), "HunyuanImage21"),
     "Kandinsky 5 Image": lambda: hasattr(importlib.import_module("comfy.supported_models"), "Kandinsky5Image"),
     "Qwen-Image-Edit 2511": lambda: "timestep_zero_index" in inspect.signature(  # its "index_timestep_zero"
@@ -103,6 +106,8 @@ FEATURES = {
     "Z-Image": lambda: hasattr(importlib.import_module("comfy.supported_models"), "ZImage"),
     "Krea 2": lambda: hasattr(importlib.import_module("comfy.supported_models"), "Krea2"),
     "Boogu": lambda: hasattr(importlib.import_module("comfy.supported_models"), "Boogu"),
+    "empty latents fitted by their downscale ratio": lambda: "downscale_ratio_spacial" in inspect.signature(
+        importlib.import_module("comfy.sample").fix_empty_latent_channels).parameters,
 }
 
 
