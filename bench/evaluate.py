@@ -63,8 +63,8 @@ class Generator:
 
         import nodes
 
-        positive, latent, _ = run_node(StyleAlignedBatchPrompts, clip=self.clip, prompts="\n".join(prompts),
-                                       style=style, width=self.size, height=self.size, style_reference=style_reference)
+        positive, latent, *_ = run_node(StyleAlignedBatchPrompts, clip=self.clip, prompts="\n".join(prompts),
+                                        style=style, width=self.size, height=self.size, style_reference=style_reference)
         samples = nodes.KSampler().sample(model, self.seed, self.steps, self.cfg, self.sampler, self.scheduler,
                                           positive, self.encode_text(negative), latent)[0]
         return nodes.VAEDecode().decode(self.vae, samples)[0]

@@ -12,6 +12,24 @@ from .ui import ADVANCED, outputs, shown
 MAX_RESOLUTION = 16384
 SD_LATENT = (4, 8)  # channels and pixels per cell of SD1.5 / SDXL latents, and of any text encoder no record names
 DEFAULT_GUIDANCE = 3.5  # the host's CLIPTextEncodeFlux / FluxGuidance default
+DEFAULT_LENGTH = 49  # video frames of a clip (Wan: 4k + 1), as the host's Wan22ImageToVideoLatent
+PROMPT_SET = "STYLE_ALIGNED_PROMPT_SET"
+
+
+class PromptSet:
+    """A whole prompt list as the batch-prompts node was set up for it: `window(start, size)` encodes any window
+    exactly as the node would with those window_start / window_size (the Set Sampler samples a long list window
+    by window, each bit for bit what queueing that window by hand gives)."""
+
+    def __init__(self, inputs, count, refs):
+        self.inputs = inputs  # the node's inputs but the window
+        self.count = count  # prompt lines (or conditioning rows), the reference first
+        self.refs = refs  # reference rows at the start of every window
+
+    def window(self, start, size):
+        """(positive, latent) of the window of `size` targets from target `start`."""
+        out = StyleAlignedBatchPrompts.execute(**self.inputs, window_start=start, window_size=size)
+        return out.result[0], out.result[1]
 
 
 def text_encoder_family(clip):
@@ -38,18 +56,26 @@ def _encode(clip, text):
     return out.pop("cond"), out
 
 
-def _stacked_extras(extras, lengths, empty_length):
+def _stacked_extras(extras, lengths, empty_length, family=None):
     """One conditioning dict for the stacked rows from each row's encoder extras (in row order).
 
     Pooled outputs and other per-prompt tensors are concatenated row by row; an attention mask is
     stacked like the tokens (rows without one are all ones, padding tokens are attended), and one that
-    hides nothing is one integer row, as the host's encoders give it for one prompt (models that count
-    the text tokens from it, Boogu's, sum the whole mask, so a row per prompt would count them all);
-    values that are the same for every prompt (hooks) are kept once."""
+    hides nothing is one integer row, as the host's encoders give it for one prompt (a model that counts
+    its text tokens from the mask sums all of it: a row per prompt would count every row's tokens);
+    values that are the same for every prompt (hooks) are kept once. Per family: no mask where its model
+    cannot take one, its token extras padded with zeros; lists of tensors (an edit's reference latents) are
+    stacked item by item."""
     out = {}
     for key in dict.fromkeys(k for e in extras for k in e):
         values = [e.get(key) for e in extras]
-        if key == "attention_mask":
+        if key == "attention_mask" and family is not None and not family.text_mask:
+            continue
+        if family is not None and key in family.token_extras:
+            out[key] = _zero_padded(values, key)
+        elif all(isinstance(v, list) for v in values) and any(values):
+            out[key] = _stacked_lists(values, key)
+        elif key == "attention_mask":
             masks = [torch.ones(1, n) if m is None else m.float() for m, n in zip(values, lengths, strict=True)]
             mask = stack_rows([m[..., None] for m in masks], lambda: torch.ones(1, empty_length(), 1))[..., 0]
             out[key] = torch.ones(1, mask.shape[1], dtype=torch.long) if bool((mask == 1).all()) else mask
@@ -67,6 +93,81 @@ def _stacked_extras(extras, lengths, empty_length):
             raise ValueError(f"the text encoder returns a '{key}' that differs between prompts: this node "
                              "cannot put the prompts into one batch; encode them separately")
     return out
+
+
+def _zeros_before(conds):
+    """Per-prompt conditionings (1, T_i, C) as one (B, max T_i, C), zeros in front of the shorter ones: how a model
+    that pads its text itself pads it (FLUX.2, to 512 tokens), so the model sees each row as that prompt alone."""
+    length = max(c.shape[1] for c in conds)
+    return torch.cat([torch.nn.functional.pad(c, (0, 0, length - c.shape[1], 0)) for c in conds])
+
+
+def _zero_padded(values, key):
+    """Per-prompt token rows (1, T_i, C) or None as one (B, max T_i, C) tensor, zeros after each row's tokens
+    and for prompts without any."""
+    present = [v for v in values if v is not None]
+    if any(v.ndim != 3 or v.shape[0] != 1 for v in present):
+        raise ValueError(f"the text encoder returns a '{key}' that is not one row of tokens per prompt: this node "
+                         "cannot put the prompts into one batch; encode them separately")
+    out = present[0].new_zeros(len(values), max(v.shape[1] for v in present), present[0].shape[2])
+    for row, value in enumerate(values):
+        if value is not None:
+            out[row, :value.shape[1]] = value[0]
+    return out
+
+
+def _stacked_lists(values, key):
+    """Each row's list of tensors (one batch row each, such as the reference latents of an edit) as one list
+    whose items hold every row, in row order."""
+    if len({len(v) for v in values}) > 1:
+        raise ValueError(f"conditioning: the rows carry different numbers of '{key}' ({[len(v) for v in values]}): "
+                         "give every row the same number of images")
+    stacked = []
+    for items in zip(*values, strict=True):
+        shapes = {tuple(t.shape) for t in items}
+        if len(shapes) > 1 or any(t.shape[0] != 1 for t in items):
+            raise ValueError(f"conditioning: the rows' '{key}' differ in size ({sorted(shapes)}): scale every "
+                             "image to one width and height (Image Scale) before encoding, they are one batch")
+        stacked.append(torch.cat(items))
+    return stacked
+
+
+_AREA_KEYS = ("width", "height", "target_width", "target_height", "crop_w", "crop_h")  # this node sets them
+
+
+def _rows_of(conditioning):
+    """(cond, extras) of every entry of a CONDITIONING (Conditioning (Combine) lists them in order), each one row."""
+    rows = []
+    for cond, extra in conditioning:
+        if cond.shape[0] != 1:
+            raise ValueError(f"conditioning: an entry holds {cond.shape[0]} rows; combine one text-encode node per "
+                             "row (Conditioning (Combine)), the reference first")
+        rows.append((cond, {k: v for k, v in extra.items() if k not in _AREA_KEYS}))
+    return rows
+
+
+def _row_names(prompts, count):
+    """The prompt lines naming `count` conditioning rows, or row numbers where they do not name each one."""
+    lines = [line.strip() for line in prompts.splitlines() if line.strip()]
+    return lines if len(lines) == count else [f"row {i + 1}" for i in range(count)]
+
+
+def _edit_size(extra, scale):
+    """(height, width) in pixels of the rows' first reference latents (an edit's images), or None."""
+    references = extra.get("reference_latents")
+    return None if not references else tuple(scale * n for n in references[0].shape[-2:])
+
+
+def _row_notes(rows, prompts, style):
+    """What the conditioning rows make the node ignore, said on the node."""
+    if rows is None:
+        return []
+    notes = [] if not style.strip() else ["style is not used: the conditioning rows are encoded already"]
+    named = len([line for line in prompts.splitlines() if line.strip()])
+    if named and named != len(rows):
+        notes.append(f"the prompt lines do not name the {len(rows)} conditioning rows one by one: the prompts "
+                     "output lists them as row 1, row 2, ...")
+    return notes
 
 
 def batch_notes(count, window_start, width, height, latent_given, scale=8):
@@ -89,6 +190,21 @@ def _checked_latent(latent, rows):
                          "first, then the window's targets): give the latent one row per prompt, or leave it "
                          "unconnected")
     return {**latent, "batch_index": latent.get("batch_index", list(range(rows)))}
+
+
+def _empty_latent(rows, channels, scale, height, width, family, length, reference):
+    """An empty latent batch: images (rows, C, H, W); a video family's clips (rows, C, frames, H, W) of `length`
+    video frames, or of a reference clip's shape (its channels too: a Wan 2.2 5B reference is 48 at 1/16). Empty
+    clips carry the host's `downscale_ratio_spacial` (as its EmptyHunyuanLatentVideo), by which newer samplers
+    fit them to a model of another latent format."""
+    if family is None or not family.temporal_scale:
+        return {"samples": torch.zeros(rows, channels, height // scale, width // scale)}
+    if reference is not None:  # a clip (C, T, H, W), or one frame (C, H, W)
+        shape = reference.latent_shape
+        return {"samples": torch.zeros(rows, shape[0], *shape[1:-2] or (1,), *shape[-2:])}
+    frames = (max(length, 1) - 1) // family.temporal_scale + 1
+    return {"samples": torch.zeros(rows, channels, frames, height // scale, width // scale),
+            "downscale_ratio_spacial": scale}
 
 
 class StyleAlignedBatchPrompts(io.ComfyNode):
@@ -144,6 +260,18 @@ class StyleAlignedBatchPrompts(io.ComfyNode):
                                        "guidance-distilled Flux model, as CLIPTextEncodeFlux sets it; sample at "
                                        "cfg 1. FluxGuidance after this node replaces it; Flux schnell ignores it.",
                                **ADVANCED),
+                io.Conditioning.Input("conditioning", optional=True,
+                                      tooltip="Rows encoded by other nodes instead of the prompt lines: one row per "
+                                              "entry, in order, the reference first (chain Conditioning (Combine) "
+                                              "over one text-encode node per row, e.g. Qwen-Image-Edit's edits of "
+                                              "different images, all scaled to one size). The prompt lines then "
+                                              "only name the rows; the latent takes the edit images' size."),
+                io.Int.Input("length", optional=True, default=DEFAULT_LENGTH, min=1, max=MAX_RESOLUTION, step=4,
+                             tooltip="Video models only (Wan; ignored by image models): video frames per clip, 4k + "
+                                     "1 (49 = 13 latent frames). A connected style_reference or latent sets it "
+                                     "instead. The empty clips are Wan 2.1's (16 channels at 1/8); current hosts' "
+                                     "samplers fit them to Wan 2.2 5B (48 at 1/16); on ComfyUI 0.3 give the 5B "
+                                     "Wan22ImageToVideoLatent's latent through Repeat Latent Batch.", **ADVANCED),
             ],
             outputs=outputs(
                 (io.Conditioning, "positive", "One conditioning row per prompt of this batch, the reference first."),
@@ -152,19 +280,24 @@ class StyleAlignedBatchPrompts(io.ComfyNode):
                  "prompt's place in the list.", "latent_out"),
                 (io.String, "prompts", "The prompts of this batch (without the style text), one per line, for the "
                  "metric nodes.", "prompts_out"),
+                (io.Custom(PROMPT_SET), "prompt_set", "The whole prompt list with these settings, for Style Aligned "
+                 "Set Sampler, which samples it window by window in one press."),
             ),
         )
 
     @classmethod
     def execute(cls, clip, prompts, style, width, height, window_start, window_size, latent=None,
-               style_reference=None, guidance=DEFAULT_GUIDANCE):
+               style_reference=None, guidance=DEFAULT_GUIDANCE, conditioning=None, length=DEFAULT_LENGTH):
+        inputs = {k: v for k, v in locals().items() if k not in ("cls", "window_start", "window_size")}
         if clip is None:
             raise ValueError("clip is missing: connect the CLIP output of your checkpoint loader")
         family = text_encoder_family(clip)
-        lines = parse_prompt_lines(prompts)
+        rows = None if conditioning is None else _rows_of(conditioning)  # already encoded, one per entry
+        lines = parse_prompt_lines(prompts) if rows is None else _row_names(prompts, len(rows))
         refs = 1 if style_reference is None else style_reference.ref_count
         prompt_rows, noise_rows = batch_rows(len(lines), window_start, window_size, refs)
-        encoded = {i: _encode(clip, apply_style(lines[i], style)) for i in sorted(set(prompt_rows))}
+        encoded = {i: rows[i] if rows is not None else _encode(clip, apply_style(lines[i], style))
+                   for i in sorted(set(prompt_rows))}
         empty = []  # the empty prompt, encoded once and only when rows are padded
 
         def empty_cond():
@@ -172,26 +305,36 @@ class StyleAlignedBatchPrompts(io.ComfyNode):
                 empty.append(_encode(clip, "")[0])
             return empty[0]
 
-        cond = stack_rows([encoded[i][0] for i in prompt_rows], empty_cond)
+        conds = [encoded[i][0] for i in prompt_rows]
+        if family is not None and family.text_padding == "zeros before":
+            cond = _zeros_before(conds)
+        else:
+            cond = stack_rows(conds, empty_cond)
         channels, scale = latent_format(family)
-        notes = batch_notes(len(lines), window_start, width, height, latent is not None or style_reference is not None,
-                            scale)
+        lengths = [encoded[i][0].shape[1] for i in prompt_rows]
+        stacked = _stacked_extras([encoded[i][1] for i in prompt_rows], lengths, lambda: empty_cond().shape[1],
+                                  family)
+        edit_size = None if rows is None else _edit_size(stacked, scale)
+        notes = batch_notes(len(lines), window_start, width, height,
+                            latent is not None or style_reference is not None or edit_size is not None, scale)
+        notes += _row_notes(rows, prompts, style)
         if latent is not None:
             latent = _checked_latent(latent, len(prompt_rows))
             height, width = (scale * n for n in latent["samples"].shape[-2:])
         elif style_reference is not None:
             *_, h, w = style_reference.latent_shape
             height, width = scale * h, scale * w
+        elif edit_size is not None:  # the edit images' size, as the host's edit workflows take it
+            height, width = edit_size
         extra = {"width": width, "height": height, "target_width": width, "target_height": height,
-                 "crop_w": 0, "crop_h": 0}
-        lengths = [encoded[i][0].shape[1] for i in prompt_rows]
-        extra.update(_stacked_extras([encoded[i][1] for i in prompt_rows], lengths, lambda: empty_cond().shape[1]))
+                 "crop_w": 0, "crop_h": 0, **stacked}
         if family is not None and family.guidance:  # as CLIPTextEncodeFlux; a FluxGuidance node after this wins
             extra["guidance"] = guidance
         if latent is None:
-            latent = {"samples": torch.zeros(len(prompt_rows), channels, height // scale, width // scale),
-                      "batch_index": noise_rows}
-        return shown(([[cond, extra]], latent, "\n".join(lines[i] for i in prompt_rows)), notes)
+            latent = {**_empty_latent(len(prompt_rows), channels, scale, height, width, family, length,
+                                      style_reference), "batch_index": noise_rows}
+        prompt_set = PromptSet(inputs, len(lines), refs)
+        return shown(([[cond, extra]], latent, "\n".join(lines[i] for i in prompt_rows), prompt_set), notes)
 
 
 NODES = [StyleAlignedBatchPrompts]

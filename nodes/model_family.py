@@ -20,6 +20,11 @@ def latent_channels(model):
     return int(model.get_model_object("latent_format").latent_channels)
 
 
+def latent_scale(model):
+    """Pixels per latent cell of the model's VAE (8 unless its latent format says otherwise; 0.3 hosts do not)."""
+    return int(getattr(model.get_model_object("latent_format"), "spacial_downscale_ratio", 8))
+
+
 def check_reference_for_model(trajectory, model, what="style_reference"):
     """ValueError naming `what` if `trajectory` was inverted with another model family, or does not say which.
 

@@ -17,7 +17,15 @@ from comfy_api.latest import io
 from ..core.common.validation import require_finite, require_finite_number
 from ..core.reference.inversion import invert
 from ..core.reference.trajectory import LATENT_BOUND, Trajectory
-from .model_family import STYLE_REFERENCE, check_reference_for_model, frame_axis, latent_channels, model_family
+from .families import family_for
+from .model_family import (
+    STYLE_REFERENCE,
+    check_reference_for_model,
+    frame_axis,
+    latent_channels,
+    latent_scale,
+    model_family,
+)
 from .ui import ADVANCED, outputs, shown
 
 CATEGORY = "style_aligned/reference"
@@ -59,7 +67,8 @@ def _check_rows(conditioning, refs, what):
 
 
 def invert_latent(model, samples, positive, negative, steps, cfg, scheduler, iterations=1, seed=0):
-    """Invert the raw VAE latents `samples` (K, C, H, W) with the host's sampling path -> Trajectory."""
+    """Invert the raw VAE latents `samples` (K, C, H, W), or a video model's clips (K, C, T, H, W), with the host's
+    sampling path -> Trajectory."""
     import comfy.samplers
     import comfy.utils
 
@@ -85,7 +94,7 @@ def invert_latent(model, samples, positive, negative, steps, cfg, scheduler, ite
         result["trajectory"] = invert(denoise, x, sigmas, iterations=iterations, input_scale=input_scale)
         return x  # the host post-processes the return value; the trajectory is what we keep
 
-    if frame_axis(model):  # the model wants (K, C, 1, H, W); the trajectory keeps (K, C, H, W)
+    if frame_axis(model) and samples.ndim == 4:  # the model wants (K, C, 1, H, W); the trajectory keeps (K, C, H, W)
         samples = samples.unsqueeze(2)
         sample_images = sample_inversion
 
@@ -134,7 +143,9 @@ class DDIMInvertReference(io.ComfyNode):
                 io.Model.Input("model", tooltip="The model you will generate with (unpatched). The reference only "
                                "fits models of the same family."),
                 io.Latent.Input("latent", tooltip="The reference image(s) encoded with VAE Encode. A batch of K "
-                                "images gives K references, all of the target's size."),
+                                "images gives K references, all of the target's size. A video model (Wan): a "
+                                "clip's frames encoded with its VAE; the clips generated then take its frame "
+                                "count."),
                 io.Conditioning.Input("positive", tooltip="A prompt describing the reference image (one, or one "
                                       "row per reference)."),
                 io.Int.Input("steps", default=50, min=1, max=1000, tooltip="Inversion steps. 50 as in the paper; "
@@ -162,13 +173,17 @@ class DDIMInvertReference(io.ComfyNode):
         samples = latent["samples"]
         if samples.ndim == 5 and samples.shape[2] == 1:  # one frame of a video-VAE latent (Qwen-Image's)
             samples = samples[:, :, 0]
-        if samples.ndim != 4:
+        if samples.ndim == 5 and not _makes_video(model):
             raise ValueError(f"latent: expected an image latent (batch, C, H, W) or one frame (batch, C, 1, H, W), "
-                             f"got shape {tuple(samples.shape)}")
-        if samples.shape[0] < 1 or min(samples.shape[-2:]) < MIN_LATENT_SIZE:
+                             f"got a clip of {samples.shape[2]} latent frames, but this {model_family(model)} model "
+                             "makes images; encode one image as the reference")
+        if samples.ndim not in (4, 5):
+            raise ValueError(f"latent: expected an image latent (batch, C, H, W), one frame (batch, C, 1, H, W) or "
+                             f"a video model's clip (batch, C, frames, H, W), got shape {tuple(samples.shape)}")
+        scale = latent_scale(model)
+        if samples.shape[0] < 1 or scale * min(samples.shape[-2:]) < MIN_SIZE:
             raise ValueError(f"latent: shape {tuple(samples.shape)} is too small to invert; give at least one "
-                             f"image of {8 * MIN_LATENT_SIZE}x{8 * MIN_LATENT_SIZE} pixels or more (VAE Encode "
-                             "of your reference)")
+                             f"image of {MIN_SIZE}x{MIN_SIZE} pixels or more (VAE Encode of your reference)")
         channels = latent_channels(model)
         if samples.shape[1] != channels:
             raise ValueError(f"latent: has {samples.shape[1]} channels but this {model_family(model)} model uses "
@@ -191,6 +206,12 @@ class DDIMInvertReference(io.ComfyNode):
         trajectory = invert_latent(model, samples, positive, negative, steps, cfg, scheduler,
                                    iterations=1 + refinement)
         return io.NodeOutput(trajectory)
+
+
+def _makes_video(model):
+    """True for a model whose family record says its latents are clips (a temporal scale: Wan)."""
+    family = family_for(model_family(model))
+    return bool(family is not None and family.temporal_scale)
 
 
 # ---------------------------------------------------------------- save / load
@@ -232,7 +253,7 @@ def _inside(folder, relative):
     return path if os.path.commonpath([path, folder]) == folder else None
 
 
-MIN_LATENT_SIZE = 8  # 64 px, the smallest size Style Aligned Batch Prompts offers
+MIN_SIZE = 64  # pixels, the smallest size Style Aligned Batch Prompts offers
 MAX_NAME = 255 - len("_00001.safetensors.partial")  # a file name's limit on common file systems
 
 

@@ -18,6 +18,10 @@ def reference_rows(batch, chunks, refs):
 def replace_reference_rows(x, references, chunks):
     """x (B, ...) with rows 0..K-1 of every chunk set to `references` (K, ...)."""
     rows = reference_rows(x.shape[0], chunks, references.shape[0])
+    if references.ndim == x.ndim == 5 and references.shape[2] != x.shape[2]:  # clips (B, C, T, H, W)
+        raise ValueError(f"style_reference: the reference clip has {_frames(references)} but the clips being "
+                         f"generated have {_frames(x)}; generate clips of the reference's length (connected to Style "
+                         "Aligned Batch Prompts, it sets the batch's), or invert a reference clip of this length")
     if references.shape[1:] != x.shape[1:]:
         raise ValueError(f"style_reference: the reference latent is {_size(references)} but the images being "
                          f"generated are {_size(x)}; generate at the reference's size, or encode and invert the "
@@ -33,6 +37,11 @@ def zero_reference_rows(x, chunks, refs):
     out = x.clone()
     out[reference_rows(x.shape[0], chunks, refs)] = 0
     return out
+
+
+def _frames(clips):
+    count = clips.shape[2]
+    return f"{count} latent frame{'s' if count != 1 else ''}"
 
 
 def _size(latent):

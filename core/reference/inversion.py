@@ -76,7 +76,7 @@ def euler_step(denoise_fn, x, sigma, sigma_next):
 
 
 def invert(denoise_fn, x0, sigmas, callback=None, iterations=1, metadata=None, input_scale=None):
-    """Invert clean latents `x0` (K, C, H, W) along ascending `sigmas` (sigmas[0] == 0).
+    """Invert clean latents `x0` (K, C, H, W) or clips (K, C, T, H, W) along ascending `sigmas` (sigmas[0] == 0).
 
     Returns a Trajectory holding every visited latent (the clean one first). `callback` gets a
     dict {i, sigma, sigma_next, x} after every step. `iterations` model calls per step: 1 is DDIM
@@ -86,8 +86,9 @@ def invert(denoise_fn, x0, sigmas, callback=None, iterations=1, metadata=None, i
     sigmas = check_sigmas(sigmas, ascending=True)
     if iterations < 1:
         raise ValueError(f"iterations: need at least 1 model call per step, got {iterations}")
-    if x0.ndim != 4:
-        raise ValueError(f"latent: expected (refs, C, H, W), got shape {tuple(x0.shape)}")
+    if x0.ndim not in (4, 5):
+        raise ValueError(f"latent: expected (refs, C, H, W) or clips (refs, C, frames, H, W), got shape "
+                         f"{tuple(x0.shape)}")
     x = x0
     latents = [x0]
     for i in range(len(sigmas) - 1):

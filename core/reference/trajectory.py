@@ -63,14 +63,16 @@ class Trajectory:
     """Latents of K references along ascending sigmas.
 
     sigmas: (S,) ascending, sigmas[0] == 0 (the clean latents), float64.
-    latents: (S, K, C, H, W), latents[i] is the batch of K references at sigmas[i].
-    metadata: str -> str (model family, latent channels, ref count, how it was made).
+    latents: (S, K, C, H, W), latents[i] is the batch of K references at sigmas[i]; a video model's clips are
+    (S, K, C, T, H, W), T latent frames.
+    metadata: str -> str (model family, latent channels, ref count, frames of a clip, how it was made).
     """
 
     def __init__(self, sigmas, latents, metadata=None):
         sigmas = torch.as_tensor(sigmas).detach().to("cpu", torch.float64).flatten()
-        if latents.ndim != 5:
-            raise ValueError(f"latents: expected (steps, refs, C, H, W), got shape {tuple(latents.shape)}")
+        if latents.ndim not in (5, 6):
+            raise ValueError(f"latents: expected (steps, refs, C, H, W) or clips (steps, refs, C, frames, H, W), "
+                             f"got shape {tuple(latents.shape)}")
         if latents.shape[0] != sigmas.shape[0]:
             raise ValueError(f"latents: {latents.shape[0]} steps stored for {sigmas.shape[0]} sigmas")
         if sigmas.shape[0] < 2:
@@ -85,6 +87,8 @@ class Trajectory:
         self.metadata = {str(k): str(v) for k, v in (metadata or {}).items()}
         self.metadata["ref_count"] = str(self.ref_count)
         self.metadata["latent_channels"] = str(latents.shape[2])
+        if self.frames is not None:
+            self.metadata["frames"] = str(self.frames)
 
     # ComfyUI deep-copies model_options on every clone; the trajectory is read-only data that
     # patch objects point to, so copies share it instead of duplicating megabytes of latents.
@@ -101,8 +105,13 @@ class Trajectory:
 
     @property
     def latent_shape(self):
-        """(C, H, W) of one reference."""
+        """(C, H, W) of one reference; (C, T, H, W) of a clip."""
         return tuple(self.latents.shape[2:])
+
+    @property
+    def frames(self):
+        """The latent frames of a clip reference (a video model's), None for images."""
+        return self.latents.shape[3] if self.latents.ndim == 6 else None
 
     @property
     def steps(self):
@@ -114,7 +123,7 @@ class Trajectory:
 
     @property
     def clean(self):
-        """The clean reference latents, (K, C, H, W)."""
+        """The clean reference latents, (K, C, H, W) or clips (K, C, T, H, W)."""
         return self.latents[0]
 
     def held_sigma(self, offset):
@@ -135,7 +144,7 @@ class Trajectory:
         return 0.0 <= sigma <= self.sigma_max * (1.0 + SIGMA_RTOL)
 
     def latent_at(self, sigma, clamp=False):
-        """The K reference latents at `sigma`, (K, C, H, W).
+        """The K reference latents at `sigma`, (K, C, H, W) (clips: (K, C, T, H, W)).
 
         Exact (the stored tensor) at stored sigmas; 0 gives the clean latents. Outside the stored
         range it raises, or with `clamp=True` returns the nearest end.
@@ -209,8 +218,10 @@ class Trajectory:
             raise ValueError(f"{what}: unreadable sigmas in metadata; the file is damaged") from None
         if listed.shape != sigmas.shape or not torch.equal(listed, sigmas.to(torch.float64)):
             raise ValueError(f"{what}: sigmas tensor and metadata disagree; the file is damaged")
-        for key, value in (("ref_count", latents.shape[1] if latents.ndim == 5 else None),
-                           ("latent_channels", latents.shape[2] if latents.ndim == 5 else None)):
+        known = latents.ndim in (5, 6)  # else the constructor below says what is wrong
+        for key, value in (("ref_count", latents.shape[1] if known else None),
+                           ("latent_channels", latents.shape[2] if known else None),
+                           ("frames", latents.shape[3] if latents.ndim == 6 else None)):
             if key in metadata and str(value) != metadata[key]:
                 raise ValueError(f"{what}: {key} is {metadata[key]} in metadata but {value} in the tensors; "
                                  "the file is damaged")

@@ -55,21 +55,37 @@ class BlockMarker:
 
 class ForwardMarker:
     """Object patch for the forward of one block's attention module, for families without a "dit" replace:
-    marks the block (and its rotations, the argument `pe`) for the attention calls made inside it, in a
-    context variable of this thread. Reverted by the host when the clone unloads."""
+    marks the block (and its rotations, the argument `pe`: a name or a position after self, read either way)
+    for the attention calls made inside it, in a context variable of this thread. `previous`: another pack's
+    object patch on that forward, which this one runs (and gives back when removed). Reverted by the host when
+    the clone unloads."""
 
-    def __init__(self, key, forward, pe=None):
+    def __init__(self, key, module, pe=None, forward=None, previous=None):
         self.key = key
-        self.forward = forward
-        self.pe = pe
+        self.forward = forward or module.forward
+        self.previous = previous
+        self.pe_at = _argument(type(module).forward, pe)
 
     def __call__(self, *args, **kwargs):
-        pe = args[self.pe] if isinstance(self.pe, int) and len(args) > self.pe else kwargs.get(self.pe)
+        position, name = self.pe_at
+        pe = kwargs.get(name) if name in kwargs else args[position] if position < len(args) else None
         token = _marked.set((self.key, _rotations(pe)))
         try:
             return self.forward(*args, **kwargs)
         finally:
             _marked.reset(token)
+
+
+def _argument(forward, pe):
+    """(position after self, name) of an argument of a module class's forward given as either; (inf, None)
+    when it has none."""
+    names = [p.name for p in inspect.signature(forward).parameters.values()
+             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][1:]
+    if isinstance(pe, int) and not isinstance(pe, bool):
+        return pe, names[pe] if pe < len(names) else None
+    if isinstance(pe, str):
+        return (names.index(pe) if pe in names else float("inf")), pe
+    return float("inf"), None
 
 
 @contextlib.contextmanager
@@ -147,8 +163,12 @@ class JointAttentionOverride:
         a = bound.arguments
         q, k, v, heads = a["q"], a["k"], a["v"], a["heads"]
         if not a["skip_reshape"]:  # (B, L, heads*dim) -> (B, heads, L, dim) as the host reads it (SD3's v comes
-            batch = q.shape[0]     # split into heads already)
-            q, k, v = (t.reshape(batch, t.shape[1], heads, -1).transpose(1, 2) for t in (q, k, v))
+            batch, dim = q.shape[0], q.shape[-1] // heads  # split into heads already; grouped k/v have fewer)
+            q, k, v = (t.reshape(batch, t.shape[1], -1, dim).transpose(1, 2) for t in (q, k, v))
+        rest = {name: value for name, value in a["rest"].items() if name != "enable_gqa"}
+        if k.shape[1] != q.shape[1]:  # grouped-query attention (enable_gqa): each group of query heads reads one
+            groups = q.shape[1] // k.shape[1]  # k/v head, as the host's kernels expand them; shared on q's heads
+            k, v = k.repeat_interleave(groups, dim=1), v.repeat_interleave(groups, dim=1)
         image = self._image(call, q.shape[2], k.shape[2])
         if image is None:
             return self.kernel(func, block, *args, **kwargs)
@@ -157,7 +177,7 @@ class JointAttentionOverride:
             if key_bias is not None:
                 return attention_heads(q, k, v, key_bias)
             return self.kernel(func, block, q, k, v, heads, mask=mask, attn_precision=a["attn_precision"],
-                               skip_reshape=True, skip_output_reshape=True, **a["rest"])
+                               skip_reshape=True, skip_output_reshape=True, **rest)
 
         s = call.settings
         frame = None if rotations is None or self.facts[0] is None else rotations[:, :, image]
@@ -216,10 +236,12 @@ class DitAdapter:
     has_group_norm = False
 
     def __init__(self, family, diffusion_model):
-        self.family = family
+        self.family = family.for_model(diffusion_model)
         self.name = family.name
         self.diffusion_model = diffusion_model
-        self.layers = [(b.kind, i) for b in family.blocks for i in range(len(_module(diffusion_model, b.path)))]
+        # once each: records list a block twice where it makes two attention calls (a joint, then an image-only)
+        self.layers = list(dict.fromkeys((b.kind, i) for b in family.blocks
+                                         for i in range(len(_module(diffusion_model, b.path)))))
         self.presets = {mode: [key for key in self.layers if key[0] in kinds] for mode, kinds in family.presets.items()}
 
     def _facts(self):
@@ -253,8 +275,12 @@ class DitAdapter:
                     replaces[host_key] = BlockMarker(key, replaces.get(host_key))
                     continue
                 path = ".".join(filter(None, (blocks.path, str(number), blocks.attention)))
-                marker = ForwardMarker(key, _module(self.diffusion_model, path).forward, blocks.pe)
-                patched.add_object_patch(f"diffusion_model.{path}.forward", marker)
+                name = f"diffusion_model.{path}.forward"
+                previous = patched.object_patches.get(name)  # another pack's, run inside ours
+                # the module's own forward, not a marker of another clone that is loaded right now
+                forward = previous if previous is not None else patched.get_model_object(name)
+                patched.add_object_patch(name, ForwardMarker(key, _module(self.diffusion_model, path), blocks.pe,
+                                                             forward, previous))
 
     def install(self, patched, settings):
         options = patched.model_options.setdefault("transformer_options", {})
@@ -275,7 +301,9 @@ class DitAdapter:
                 replaces[key] = previous
         markers = [key for key, value in patched.object_patches.items() if isinstance(value, ForwardMarker)]
         for key in markers:
-            del patched.object_patches[key]
+            previous = patched.object_patches.pop(key).previous
+            if previous is not None:
+                patched.object_patches[key] = previous
         override = options.get("optimized_attention_override")
         if isinstance(override, JointAttentionOverride):
             if override.previous is None:

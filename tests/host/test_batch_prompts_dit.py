@@ -35,7 +35,7 @@ def _release_models():
 
 def batch(clip, prompts=PROMPTS, **inputs):
     return host.run_node(StyleAlignedBatchPrompts, **{"clip": clip, "prompts": prompts, "style": "", "width": 64,
-                                                       "height": 64, **inputs})
+                                                       "height": 64, **inputs})[:3]  # positive, latent, prompts
 
 
 def host_encode(clip, text):

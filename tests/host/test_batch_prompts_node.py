@@ -14,7 +14,8 @@ SHORT_PROMPTS = "a house\na cat\na bicycle\na mountain lake\na teapot"
 
 
 def batch(clip, prompts=PROMPTS, **inputs):
-    return host.run_node(StyleAlignedBatchPrompts, clip=clip, prompts=prompts, width=64, height=64, **inputs)
+    return host.run_node(StyleAlignedBatchPrompts, clip=clip, prompts=prompts, width=64, height=64,
+                         **inputs)[:3]  # positive, latent, prompts
 
 
 class ContextRecorder(recording.Shared):
@@ -117,8 +118,9 @@ def test_inverted_reference_rows_come_first_and_stay_the_reference():
     reference_prompt = batch(clip, SHORT_PROMPTS, window_size=0)[0]
     trajectory = host.run_node(DDIMInvertReference, model=model, latent={"samples": references},
                              positive=[[reference_prompt[0][0][:1], {}]], steps=6)[0]
-    positive, latent, prompts = host.run_node(StyleAlignedBatchPrompts, clip=clip, prompts=SHORT_PROMPTS, width=512,
-                                            height=512, window_start=1, window_size=2, style_reference=trajectory)
+    positive, latent, prompts, _ = host.run_node(StyleAlignedBatchPrompts, clip=clip, prompts=SHORT_PROMPTS,
+                                                 width=512, height=512, window_start=1, window_size=2,
+                                                 style_reference=trajectory)
     assert latent["samples"].shape == (4, 4, 8, 8)  # size from the reference, not width/height
     assert latent["batch_index"] == [0, 1, 3, 4]
     assert prompts.splitlines() == ["a house", "a house", "a bicycle", "a mountain lake"]
@@ -138,6 +140,6 @@ def test_inverted_reference_rows_come_first_and_stay_the_reference():
 def test_ignored_or_changed_settings_say_so_on_the_node(inputs, note):
     clip = tiny.tiny_clip("sd15")
     values = {"prompts": SHORT_PROMPTS, "width": 64, "height": 64, **inputs}
-    (positive, latent, _), text = host.run_node_shown(StyleAlignedBatchPrompts, clip=clip, **values)
+    (positive, latent, *_), text = host.run_node_shown(StyleAlignedBatchPrompts, clip=clip, **values)
     assert (note in text) if note else text == ""
     assert latent["samples"].shape[-1] == values["width"] // 8

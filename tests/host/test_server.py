@@ -12,6 +12,7 @@ import re
 import time
 import urllib.error
 
+import av
 import pytest
 from harness import inputs, pack, tiny_pack
 from harness import server as hs
@@ -37,8 +38,23 @@ EXPECTED = {
     "09 Flux reference image.json": ({"style_aligned/flux_reference": 4}, 0),
     "10 SD3.5 prompts only.json": ({"style_aligned/sd35_prompts": 4}, 0),
     "11 Qwen-Image prompts only.json": ({"style_aligned/qwen_image_prompts": 4}, 0),
+    "12 Z-Image Turbo prompts.json": ({"style_aligned/z_image_turbo_prompts": 4}, 0),
+    "13 Krea 2 prompts only.json": ({"style_aligned/krea2_prompts": 4}, 0),
+    "14 Qwen-Edit 2511 one style.json": ({"style_aligned/qwen_edit_one_style": 3}, 0),
+    "15 HunyuanImage 2.1 prompts.json": ({"style_aligned/hunyuan_image_prompts": 4}, 0),
+    "16 FLUX.2 Klein prompts only.json": ({"style_aligned/flux2_klein_prompts": 4}, 0),
+    "17 Wan 2.2 aligned clips.json": ({}, 0),  # one video file each (CLIPS)
+    "18 Wan 2.2 reference clip.json": ({}, 0),
+    "19 SDXL whole set one press.json": ({"style_aligned/whole_set": 13}, 0),  # 3 windows of 4, one press
 }
-RUNS = sorted(EXPECTED)
+CLIPS = {"17 Wan 2.2 aligned clips.json": {"style_aligned/wan22_clips": 4},  # clips in the saved video
+         "18 Wan 2.2 reference clip.json": {"style_aligned/wan22_reference_clip": 4}}
+NEEDS = {"12 Z-Image Turbo prompts.json": "Z-Image", "13 Krea 2 prompts only.json": "Krea 2"}  # host features
+NEEDS["14 Qwen-Edit 2511 one style.json"] = "Qwen-Image-Edit 2511"
+NEEDS["16 FLUX.2 Klein prompts only.json"] = "FLUX.2 and LongCat-Image"
+NEEDS.update(dict.fromkeys(CLIPS, "empty latents fitted by their downscale ratio"))  # Wan 2.2 5B's 48 channels
+RUNS = [pytest.param(name, marks=pytest.mark.needs(NEEDS[name])) if name in NEEDS else name
+        for name in sorted(EXPECTED)]
 MULTIMODAL = "07 SDXL multimodal prompts.json"
 SAMPLE_INPUTS = ROOT / "example_inputs"  # the pack copies them into the host's input folder when it loads
 INPUT_AUDIO = ("speech.wav", "music.wav")
@@ -236,6 +252,13 @@ def test_shipped_workflow_runs_to_its_outputs(name, host, object_info, weather_u
             path = host.cwd / "output" / record["subfolder"] / record["filename"]
             with Image.open(path) as image:
                 assert image.size == (hs.TINY_SIZE, hs.TINY_SIZE)
+    videos = {node["inputs"]["filename_prefix"]: images.get(node_id, [])
+              for node_id, node in prompt.items() if node["class_type"] == "SaveVideo"}
+    assert {p: len(v) for p, v in videos.items()} == {p: 1 for p in CLIPS.get(name, {})}
+    for prefix, records in videos.items():  # the clips one after another, the reference first
+        with av.open(str(host.cwd / "output" / records[0]["subfolder"] / records[0]["filename"])) as video:
+            frames = [frame.to_image().size for frame in video.decode(video=0)]
+        assert frames == [(hs.TINY_SIZE, hs.TINY_SIZE)] * (CLIPS[name][prefix] * hs.TINY_FRAMES)
     preview_ids = [i for i, n in prompt.items() if n["class_type"] == "PreviewImage"]
     assert len(preview_ids) == previews and all(len(images.get(i, [])) == 1 for i in preview_ids)
 

@@ -46,6 +46,7 @@ TINY_MODEL_NAMES = {
 }
 TINY_SIZE = 64
 TINY_STEPS = 3
+TINY_FRAMES = 5  # video frames of a tiny clip (2 latent frames)
 
 
 def free_port() -> int:
@@ -205,7 +206,12 @@ TINY_LOADERS = {  # the host's loader -> (its file input, the tiny_pack loader w
 def tiny_family(name: str) -> str:
     """The tiny model standing in for a checkpoint file name (or a text encoder loader's type)."""
     name = name.lower()
-    for word, family in (("qwen", "qwen_image"), ("schnell", "flux_schnell"), ("flux", "flux"), ("ae.", "flux"),
+    for word, family in (("wan2.1", "wan21"), ("wan2_1", "wan21"), ("wan", "wan22"),
+                         ("klein", "flux2_klein"), ("flux2", "flux2_klein"), ("flux-2", "flux2_klein"),
+                         ("edit_2511", "qwen_image_edit_2511"), ("hunyuan", "hunyuan_image"),
+                         ("kandinsky", "kandinsky5"),
+                         ("z_image", "z_image"), ("lumina2", "z_image"), ("krea2", "krea2"), ("boogu", "boogu"),
+                         ("qwen", "qwen_image"), ("schnell", "flux_schnell"), ("flux", "flux"), ("ae.", "flux"),
                          ("sd3", "sd3"), ("xl", "sdxl")):
         if word in name:
             return family
@@ -227,9 +233,11 @@ def use_tiny_models(prompt: dict, size: int = TINY_SIZE, steps: int = TINY_STEPS
             family = "sdxl" if "xl" in inputs["control_net_name"].lower() else "sd15"
             node.update(class_type="TinyControlNetLoader", inputs={"kind": family})
         elif kind in ("StyleAlignedBatchPrompts", "ImageScale"):
-            inputs.update(width=size, height=size)
-        elif kind in ("KSampler", "DDIMInvertReference"):
+            inputs.update(width=size, height=size, **({"length": TINY_FRAMES} if "length" in inputs else {}))
+        elif kind in ("KSampler", "DDIMInvertReference", "StyleAlignedSetSampler"):
             inputs["steps"] = steps
+        elif kind == "RepeatImageBatch":
+            inputs["amount"] = TINY_FRAMES
         elif kind == "StyleAlignedImageCaption":
             inputs["max_new_tokens"] = 4
         elif kind == "StyleAlignedSpeechTranscript":

@@ -4,7 +4,7 @@ Linked into the server's `custom_nodes/` by the server tests and by the demo; th
 harness through PYTHONPATH (harness.server.HostServer sets it).
 """
 
-from harness import tiny_dit_text, tiny_models
+from harness import tiny_dit_text, tiny_edit_hunyuan_kandinsky, tiny_flux2, tiny_models, tiny_nextdit, tiny_wan
 
 _CACHE = {}
 
@@ -21,15 +21,29 @@ class TinyCheckpointLoader:
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"kind": (["sd15", "sdxl", *tiny_dit_text.DIT_KINDS], {"default": "sd15"}),
+        return {"required": {"kind": (["sd15", "sdxl", *tiny_dit_text.DIT_KINDS, *tiny_nextdit.KINDS,
+                                       *tiny_edit_hunyuan_kandinsky.KINDS, *tiny_flux2.KINDS, *tiny_wan.KINDS],
+                                      {"default": "sd15"}),
                              "seed": ("INT", {"default": 0, "min": 0, "max": 2**31 - 1})}}
 
     def load(self, kind, seed):
         key = ("ckpt", kind, seed)
         if key not in _CACHE:
-            if kind in tiny_dit_text.DIT_KINDS:
+            if kind in tiny_nextdit.KINDS:  # Z-Image, Krea 2, Boogu (v0.28)
+                _CACHE[key] = (tiny_nextdit.tiny(kind, seed), tiny_nextdit.tiny_clip(kind, seed),
+                               tiny_nextdit.tiny_vae(kind, seed))
+            elif kind in tiny_wan.KINDS:  # Wan 2.1 / 2.2 video
+                _CACHE[key] = (tiny_wan.tiny_wan(kind, seed), tiny_wan.tiny_wan_clip(seed),
+                               tiny_wan.tiny_wan_vae(kind, seed))
+            elif kind in tiny_flux2.KINDS:  # FLUX.2 dev / Klein, LongCat-Image (v0.28), Chroma Radiance
+                _CACHE[key] = tiny_flux2.tiny_kit(kind, seed)
+            elif kind in tiny_edit_hunyuan_kandinsky.KINDS:  # HunyuanImage 2.1, Kandinsky 5, Qwen-Image-Edit 2511
+                _CACHE[key] = tiny_edit_hunyuan_kandinsky.tiny_kit(kind, seed)
+            elif kind in tiny_dit_text.DIT_KINDS:
                 _CACHE[key] = (tiny_models.TINY_DITS[kind](seed), tiny_dit_text.tiny_dit_clip(kind, seed),
                                tiny_dit_text.tiny_dit_vae(kind, seed))
+                if kind == "qwen_image":  # the edit text-encode nodes read images: a tiny vision tower
+                    tiny_edit_hunyuan_kandinsky.with_tiny_vision(_CACHE[key][1], seed)
             else:
                 _CACHE[key] = (tiny_models.tiny_model(kind, seed), tiny_models.tiny_clip(kind, seed),
                                tiny_models.tiny_vae(seed))
