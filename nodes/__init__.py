@@ -15,7 +15,7 @@ from comfy_api.latest import io
 
 log = logging.getLogger("style_aligned")
 
-_STAGES = ("patch", "batch_prompts", "reference", "blend", "multimodal", "depth", "metrics")
+_STAGES = ("patch", "batch_prompts", "set_sampler", "reference", "blend", "multimodal", "depth", "metrics")
 
 NODE_LIST = []
 DEPRECATED = {}  # old id -> new id of the nodes kept under an old id
