@@ -169,13 +169,12 @@ class StyleAlignedPatchModel(io.ComfyNode):
                                        "noise level; 0.1 = 5 of 50 steps, the original transfer demo).",
                                **ADVANCED),
                 io.Combo.Input("reference_positions", optional=True, options=list(POSITION_MODES), default="shift",
-                               tooltip="DiTs with rotary positions (Flux, FLUX.2, Chroma, Qwen-Image, ...): where "
-                                       "the reference image's keys sit for the targets. shift: beside the target, "
-                                       "one image width to the right (AlignedGen's ShiftPE: style without copying "
-                                       "the layout). none: on top of the target (stronger layout copy). untwist: "
-                                       "in place, with the keys' high rotary frequencies turned down and the low "
-                                       "ones up (Untwisting RoPE, 2026; see untwist_high / untwist_low). UNets "
-                                       "and SD3 have no positions in attention: no effect there.", **ADVANCED),
+                               tooltip="DiTs with rotary positions (Flux, Qwen-Image, ...): where the reference's keys "
+                                       "sit for the targets. shift: one image width to the right (AlignedGen's "
+                                       "ShiftPE: style without the layout). none: on top of the target (more "
+                                       "layout copy). untwist: in place, high rotary frequencies turned down and "
+                                       "low ones up (Untwisting RoPE; untwist_high / untwist_low). No effect on "
+                                       "UNets and SD3.", **ADVANCED),
                 io.Combo.Input("reference_strength", optional=True, options=list(STRENGTH_MODES), default="fixed",
                                tooltip="The reference keys' factor over the schedule. fixed: score_scale at every "
                                        "step (AlignedGen's 'fix' mode ships with 1.1). decrease: score_scale x "

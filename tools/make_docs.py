@@ -23,6 +23,7 @@ HELP = ROOT / "web" / "docs"
 EXAMPLE = {
     "StyleAlignedPatchModel": "02 SDXL prompts only.json",
     "StyleAlignedBatchPrompts": "01 SD1.5 prompts only.json",
+    "StyleAlignedSetSampler": "19 SDXL whole set one press.json",
     "DDIMInvertReference": "03 SDXL reference image.json",
     "SaveStyleReference": "03 SDXL reference image.json",
     "LoadStyleReference": "03 SDXL reference image.json",
@@ -47,10 +48,15 @@ WHEN_TO_USE = {
     "stronger transfer from an inverted reference image. On Flux, SD3.5 and Qwen-Image it shares in the joint "
     "text+image attention (layers auto = Flux's single-stream blocks); keep reference_positions on shift so the "
     "targets take the style without the reference's layout (workflows '08 Flux prompts only', "
-    "'09 Flux reference image', '10 SD3.5 prompts only', '11 Qwen-Image prompts only').",
+    "'09 Flux reference image', '10 SD3.5 prompts only', '11 Qwen-Image prompts only'; Z-Image, Krea 2, "
+    "Qwen-Image-Edit 2511, HunyuanImage 2.1, FLUX.2 Klein and Wan 2.2 clips have workflows 12 to 18).",
     "StyleAlignedBatchPrompts": "Use it instead of a text encode node when you have a list of subjects for one "
-    "set: it makes one conditioning row per line and the matching empty latent. For long lists queue several "
-    "windows; each keeps the same reference row, so the batches match.",
+    "set: it makes one conditioning row per line and the matching empty latent (clips of 'length' frames on Wan). "
+    "For long lists connect prompt_set to Style Aligned Set Sampler (one press), or queue several windows; each "
+    "keeps the same reference row, so the batches match.",
+    "StyleAlignedSetSampler": "Use it in place of KSampler when the list is longer than one batch fits on your "
+    "card: it samples the reference plus window_size targets at a time, one window after another in one press, "
+    "and returns the whole set in prompt order. Pick window_size from the README's table for your card.",
     "DDIMInvertReference": "Use it when the style should come from an existing image: VAE Encode the image, "
     "invert it here, and connect the result to the patch node and the batch-prompts node. Invert once and save "
     "the result with Save Style Reference to reuse it.",

@@ -10,6 +10,10 @@ The workflows in workflows/ are the product; this script is how they were made.
 
 import json
 
+import workflow_builders_edit_hunyuan
+import workflow_builders_flux2
+import workflow_builders_nextdit
+import workflow_builders_wan
 from harness import host, pack
 from harness import workflow_api as wf
 
@@ -303,6 +307,38 @@ def prompts_only(specs, ckpt_name, size, steps, cfg, prefix, family):
     return b.ui()
 
 
+SET_PROMPTS = "\n".join(["a house", "a cat", "a bicycle", "a mountain lake", "a lighthouse", "a teapot", "a fox",
+                         "a sailing boat", "a city street", "an owl", "a bowl of fruit", "a guitar", "a tree"])
+
+
+def whole_set(specs):
+    """SDXL, 13 prompts sampled by Style Aligned Set Sampler in windows of 4 targets: one press."""
+    b = Builder(specs)
+    ckpt = checkpoint(b, SDXL_CKPT)
+    patch = patch_model(b, ckpt, 1, 60)
+    prompts = batch_prompts(b, ckpt, 1, 520, prompts=SET_PROMPTS, style=STYLE, width=1024, height=1024)
+    neg = negative_encoder(b, ckpt, 0, 320)
+    sampler = b.add("StyleAlignedSetSampler", 2, 60, window_size=4, seed=42, steps=30, cfg=7.0,
+                    sampler_name="euler", scheduler="normal")
+    b.connect(patch, "MODEL", sampler, "model")
+    b.connect(prompts, "prompt_set", sampler, "prompt_set")
+    b.connect(neg, "CONDITIONING", sampler, "negative")
+    dec = b.add("VAEDecode", 3, 60)
+    b.connect(sampler, "LATENT", dec, "samples")
+    b.connect(ckpt, "VAE", dec, "vae")
+    save = b.add("SaveImage", 3, 160, node_width=420, filename_prefix="style_aligned/whole_set")
+    b.connect(dec, "IMAGE", save, "images")
+    b.note(
+        "A whole set in one press (SDXL, 1024 px): Style Aligned Set Sampler takes the prompt_set of Batch "
+        "Prompts and samples it in windows of the reference + window_size targets, one after another, so any "
+        "number of prompt lines fits your card (peak memory is one window's; the README has a table). Every "
+        "window keeps the reference row with the same noise: the set shares one style, and each window is bit "
+        "for bit what queueing it by hand would give. The progress bar counts windows x steps; Cancel stops "
+        "between windows and Queue again samples only the windows not yet finished.\n\n" + PATCH_NOTE
+        + f"\n\nPoint Load Checkpoint at your SDXL checkpoint ({SDXL_CKPT} by default).", 0, 560, height=380)
+    return b.ui()
+
+
 def inverted_reference(b, model, clip, vae, y, **inversion):
     """Load Image (column 0 from `y`) -> scale to 1024 -> VAE Encode -> DDIM Invert Reference with a prompt
     describing the reference; `model`, `clip`, `vae` are whatever gives them (a checkpoint or loaders)."""
@@ -521,11 +557,14 @@ QWEN_FILES = dict(unet="qwen_image_fp8_e4m3fn.safetensors", text="qwen_2.5_vl_7b
                   vae="qwen_image_vae.safetensors")
 SD35_CKPT = "sd3.5_medium_incl_clips_t5xxlfp8scaled.safetensors"
 DIT_NOTE = (
-    "On diffusion transformers the patch shares in the joint text+image attention: each target's tokens attend "
-    "to their own tokens and to the reference's IMAGE tokens; AdaIN moves only the targets' image-token queries "
-    "and keys (AlignedGen, 2025). layers = auto: Flux's single-stream blocks, all joint blocks on SD3 and "
-    "Qwen-Image. reference_positions = shift places the reference one image width beside each target, so the "
-    "style carries over without the layout; none copies more of the layout. score_scale 1.1 (AlignedGen).")
+    "Recipe: AlignedGen (NeurIPS 2025) in its 'fix' mode. The patch shares in the joint text+image attention: "
+    "each target's tokens attend to their own tokens and to the reference's IMAGE tokens; AdaIN moves only the "
+    "targets' image-token queries and keys, before the rotary embedding as AlignedGen does. layers = auto: "
+    "Flux's single-stream blocks, all joint blocks on SD3 and Qwen-Image. reference_positions = shift places the "
+    "reference one image width beside each target (ShiftPE), so the style carries over without the layout; none "
+    "copies more of the layout. score_scale 1.1 with reference_strength = fixed (AlignedGen's shipped 'fix' "
+    "value). Advanced: reference_strength = decrease is AlignedGen's default mode (the reference keys times "
+    "(t/1000)^2); reference_positions = untwist follows Untwisting RoPE (2026).")
 
 
 def flux_loaders(b):
@@ -640,6 +679,11 @@ WORKFLOWS = {
     "07 SDXL multimodal prompts.json": multimodal,
     **DIT_WORKFLOWS,
 }
+WORKFLOWS.update(workflow_builders_nextdit.workflows(len(WORKFLOWS) + 1))  # Z-Image Turbo, Krea 2
+WORKFLOWS.update(workflow_builders_edit_hunyuan.workflows(len(WORKFLOWS) + 1))  # Qwen-Edit 2511, HunyuanImage
+WORKFLOWS.update(workflow_builders_flux2.workflows(len(WORKFLOWS) + 1))  # FLUX.2 Klein
+WORKFLOWS.update(workflow_builders_wan.workflows(len(WORKFLOWS) + 1))  # Wan 2.2 clips, prompts and a reference clip
+WORKFLOWS[f"{len(WORKFLOWS) + 1:02d} SDXL whole set one press.json"] = whole_set
 
 
 def slug(name):

@@ -12,6 +12,7 @@ import make_thumbnails
 import make_workflows as make
 import numpy as np
 import pytest
+import workflow_builders_wan as wan
 from harness import pack
 from harness import workflow_api as wf
 from PIL import Image
@@ -37,7 +38,9 @@ def _ids(path):
 def test_one_workflow_per_use_is_shipped():
     names = {p.name for p in WORKFLOWS}
     assert names == set(make.WORKFLOWS), "workflows/ and tools/make_workflows.py disagree"
-    assert len(names) == 11  # 7 UNet workflows, 4 DiT (Flux prompts and reference, SD3.5, Qwen-Image)
+    # 7 UNet workflows, 4 DiT (Flux prompts and reference, SD3.5, Qwen-Image), 5 of the 2026 image families (Z-Image,
+    # Krea 2, Qwen-Image-Edit 2511, HunyuanImage 2.1, FLUX.2 Klein), 2 Wan 2.2 clips, 1 whole set in one press
+    assert len(names) == 19
     # the template dialog's titles: numbered from simplest to most involved, words a user reads
     numbers = [name.split(" ", 1)[0] for name in make.WORKFLOWS]
     assert numbers == [f"{i:02d}" for i in range(1, len(numbers) + 1)], numbers
@@ -248,11 +251,13 @@ def test_reference_image_workflow_uses_the_original_transfer_recipe(specs):
 @pytest.mark.parametrize("path", CHECKED, ids=_ids)
 def test_sizes_are_the_widgets_not_the_node_boxes(path, specs):
     """The generator once took `width=` as the node box's width: SD1.5 batches came out 1024x512 and
-    the SDXL reference was scaled to 512x1024. Every shipped image size is square, and boxes stay narrow."""
+    the SDXL reference was scaled to 512x1024. Every shipped image size is square (the clips: Wan 2.2 5B's 720p),
+    and boxes stay narrow."""
     for node in wf.load(path)["nodes"]:
         if node["type"] in ("StyleAlignedBatchPrompts", "ImageScale"):
             values = wf.widget_values_by_name(node, specs[node["type"]])
-            assert values["width"] == values["height"], (node["type"], values)
+            size = values["width"], values["height"]
+            assert size == ((wan.WIDTH, wan.HEIGHT) if "Wan" in path.name else (size[0],) * 2), (node["type"], values)
         assert node["size"][0] <= 600, node["type"]
 
 
@@ -407,8 +412,9 @@ METRIC_ADVANCED = ["hub_id", "batch_size"]
 ADVANCED_INPUTS = {
     "StyleAlignedPatchModel": ["adain_queries", "adain_keys", "score_scale", "full_attention_share", "share_fraction",
                                "custom_layers", "start_percent", "reference_weights", "reference_offset",
-                               "reference_positions"],
-    "StyleAlignedBatchPrompts": ["window_start", "window_size", "guidance"],
+                               "reference_positions", "reference_strength", "untwist_high", "untwist_low"],
+    "StyleAlignedBatchPrompts": ["window_start", "window_size", "guidance", "length"],
+    "StyleAlignedSetSampler": ["denoise"],
     "DDIMInvertReference": ["scheduler", "refinement"],
     "MultiRefBlend": ["keep_norm"],
     "StyleAlignedDepthMap": ["hub_id"],
