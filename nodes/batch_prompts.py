@@ -84,8 +84,6 @@ def _stacked_extras(extras, lengths, empty_length, family=None):
                 raise ValueError(f"the text encoder returns a '{key}' whose shape differs between prompts: "
                                  "this node cannot put the prompts into one batch; encode them separately")
             out[key] = torch.cat(values)
-        elif key == "pooled_output" and all(v is None for v in values):  # Qwen-Image has none
-            continue
         elif not any(isinstance(v, torch.Tensor) for v in values) and all(v is values[0] or v == values[0]
                                                                            for v in values):
             out[key] = values[0]

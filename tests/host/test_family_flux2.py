@@ -348,7 +348,8 @@ def batch(clip, prompts=LINES, **inputs):
 
 def model_text(model, cond):
     """The text a model's forward gets from a conditioning (FLUX.2's host pads it with zeros in front to 512)."""
-    return model.model.extra_conds(cross_attn=cond, noise=torch.zeros(1))["c_crossattn"].cond
+    # pooled_output as the host's encoders give it (None): v0.3.64's Chroma Radiance reads the key
+    return model.model.extra_conds(cross_attn=cond, noise=torch.zeros(1), pooled_output=None)["c_crossattn"].cond
 
 
 def test_the_text_encoder_says_the_family(kind_clip):

@@ -456,6 +456,7 @@ def edit_kit():
     return clip, tiny_dit_text.tiny_dit_vae("qwen_image")
 
 
+@pytest.mark.needs("Qwen-Image-Edit 2511")  # its tiny edit model takes the 2511 model's arguments
 def test_edits_of_different_images_are_one_batch_of_rows(edit_kit):
     """Combined edit conditionings (one per image) become one row each, in order: their own tokens first (brought
     to one length as prompt lines are), their own edit reference latent, an empty latent of the images' size;

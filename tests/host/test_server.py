@@ -13,6 +13,7 @@ import time
 import urllib.error
 
 import av
+import make_workflows as make
 import pytest
 from harness import inputs, pack, tiny_pack
 from harness import server as hs
@@ -49,11 +50,7 @@ EXPECTED = {
 }
 CLIPS = {"17 Wan 2.2 aligned clips.json": {"style_aligned/wan22_clips": 4},  # clips in the saved video
          "18 Wan 2.2 reference clip.json": {"style_aligned/wan22_reference_clip": 4}}
-NEEDS = {"12 Z-Image Turbo prompts.json": "Z-Image", "13 Krea 2 prompts only.json": "Krea 2"}  # host features
-NEEDS["14 Qwen-Edit 2511 one style.json"] = "Qwen-Image-Edit 2511"
-NEEDS["16 FLUX.2 Klein prompts only.json"] = "FLUX.2 and LongCat-Image"
-NEEDS.update(dict.fromkeys(CLIPS, "empty latents fitted by their downscale ratio"))  # Wan 2.2 5B's 48 channels
-RUNS = [pytest.param(name, marks=pytest.mark.needs(NEEDS[name])) if name in NEEDS else name
+RUNS = [pytest.param(name, marks=pytest.mark.needs(make.NEEDS[name])) if name in make.NEEDS else name
         for name in sorted(EXPECTED)]
 MULTIMODAL = "07 SDXL multimodal prompts.json"
 SAMPLE_INPUTS = ROOT / "example_inputs"  # the pack copies them into the host's input folder when it loads

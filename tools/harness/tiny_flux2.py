@@ -165,15 +165,18 @@ def _mistral_tokenizer_for_this_transformers():
     import inspect
 
     import comfy.text_encoders.flux as flux
-    from transformers.integrations.mistral import MistralConverter
 
-    original = flux.load_mistral_tokenizer
-    if "vocab_file" in inspect.signature(MistralConverter.__init__).parameters:
-        flux.load_mistral_tokenizer = _tekken_from_file
+    original = getattr(flux, "load_mistral_tokenizer", None)  # hosts before FLUX.2 have none
+    if original is not None:
+        from transformers.integrations.mistral import MistralConverter
+
+        if "vocab_file" in inspect.signature(MistralConverter.__init__).parameters:
+            flux.load_mistral_tokenizer = _tekken_from_file
     try:
         yield
     finally:
-        flux.load_mistral_tokenizer = original
+        if original is not None:
+            flux.load_mistral_tokenizer = original
 
 
 def _clip_target(kind):
