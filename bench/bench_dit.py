@@ -30,12 +30,11 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import torch
 from bench_attention import _rss_now, attention_flops
 from bench_host import positive_int, start_host, step_flops
-from harness import host
+from harness import host, pythonpath
 from harness import tiny_models as tiny
 
 HEAD_DIM = 128  # FLUX.1's head size
@@ -43,7 +42,6 @@ AXES_DIM = [16, 56, 56]  # FLUX.1's rotary axes (index, row, column); they sum t
 PATCH = 2
 CONTEXT_WIDTH = tiny.CONTEXT_DIM  # the text encoder's width (T5's 4096 in FLUX.1): only txt_in sees it
 REFS = 1
-TOOLS = Path(__file__).resolve().parents[1] / "tools"  # the harness, for the memory processes
 CONFIGS = ("unpatched", "patched")
 
 
@@ -114,7 +112,7 @@ def extra_attention_flops(blocks, targets, text, image, channels):
 
 def peak_step_memory(config, argv):
     """Peak memory one step of `config` adds, in a fresh process run with this run's flags (see _memory_child)."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(TOOLS), os.environ.get("PYTHONPATH")])))
+    env = dict(os.environ, PYTHONPATH=pythonpath(extra=os.environ.get("PYTHONPATH")))
     out = subprocess.run([sys.executable, __file__, *argv, "--memory-of", config], capture_output=True, text=True,
                          check=True, env=env)
     return int(out.stdout.strip().splitlines()[-1])

@@ -1,4 +1,4 @@
-"""In-process host for the scripts in bench/ (run by ./run, which puts tools/ on sys.path): starts
+"""In-process host for the scripts in bench/ (run by ./run, which puts the harness on sys.path): starts
 the host through the harness, on the GPU when there is one, and loads the pack."""
 
 import argparse

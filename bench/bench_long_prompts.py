@@ -1,6 +1,7 @@
 """What prompts of very different lengths cost in Style Aligned Batch Prompts, measured in one run:
 
-    PYTHONPATH=tools python bench/bench_long_prompts.py     (in the environment ./run made, COMFYUI_PATH set)
+    PYTHONPATH=tests:commands:generators python bench/bench_long_prompts.py
+    (in the environment ./run made, COMFYUI_PATH set)
 
 Four prompts of 300, 375, 450 and 525 times "cat" (4 to 7 chunks of 77 tokens) go through the node
 with a real host CLIP (the tiny one, real tokenizer), then one sampling step of the tiny UNet. Each rule

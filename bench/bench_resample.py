@@ -1,7 +1,7 @@
 """What resampling one second of audio costs, from 8000-48000 Hz (primes included) to Whisper's 16 kHz and
 CLAP's 48 kHz:
 
-    PYTHONPATH=tools python bench/bench_resample.py [--seconds 1] [--compare]
+    PYTHONPATH=tests:commands:generators python bench/bench_resample.py [--seconds 1] [--compare]
 
 Each conversion runs in a fresh process, so its peak RSS rise is its own: the rise of the process's max
 RSS over the call (C allocations included, which tracemalloc does not see), tracemalloc's peak (Python and

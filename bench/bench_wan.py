@@ -1,5 +1,5 @@
 """Cost of StyleAligned sharing on a Wan video DiT as the clip grows, measured in one run on one model and seed
-(run by hand; `./run` puts tools/ on the path):
+(run by hand; `./run` puts the harness on the path):
 
     python bench/bench_wan.py [--frames 1 5 9] [--height 30] [--width 52] [--heads 2] [--blocks 2]
                               [--targets 2] [--text 512] [--repeats 3]
@@ -31,16 +31,14 @@ import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import torch
 from bench_attention import _rss_now, attention_flops
 from bench_host import positive_int, start_host, step_flops
-from harness import host, tiny_wan
+from harness import host, pythonpath, tiny_wan
 
 HEAD_DIM = 128  # Wan's head size (hidden / heads in every Wan model)
 REFS = 1
-TOOLS = Path(__file__).resolve().parents[1] / "tools"
 CONFIGS = ("unpatched", "patched")
 
 
@@ -80,7 +78,7 @@ def extra_attention_flops(blocks, targets, tokens, channels):
 
 def peak_step_memory(config, frames, argv):
     """Peak memory one step of `config` at `frames` adds, in a fresh process with this run's flags."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(TOOLS), os.environ.get("PYTHONPATH")])))
+    env = dict(os.environ, PYTHONPATH=pythonpath(extra=os.environ.get("PYTHONPATH")))
     out = subprocess.run([sys.executable, __file__, *argv, "--memory-of", config, "--memory-frames", str(frames)],
                          capture_output=True, text=True, check=True, env=env)
     return int(out.stdout.strip().splitlines()[-1])

@@ -19,6 +19,8 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import pythonpath
+
 ROOT = Path(__file__).resolve().parents[1]
 IGNORED = shutil.ignore_patterns(".git", "__pycache__", ".ruff_cache", ".pytest_cache", "output", "models", "input")
 ATTENTION = "tests/host/test_method_attention.py"
@@ -72,7 +74,7 @@ MUTATIONS = (
              ("tests/host/test_method_sd2.py",
               "tests/host/test_reference_nodes.py::test_inversion_runs_through_the_host_and_stores_sampler_space_latents")),
     # fan-out: a window's target images written in reverse order, seen (or not) by the test of each fault path
-    Mutation("fan-out writes a window's rows in reverse", "tools/fanout/runner.py",
+    Mutation("fan-out writes a window's rows in reverse", "commands/fanout/runner.py",
              "images[refs + j]) for j, p in enumerate(targets)]",
              "images[len(images) - 1 - j]) for j, p in enumerate(targets)]",
              ("tests/host/test_fanout.py::test_a_server_that_fails_every_window_leaves_them_to_the_other",
@@ -100,7 +102,7 @@ def apply(mutation, repo):
 
 def run_tests(repo, tests, report, timeout):
     """Run host tests on the copy; {test id: "passed" | "failed" | "skipped"} from pytest's JUnit report."""
-    env = {**os.environ, "PYTHONPATH": str(repo / "tools"), "STYLE_ALIGNED_LEG": "main", "HF_HUB_OFFLINE": "1",
+    env = {**os.environ, "PYTHONPATH": pythonpath(repo), "STYLE_ALIGNED_LEG": "main", "HF_HUB_OFFLINE": "1",
            "TRANSFORMERS_OFFLINE": "1"}
     command = [sys.executable, "-m", "pytest", "-c", "tests/pytest.ini", "-q",
                f"--junitxml={report}", *tests]

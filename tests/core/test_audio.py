@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from harness import inputs
+from harness import inputs, pythonpath
 from style_aligned.core.content import audio
 
 
@@ -77,7 +77,7 @@ RESAMPLE_BOUND_S = 2.0
 @pytest.mark.parametrize("rate,target", [(11127, 16000), (44099, 48000)])
 def test_resampling_a_prime_rate_stays_within_a_small_memory_bound(rate, target):
     """Measured by the benchmark in a fresh process: the rise of max RSS (libsoxr's C memory included)."""
-    env = {**os.environ, "PYTHONPATH": str(BENCH.parents[1] / "tools")}
+    env = {**os.environ, "PYTHONPATH": pythonpath()}
     done = subprocess.run([sys.executable, str(BENCH), "--one", "ours", str(rate), str(target)], env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from harness import pack
+from harness import pack, pythonpath
 
 HOST_MODULES = ("comfy", "comfy_extras", "comfy_api", "folder_paths", "nodes", "node_helpers", "latent_preview",
                 "server", "execution")
@@ -21,9 +21,9 @@ print(json.dumps({"modules": names, "loaded": sorted(m.split(".")[0] for m in sy
 
 
 def test_core_imports_no_host_module():
-    env = {**os.environ, "PYTHONPATH": str(pack.ROOT / "tools")}
+    env = {**os.environ, "PYTHONPATH": pythonpath()}
     done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=300, env=env,
-                          cwd=pack.ROOT / "tools")
+                          cwd=pack.ROOT / "commands")
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.splitlines()[-1])
     assert len(result["modules"]) >= 15  # every module of core/ was imported

@@ -1,6 +1,6 @@
 """What a new user sees: the upstream web UI in headless Chromium (Debian's chromium + chromium-driver,
 driven by selenium; see harness.browser) against a fresh headless host on 127.0.0.1 whose custom_nodes/
-links the pack (and tools/harness/tiny_pack), with nothing in its input folder but what the pack puts there.
+links the pack (and tests/harness/tiny_pack), with nothing in its input folder but what the pack puts there.
 
 The templates dialog must list the pack under "Extensions" and, there, every workflow the pack ships (every
 *.json in the folders the host serves as templates), each with a thumbnail and a title that fits its card;

@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import pytest
-from harness import pack
+from harness import pack, pythonpath
 from make_workflows import slug
 
 ROOT = pack.ROOT
@@ -14,9 +14,8 @@ ROOT = pack.ROOT
 @pytest.mark.needs("the main leg")
 def test_node_reference_matches_the_nodes(tmp_path):
     # a fresh process in an empty folder: model lists as on a fresh install
-    done = subprocess.run([sys.executable, str(ROOT / "tools" / "make_docs.py"), "--check"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(ROOT / "tools")})
+    done = subprocess.run([sys.executable, str(ROOT / "generators" / "make_docs.py"), "--check"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": pythonpath()})
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     reference = (ROOT / "docs" / "nodes.md").read_text()
     for key in pack.node_classes():

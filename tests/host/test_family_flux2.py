@@ -7,7 +7,7 @@ import functools
 
 import pytest
 import torch
-from harness import host, recording
+from harness import host, invariants, recording
 from harness import tiny_flux2 as tiny
 from style_aligned.nodes.families.dit import BLOCK, JointAttentionOverride
 from style_aligned.nodes.hooks import StyleAlignedWrapper
@@ -18,7 +18,7 @@ KINDS = [pytest.param("flux2", marks=NEW_HOST), pytest.param("flux2_klein", mark
          pytest.param("longcat_image", marks=NEW_HOST)]
 NAMES = {"flux2": "FLUX.2 (dev, Klein)", "flux2_klein": "FLUX.2 (dev, Klein)", "chroma_radiance": "Chroma Radiance",
          "longcat_image": "LongCat-Image"}
-LAYOUTS = {"cfg 1 (one chunk)": (1.0, False), "batched cond+uncond": (4.0, False), "split cond/uncond": (4.0, True)}
+LAYOUTS = invariants.LAYOUTS
 # an 8 x 8-cell latent: 64 tokens at FLUX.2's patch 1, 4 x 4 patches for the others
 IMAGE_TOKENS = {"flux2": 64, "flux2_klein": 64, "chroma_radiance": 16, "longcat_image": 16}
 EDIT = (1, 128, 4, 4)  # a FLUX.2 edit reference latent: 16 tokens after the target's image
@@ -44,12 +44,13 @@ def kind_model(request):
     return request.param, tiny.TINY[request.param]()
 
 
+
+def sampler(kind):
+    """sample(model, cfg) of this family's tiny 3-row batch, for the harness's invariants."""
+    return lambda model, cfg: tiny.sample(model, kind, 3, cfg=cfg)
+
 def _sample(model, kind, batch, layout, **kwargs):
-    cfg, split = LAYOUTS[layout]
-    if split:
-        with recording.forced_split(model):
-            return tiny.sample(model, kind, batch, cfg=cfg, **kwargs)
-    return tiny.sample(model, kind, batch, cfg=cfg, **kwargs)
+    return invariants.sample_in(layout, lambda m, cfg: tiny.sample(m, kind, batch, cfg=cfg, **kwargs), model)
 
 
 def _edit_conditioning(rows):
@@ -71,31 +72,18 @@ def test_each_family_is_supported_under_the_name_users_know(kind_model):
 def test_reference_row_is_unchanged_and_targets_change(kind_model, layout):
     kind, model = kind_model
     style = patched(model, score_scale=1.1, score_shift=0.3)
-    recorder = recording.CallRecorder.install(style)
-    _sample(style, kind, 3, layout)
-    chunks = {"cfg 1 (one chunk)": 1, "batched cond+uncond": 2, "split cond/uncond": 1}[layout]
-    assert recorder.calls and {len(c["cond_or_uncond"]) for c in recorder.calls} == {chunks}
-    worst_ref, least_target = recording.rows_against_unpatched(model, recorder)
-    assert worst_ref <= 1e-5
-    assert least_target > 1e-4
+    invariants.reference_rows_unchanged_targets_changed(model, style, sampler(kind), layout)
 
 
 def test_batched_and_split_runs_agree(kind_model):
     kind, model = kind_model
     style = patched(model)
-    batched = _sample(style, kind, 3, "batched cond+uncond")
-    split = _sample(style, kind, 3, "split cond/uncond")
-    assert (batched - split).abs().amax().item() <= 1e-5 * batched.abs().amax().item()
+    invariants.batched_equals_split(style, sampler(kind))
 
 
 def test_original_model_is_untouched_after_sampling_the_patched_clone(kind_model):
     kind, model = kind_model
-    before = tiny.sample(model, kind, 3)
-    tiny.sample(patched(model), kind, 3)
-    after = tiny.sample(model, kind, 3)
-    assert torch.equal(before, after)
-    assert not model.model_options.get("transformer_options") and not model.object_patches
-    assert "model_function_wrapper" not in model.model_options
+    invariants.original_untouched(model, patched(model), sampler(kind))
 
 
 @pytest.mark.parametrize("positions,strength", [("shift", "fixed"), ("none", "fixed"), ("untwist", "fixed"),

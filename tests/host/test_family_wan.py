@@ -7,7 +7,7 @@ import functools
 
 import pytest
 import torch
-from harness import host, recording, tiny_wan
+from harness import host, invariants, recording, tiny_wan
 from style_aligned.nodes.batch_prompts import StyleAlignedBatchPrompts, text_encoder_family
 from style_aligned.nodes.families import wan
 from style_aligned.nodes.families.dit import DitAdapter, ForwardMarker, JointAttentionOverride
@@ -16,7 +16,7 @@ from style_aligned.nodes.patch import StyleAlignedPatchModel
 from style_aligned.nodes.reference import DDIMInvertReference
 
 KINDS = list(tiny_wan.KINDS)
-LAYOUTS = {"cfg 1 (one chunk)": (1.0, False), "batched cond+uncond": (4.0, False), "split cond/uncond": (4.0, True)}
+LAYOUTS = invariants.LAYOUTS
 AXES, THETA, PATCH = (12, 10, 10), 10000.0, (1, 2, 2)  # the tiny models' 32-channel heads
 BLOCK = ("block", 0)
 
@@ -30,12 +30,13 @@ def kind_model(request):
     return request.param, tiny_wan.tiny_wan(request.param)
 
 
+
+def sampler(kind):
+    """sample(model, cfg) of this family's tiny 3-row batch, for the harness's invariants."""
+    return lambda model, cfg: tiny_wan.sample(model, kind, 3, cfg=cfg)
+
 def _sample(model, kind, layout, **kwargs):
-    cfg, split = LAYOUTS[layout]
-    if split:
-        with recording.forced_split(model):
-            return tiny_wan.sample(model, kind, 3, cfg=cfg, **kwargs)
-    return tiny_wan.sample(model, kind, 3, cfg=cfg, **kwargs)
+    return invariants.sample_in(layout, lambda m, cfg: tiny_wan.sample(m, kind, 3, cfg=cfg, **kwargs), model)
 
 
 # ---------------------------------------------------------------- the invariants of every DiT family
@@ -44,31 +45,18 @@ def _sample(model, kind, layout, **kwargs):
 def test_the_reference_clip_is_the_unpatched_models_and_the_targets_change(kind_model, layout):
     kind, model = kind_model
     style = patched(model, score_scale=1.1, score_shift=0.3)
-    recorder = recording.CallRecorder.install(style)
-    _sample(style, kind, layout)
-    chunks = {"cfg 1 (one chunk)": 1, "batched cond+uncond": 2, "split cond/uncond": 1}[layout]
-    assert recorder.calls and {len(c["cond_or_uncond"]) for c in recorder.calls} == {chunks}
-    worst_ref, least_target = recording.rows_against_unpatched(model, recorder)
-    assert worst_ref <= 1e-5
-    assert least_target > 1e-4
+    invariants.reference_rows_unchanged_targets_changed(model, style, sampler(kind), layout)
 
 
 def test_batched_and_split_runs_agree(kind_model):
     kind, model = kind_model
     style = patched(model)
-    batched = _sample(style, kind, "batched cond+uncond")
-    split = _sample(style, kind, "split cond/uncond")
-    assert (batched - split).abs().amax().item() <= 1e-5 * batched.abs().amax().item()
+    invariants.batched_equals_split(style, sampler(kind))
 
 
 def test_the_original_model_is_untouched(kind_model):
     kind, model = kind_model
-    before = tiny_wan.sample(model, kind, 3)
-    tiny_wan.sample(patched(model), kind, 3)
-    after = tiny_wan.sample(model, kind, 3)
-    assert torch.equal(before, after)
-    assert not model.model_options.get("transformer_options") and not model.object_patches
-    assert "model_function_wrapper" not in model.model_options
+    invariants.original_untouched(model, patched(model), sampler(kind))
 
 
 def test_one_clip_runs_as_the_plain_model(kind_model):

@@ -1,4 +1,4 @@
-"""Fan-out (tools/fanout) against two headless hosts on 127.0.0.1 with the pack and the tiny models.
+"""Fan-out (commands/fanout) against two headless hosts on 127.0.0.1 with the pack and the tiny models.
 
 - the fanned-out set equals, image by image, the same windows run one after another on one server
   (bit-identical PNG pixels on CPU), and the whole list run as one batch to within one 8-bit level:
@@ -48,13 +48,13 @@ import numpy as np
 import pytest
 import requests
 from fanout import __main__ as cli
-from harness import inputs, pack
+from harness import inputs, pack, pythonpath
 from harness import server as hs
 from harness import workflow_api as wf
 from PIL import Image
 
 ROOT = pack.ROOT
-TOOLS = ROOT / "tools"
+COMMANDS = ROOT / "commands"
 THINGS = ("a lighthouse on a cliff", "a cat", "a bicycle", "a mountain lake", "a teapot", "a violin", "a fox",
           "an umbrella", "a sailing boat", "a cactus", "a clock tower", "a hot air balloon", "a snail")
 SAMPLER = "KSampler"
@@ -380,7 +380,7 @@ def test_an_interrupted_run_resumes_without_redoing_finished_windows(hosts, ui_w
     prompts = write_prompts(tmp_path, count, tag)
     out = tmp_path / "set"
     command = [sys.executable, "-m", "fanout", *stub_args(ui_workflow, prompts, out, hosts.urls, window_size=size)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TOOLS), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, "PYTHONPATH": pythonpath(extra=os.environ.get("PYTHONPATH"))}
     first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     manifest_path = out / fanout.MANIFEST
     deadline = time.monotonic() + 200
@@ -829,7 +829,7 @@ def test_run_fanout_builds_a_light_environment_without_host_or_torch(tmp_path):
     probe = ("import sys, importlib.util as u; import fanout.__main__, fanout.runner, fanout.workflow; "
              "print(sorted({m.split('.')[0] for m in sys.modules} & {'harness', 'torch', 'numpy', 'PIL'}), "
              "u.find_spec('torch') is None)")
-    seen = subprocess.run([str(cache / "venv-fanout" / "bin" / "python"), "-c", probe], cwd=TOOLS, env=env,
+    seen = subprocess.run([str(cache / "venv-fanout" / "bin" / "python"), "-c", probe], cwd=COMMANDS, env=env,
                           capture_output=True, text=True, timeout=60)
     assert seen.stdout.split() == ["[]", "True"], seen.stdout + seen.stderr
 

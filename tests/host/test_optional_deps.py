@@ -12,7 +12,7 @@ import sys
 import textwrap
 
 import style_aligned
-from harness import pack, server
+from harness import pack, pythonpath, server
 
 ROOT = pack.ROOT
 FOLDER = server.PACK_FOLDER  # a user-style clone folder name
@@ -60,7 +60,7 @@ def _load_without(tmp_path, blocked):
     script = tmp_path / "load_pack.py"
     script.write_text(SCRIPT)
     env = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": os.environ["HOME"],
-           "PYTHONPATH": str(server.TOOLS), **{k: os.environ[k] for k in ("COMFYUI_PATH",) if k in os.environ}}
+           "PYTHONPATH": pythonpath(), **{k: os.environ[k] for k in ("COMFYUI_PATH",) if k in os.environ}}
     proc = subprocess.run([sys.executable, str(script), str(custom_nodes), ",".join(blocked)],
                           capture_output=True, text=True, timeout=180, cwd=tmp_path, env=env)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT")]

@@ -3,12 +3,12 @@ Chroma-shaped, SD3-shaped and Qwen-Image-shaped models built from configs."""
 
 import pytest
 import torch
-from harness import host, recording
+from harness import host, invariants, recording
 from harness import tiny_models as tiny
 from style_aligned.nodes.patch import StyleAlignedPatchModel
 
 KINDS = ["flux", "flux_schnell", "chroma", "sd3", "qwen_image"]
-LAYOUTS = {"cfg 1 (one chunk)": (1.0, False), "batched cond+uncond": (4.0, False), "split cond/uncond": (4.0, True)}
+LAYOUTS = invariants.LAYOUTS
 
 
 def patched(model, **knobs):
@@ -20,43 +20,31 @@ def kind_model(request):
     return request.param, tiny.TINY_DITS[request.param]()
 
 
+
+def sampler(kind):
+    """sample(model, cfg) of this family's tiny 3-row batch, for the harness's invariants."""
+    return lambda model, cfg: tiny.sample(model, kind, 3, cfg=cfg, steps=2)
+
 def _sample(model, kind, batch, layout, **kwargs):
-    cfg, split = LAYOUTS[layout]
-    if split:
-        with recording.forced_split(model):
-            return tiny.sample(model, kind, batch, cfg=cfg, steps=2, **kwargs)
-    return tiny.sample(model, kind, batch, cfg=cfg, steps=2, **kwargs)
+    return invariants.sample_in(layout, lambda m, cfg: tiny.sample(m, kind, batch, cfg=cfg, steps=2, **kwargs), model)
 
 
 @pytest.mark.parametrize("layout", list(LAYOUTS))
 def test_reference_row_is_unchanged_and_targets_change(kind_model, layout):
     kind, model = kind_model
     style = patched(model, score_scale=1.1, score_shift=0.3)
-    recorder = recording.CallRecorder.install(style)
-    _sample(style, kind, 3, layout)
-    chunks = {"cfg 1 (one chunk)": 1, "batched cond+uncond": 2, "split cond/uncond": 1}[layout]
-    assert recorder.calls and {len(c["cond_or_uncond"]) for c in recorder.calls} == {chunks}
-    worst_ref, least_target = recording.rows_against_unpatched(model, recorder)
-    assert worst_ref <= 1e-5
-    assert least_target > 1e-4
+    invariants.reference_rows_unchanged_targets_changed(model, style, sampler(kind), layout)
 
 
 def test_batched_and_split_runs_agree(kind_model):
     kind, model = kind_model
     style = patched(model)
-    batched = _sample(style, kind, 3, "batched cond+uncond")
-    split = _sample(style, kind, 3, "split cond/uncond")
-    assert (batched - split).abs().amax().item() <= 1e-5 * batched.abs().amax().item()
+    invariants.batched_equals_split(style, sampler(kind))
 
 
 def test_original_model_is_untouched_after_sampling_the_patched_clone(kind_model):
     kind, model = kind_model
-    before = tiny.sample(model, kind, 3, cfg=1.0, steps=2)
-    tiny.sample(patched(model), kind, 3, cfg=1.0, steps=2)
-    after = tiny.sample(model, kind, 3, cfg=1.0, steps=2)
-    assert torch.equal(before, after)
-    assert not model.model_options.get("transformer_options") and not model.object_patches
-    assert "model_function_wrapper" not in model.model_options
+    invariants.original_untouched(model, patched(model), sampler(kind))
 
 
 def test_batch_of_one_runs_as_plain_attention(kind_model):

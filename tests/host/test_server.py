@@ -2,7 +2,7 @@
 shipped workflow, converted from its UI file, runs through POST /prompt to the expected outputs.
 
 The host gets a temp --cwd whose custom_nodes/ links the repo (as a user's clone would be) and
-tools/harness/tiny_pack (tiny loaders); the tiny BLIP/Whisper/CLAP/DPT/DINO/CLIP models are written into
+tests/harness/tiny_pack (tiny loaders); the tiny BLIP/Whisper/CLAP/DPT/DINO/CLIP models are written into
 its models/ folders, so the pack finds them by name. Weather comes from a local HTTP server.
 The server runs in its own process group and is always killed by the fixture's finalizer.
 """

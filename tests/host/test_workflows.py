@@ -13,6 +13,7 @@ import make_workflows as make
 import numpy as np
 import pytest
 import workflow_builders_wan as wan
+import workflow_graph as graph
 from harness import pack
 from harness import workflow_api as wf
 from PIL import Image
@@ -29,7 +30,7 @@ FILE_INPUTS = {("LoadImage", "image"), ("LoadAudio", "audio"), ("CheckpointLoade
 
 @pytest.fixture(scope="module")
 def specs():
-    return make.host_specs()
+    return graph.host_specs()
 
 
 def _ids(path):
@@ -38,7 +39,7 @@ def _ids(path):
 
 def test_one_workflow_per_use_is_shipped():
     names = {p.name for p in WORKFLOWS}
-    assert names == set(make.WORKFLOWS), "workflows/ and tools/make_workflows.py disagree"
+    assert names == set(make.WORKFLOWS), "workflows/ and generators/make_workflows.py disagree"
     # 7 UNet workflows, 4 DiT (Flux prompts and reference, SD3.5, Qwen-Image), 5 of the 2026 image families (Z-Image,
     # Krea 2, Qwen-Image-Edit 2511, HunyuanImage 2.1, FLUX.2 Klein), 2 Wan 2.2 clips, 1 whole set in one press
     assert len(names) == 19
@@ -267,7 +268,7 @@ def test_sizes_are_the_widgets_not_the_node_boxes(path, specs):
 
 def test_every_workflow_has_its_template_card_picture():
     """The frontend's Browse Templates dialog shows /api/workflow_templates/<pack>/<name>.jpg on the card
-    of <name>.json; the pictures are drawn by tools/make_thumbnails.py from the graph and the sample inputs."""
+    of <name>.json; the pictures are drawn by generators/make_thumbnails.py from the graph and the sample inputs."""
     pictures = sorted((ROOT / "workflows").glob("*.jpg"))
     assert [p.stem for p in pictures] == [p.stem for p in WORKFLOWS]
     for path in WORKFLOWS:
@@ -311,21 +312,21 @@ def test_node_boxes_are_the_frontends_and_do_not_overlap(path, specs):
     for node in nodes:
         if node["type"] == "Note":
             continue
-        need = make.frontend_size(node["type"], specs[node["type"]], node["inputs"], node["outputs"],
+        need = graph.frontend_size(node["type"], specs[node["type"]], node["inputs"], node["outputs"],
                                   node.get("title") or node["type"])
         assert node["size"][0] >= need[0] and node["size"][1] >= need[1], (node["type"], node["size"], need)
-    boxes = {n["id"]: make.box(n) for n in nodes}
+    boxes = {n["id"]: graph.box(n) for n in nodes}
     for i, a in enumerate(nodes):
         for b in nodes[i + 1:]:
-            assert not make.overlap(boxes[a["id"]], boxes[b["id"]], gap=10), (a.get("title") or a["type"],
+            assert not graph.overlap(boxes[a["id"]], boxes[b["id"]], gap=10), (a.get("title") or a["type"],
                                                                                   b.get("title") or b["type"])
     groups = ui["groups"]
     for i, group in enumerate(groups):
         assert {"title", "bounding", "color"} <= set(group) and len(group["bounding"]) == 4
         for other in groups[i + 1:]:
-            assert not make.overlap(group["bounding"], other["bounding"]), (group["title"], other["title"])
+            assert not graph.overlap(group["bounding"], other["bounding"]), (group["title"], other["title"])
         inside = [n for n in nodes if _within(boxes[n["id"]], group["bounding"])]
-        cut = [n for n in nodes if n not in inside and make.overlap(boxes[n["id"]], group["bounding"])]
+        cut = [n for n in nodes if n not in inside and graph.overlap(boxes[n["id"]], group["bounding"])]
         assert inside and not cut, (group["title"], [n["type"] for n in cut])
 
 
@@ -336,7 +337,7 @@ def _within(inner, outer):
 
 def test_the_multi_reference_workflow_has_a_group_per_pipeline():
     ui = wf.load(ROOT / "workflows" / "06 SD1.5 blend two styles.json")
-    boxes = {n["id"]: make.box(n) for n in ui["nodes"]}
+    boxes = {n["id"]: graph.box(n) for n in ui["nodes"]}
     saves = [n for n in ui["nodes"] if n["type"] == "SaveImage"]
     assert len(ui["groups"]) == 4 and len(saves) == 3
     for save in saves:  # each pipeline's group holds its sampler chain, down to its Save Image
@@ -354,7 +355,7 @@ def test_the_multi_reference_workflow_keeps_the_references_apart_for_attention(s
     patch weighs the two references."""
     from style_aligned.nodes.blend import KEEP_APART
 
-    assert make.KEEP_APART == KEEP_APART
+    assert graph.KEEP_APART == KEEP_APART
     ui = wf.load(ROOT / "workflows" / "06 SD1.5 blend two styles.json")
     nodes = {n["id"]: n for n in ui["nodes"]}
     blends = [n for n in ui["nodes"] if n["type"] == "MultiRefBlend"]
@@ -451,7 +452,7 @@ def test_rarely_changed_inputs_are_advanced_where_the_host_folds_them(specs):
     for path in WORKFLOWS:
         for node in wf.load(path)["nodes"]:
             if node["type"] in ours:
-                changed = make.changed_advanced(specs[node["type"]], wf.widget_values_by_name(node,
+                changed = graph.changed_advanced(specs[node["type"]], wf.widget_values_by_name(node,
                                                                                            specs[node["type"]]))
                 assert bool(node.get("showAdvanced")) == bool(changed), (path.name, node["type"], changed)
 
@@ -462,7 +463,7 @@ TOOLTIP_LIMIT = 400  # an input's or output's tooltip (the longest today: the pa
 
 def test_node_descriptions_and_tooltips_fit_a_tooltip():
     """The frontend shows DESCRIPTION as the node's tooltip and each input's tooltip on hover: short enough
-    to stay on screen; the long text is on the node's help page (tools/make_docs.py)."""
+    to stay on screen; the long text is on the node's help page (generators/make_docs.py)."""
     for key, cls in pack.node_classes().items():
         assert 0 < len(cls.DESCRIPTION) <= DESCRIPTION_LIMIT, (key, len(cls.DESCRIPTION))
         for name, entry, _ in wf.all_inputs(wf.specs_from_classes({key: cls})[key]):

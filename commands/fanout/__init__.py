@@ -5,7 +5,7 @@ windows (window_start/window_size of the Style Aligned Batch Prompts node, each 
 reference as row 0 with the same noise), each server runs one window at a time, and every image is
 written under its prompt's position in the list with a manifest beside it. `./run fanout --help`.
 
-It lives in tools/, beside the demo, and not in the node pack: ComfyUI never imports it (the pack's
+It lives in commands/, beside the demo, and not in the node pack: ComfyUI never imports it (the pack's
 entry point is the repository root's __init__.py), it runs on the machine that drives the servers, and
 it needs only requests and websocket-client (requirements.txt; `./run fanout` builds that small
 environment, no torch, no ComfyUI). It depends on nothing of the test harness: the harness re-exports

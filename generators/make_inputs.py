@@ -3,7 +3,7 @@ drawn here, deterministic, made by us (no third-party images), so that every wor
 a fresh install with only a checkpoint chosen. The pack copies them into ComfyUI's input folder when it
 loads, only where a file of that name is not there yet (nodes/example_inputs.py).
 
-    python tools/make_inputs.py          (./run make-workflows writes them too)
+    python generators/make_inputs.py          (./run make-workflows writes them too)
 
     style_reference.png  a lighthouse on a cliff, watercolour-like (the reference-image workflows' reference)
     style_a.png          style A to blend: warm flat shapes (hills, sun)

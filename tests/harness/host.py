@@ -1,7 +1,7 @@
 """A real ComfyUI host in this process, and the pack loaded into it.
 
 The host is upstream ComfyUI from the checkout named by COMFYUI_PATH: `./run` sets it to the main host (v0.28.0,
-the one users run) or the compatibility host (v0.3.64). Tests, benchmarks and tools call `start()`, then
+the one users run) or the compatibility host (v0.3.64). Tests, benchmarks and generators call `start()`, then
 `pack.load()` for the pack.
 """
 

@@ -1,6 +1,6 @@
 """Run a ComfyUI host headless on 127.0.0.1 with the pack in its custom_nodes, queue API prompts and
 wait for their results: upstream ComfyUI from COMFYUI_PATH (see harness.host). Used by the server tests and
-tools/demo.py.
+commands/demo.py.
 
 No host import here: the server is a child process in its own process group, always stopped
 (SIGTERM, then SIGKILL) when the context exits, also on errors.
@@ -20,12 +20,11 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from . import host, pack
+from . import host, pack, pythonpath
 
 ROOT = pack.ROOT
 PACK_FOLDER = "comfyui-style-aligned-suite"
 TINY_PACK = Path(__file__).resolve().parent / "tiny_pack"
-TOOLS = Path(__file__).resolve().parents[1]
 
 # Tiny stand-ins for the names the shipped workflows use (see tiny_pack/ and tiny_*.py beside this file).
 TINY_MODEL_NAMES = {
@@ -89,8 +88,8 @@ class HostServer:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         hub = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"} if offline else {}
-        # tiny_pack imports the harness: tools/ goes on the server's path (after the host's own folder)
-        path = os.pathsep.join(p for p in (str(TOOLS), os.environ.get("PYTHONPATH")) if p)
+        # tiny_pack imports the harness: it goes on the server's path (after the host's own folder)
+        path = pythonpath(extra=os.environ.get("PYTHONPATH"))
         self.env = {**os.environ, **hub, "PYTHONPATH": path, **(env or {})}
         self.startup_timeout = startup_timeout
         self.process = None

@@ -6,7 +6,7 @@ Each picture is a drawing of the workflow's own graph (groups, nodes coloured by
 sample input images (example_inputs/) inside the Load Image nodes that name them and the title on top.
 Deterministic: tests/host/test_workflows.py draws them again and compares.
 
-    python tools/make_thumbnails.py      (./run make-workflows writes them too)
+    python generators/make_thumbnails.py      (./run make-workflows writes them too)
 """
 
 import io

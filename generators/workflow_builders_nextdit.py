@@ -1,7 +1,8 @@
 """Shipped workflows for the DiT families that offer no block replace (Z-Image Turbo, Krea 2), built with
-make_workflows' pieces, as the host's own templates for these models load and sample them (the turbo
-models' few steps at cfg 1, where the negative is never used). make_workflows registers `workflows`;
-make_workflows is imported when a workflow is built (it imports this module, so not at import)."""
+workflow_graph's pieces, as the host's own templates for these models load and sample them (the turbo
+models' few steps at cfg 1, where the negative is never used). make_workflows registers `workflows`."""
+
+import workflow_graph as graph
 
 Z_IMAGE_FILES = dict(unet="z_image_turbo_bf16.safetensors", text="qwen_3_4b.safetensors", vae="ae.safetensors")
 KREA2_FILES = dict(unet="krea2_turbo_fp8_scaled.safetensors", text="qwen3vl_4b_fp8_scaled.safetensors",
@@ -19,15 +20,13 @@ def _loaders(b, files, clip_type):
 def _turbo_prompts(specs, files, clip_type, model_node, prefix, note):
     """Prompts only on a distilled turbo model: 8 steps at cfg 1 (the negative is the positive zeroed out, as the
     host's templates fill the unused slot), 1024 px. `model_node(b, unet)` gives the model the patch goes on."""
-    import make_workflows as mw
-
-    b = mw.Builder(specs)
+    b = graph.Builder(specs)
     unet, clip, vae = _loaders(b, files, clip_type)
-    patch = mw.patch_model(b, model_node(b, unet), 1, 200)
-    prompts = mw.batch_prompts(b, clip, 1, 620, prompts=mw.PROMPTS, style=mw.STYLE, width=1024, height=1024)
-    neg = mw.zero_negative(b, prompts, 2, 620)
-    mw.sample_and_save(b, vae, patch, prompts, neg, prompts, 2, 60, prefix, steps=8, cfg=1.0, scheduler="simple")
-    b.note(note + "\n\n" + mw.DIT_NOTE + "\n\nPoint the loaders at your files (" + ", ".join(files.values()) + ").",
+    patch = graph.patch_model(b, model_node(b, unet), 1, 200)
+    prompts = graph.batch_prompts(b, clip, 1, 620, prompts=graph.PROMPTS, style=graph.STYLE, width=1024, height=1024)
+    neg = graph.zero_negative(b, prompts, 2, 620)
+    graph.sample_and_save(b, vae, patch, prompts, neg, prompts, 2, 60, prefix, steps=8, cfg=1.0, scheduler="simple")
+    b.note(note + "\n\n" + graph.DIT_NOTE + "\n\nPoint the loaders at your files (" + ", ".join(files.values()) + ").",
            0, 660, height=420)
     return b.ui()
 

@@ -1,6 +1,6 @@
 """The upstream ComfyUI web UI in headless Chromium, driven by selenium: what a user sees when they open
 the pack's workflows from the templates dialog. Used by tests/host/test_browser.py and
-tools/screenshot_workflows.py.
+generators/screenshot_workflows.py.
 
 Chromium and its driver come from Debian's packages (chromium, chromium-driver; ./run test installs them
 with apt-get when they are missing), selenium from PyPI (requirements-test.txt). `problem()` says why the

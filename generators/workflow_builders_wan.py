@@ -1,8 +1,9 @@
-"""Shipped workflows for Wan 2.2 (the TI2V 5B, one model file; WAN22_T2V in the host), built with make_workflows'
+"""Shipped workflows for Wan 2.2 (the TI2V 5B, one model file; WAN22_T2V in the host), built with workflow_graph's
 pieces and loaded as the host's own Wan 2.2 5B template loads it: the diffusion model with ModelSamplingSD3 shift 8,
 umT5 (CLIPLoader type wan), the Wan 2.2 VAE; sampled with uni_pc / simple at cfg 5. The clips are decoded and saved
-with the host's video nodes (Create Video, Save Video; both hosts have them). make_workflows registers `workflows`; it
-is imported when a workflow is built (make_workflows imports this module, so not at import)."""
+with the host's video nodes (Create Video, Save Video; both hosts have them). make_workflows registers `workflows`."""
+
+import workflow_graph as graph
 
 WAN22_FILES = dict(unet="wan2.2_ti2v_5B_fp16.safetensors", text="umt5_xxl_fp8_e4m3fn_scaled.safetensors",
                    vae="wan2.2_vae.safetensors")
@@ -63,12 +64,10 @@ def _negative(b, clip, col, y):
 
 
 def wan22_clips(specs):
-    import make_workflows as mw
-
-    b = mw.Builder(specs)
+    b = graph.Builder(specs)
     model, clip, vae = _loaders(b)
-    patch = mw.patch_model(b, model, 1, 200)
-    prompts = mw.batch_prompts(b, clip, 1, 620, prompts=CLIP_PROMPTS, style=CLIP_STYLE, width=WIDTH, height=HEIGHT,
+    patch = graph.patch_model(b, model, 1, 200)
+    prompts = graph.batch_prompts(b, clip, 1, 620, prompts=CLIP_PROMPTS, style=CLIP_STYLE, width=WIDTH, height=HEIGHT,
                                length=LENGTH)
     neg = _negative(b, clip, 0, 520)
     _sampler_and_video(b, vae, patch, prompts, neg, prompts, 2, 60, "style_aligned/wan22_clips")
@@ -82,9 +81,7 @@ def wan22_clips(specs):
 
 
 def wan22_reference_clip(specs):
-    import make_workflows as mw
-
-    b = mw.Builder(specs)
+    b = graph.Builder(specs)
     model, clip, vae = _loaders(b)
     load = b.add("LoadImage", 0, 520, title="Reference (a still, or your clip's frames)", image="style_reference.png")
     frames = b.add("RepeatImageBatch", 0, 920, title="Still clip", amount=LENGTH)
@@ -102,8 +99,8 @@ def wan22_reference_clip(specs):
     b.connect(model, "MODEL", invert, "model")
     b.connect(enc, "LATENT", invert, "latent")
     b.connect(ref_prompt, "CONDITIONING", invert, "positive")
-    patch = mw.patch_model(b, model, 2, 400, invert)
-    prompts = mw.batch_prompts(b, clip, 2, 760, invert, prompts=mw.REFERENCE_PROMPTS, style="watercolor painting",
+    patch = graph.patch_model(b, model, 2, 400, invert)
+    prompts = graph.batch_prompts(b, clip, 2, 760, invert, prompts=graph.REFERENCE_PROMPTS, style="watercolor painting",
                                width=WIDTH, height=HEIGHT, length=LENGTH)
     neg = _negative(b, clip, 0, 1100)
     _sampler_and_video(b, vae, patch, prompts, neg, prompts, 3, 60, "style_aligned/wan22_reference_clip")

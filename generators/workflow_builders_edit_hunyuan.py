@@ -1,8 +1,9 @@
 """Shipped workflows for Qwen-Image-Edit 2511 and HunyuanImage 2.1 (registered in make_workflows.WORKFLOWS).
 
-The canvas pieces (Builder, the patch, the sampler) are make_workflows'; it imports this module to list these
-builders, so make_workflows is read only when a builder runs (no import cycle when it runs as a script).
+The canvas pieces (Builder, the patch, the sampler) are workflow_graph's; make_workflows lists these builders.
 """
+
+import workflow_graph as graph
 
 QWEN_EDIT_FILES = dict(unet="qwen_image_edit_2511_bf16.safetensors", text="qwen_2.5_vl_7b_fp8_scaled.safetensors",
                        vae="qwen_image_vae.safetensors")
@@ -15,12 +16,6 @@ EDITS = (
     ("control.png", "Repaint this picture as a watercolor painting on rough paper; keep the house and the ball."),
 )
 EDIT_SIZE = 1024  # every edit image is scaled to one size: their rows are one batch
-
-
-def _mw():
-    import make_workflows
-
-    return make_workflows
 
 
 def _edit_row(b, clip, vae, image, instruction, col, y):
@@ -60,8 +55,7 @@ EDIT_NOTE = (
 
 
 def qwen_edit_one_style(specs):
-    mw = _mw()
-    b = mw.Builder(specs)
+    b = graph.Builder(specs)
     unet = b.add("UNETLoader", 0, 60, unet_name=QWEN_EDIT_FILES["unet"])
     clip = b.add("CLIPLoader", 0, 200, clip_name=QWEN_EDIT_FILES["text"], type="qwen_image")
     vae = b.add("VAELoader", 0, 380, vae_name=QWEN_EDIT_FILES["vae"])
@@ -84,25 +78,24 @@ def qwen_edit_one_style(specs):
     b.connect(unet, "MODEL", shift, "model")
     norm = b.add("CFGNorm", 3, top + 120)
     b.connect(shift, "MODEL", norm, "model")
-    patch = mw.patch_model(b, norm, 4, top, score_scale=1.1)
-    mw.sample_and_save(b, vae, patch, prompts, negative, prompts, 5, top, "style_aligned/qwen_edit_one_style",
+    patch = graph.patch_model(b, norm, 4, top, score_scale=1.1)
+    graph.sample_and_save(b, vae, patch, prompts, negative, prompts, 5, top, "style_aligned/qwen_edit_one_style",
                        steps=20, cfg=4.0, scheduler="simple")
-    b.note(EDIT_NOTE + "\n\n" + mw.DIT_NOTE + "\n\nPoint the loaders at your files (" +
+    b.note(EDIT_NOTE + "\n\n" + graph.DIT_NOTE + "\n\nPoint the loaders at your files (" +
            ", ".join(QWEN_EDIT_FILES.values()) + ").", 0, top, height=640)
     return b.ui()
 
 
 def hunyuan_image_prompts(specs):
-    mw = _mw()
-    b = mw.Builder(specs)
+    b = graph.Builder(specs)
     unet = b.add("UNETLoader", 0, 60, unet_name=HUNYUAN_IMAGE_FILES["unet"])
     clip = b.add("DualCLIPLoader", 0, 200, clip_name1=HUNYUAN_IMAGE_FILES["qwen"],
                  clip_name2=HUNYUAN_IMAGE_FILES["byt5"], type="hunyuan_image")
     vae = b.add("VAELoader", 0, 380, vae_name=HUNYUAN_IMAGE_FILES["vae"])
-    patch = mw.patch_model(b, unet, 1, 60, score_scale=1.1)
-    prompts = mw.batch_prompts(b, clip, 1, 560, prompts=mw.PROMPTS, style=mw.STYLE, width=2048, height=2048)
-    negative = mw.negative_encoder(b, clip, 0, 520)
-    mw.sample_and_save(b, vae, patch, prompts, negative, prompts, 2, 60, "style_aligned/hunyuan_image_prompts",
+    patch = graph.patch_model(b, unet, 1, 60, score_scale=1.1)
+    prompts = graph.batch_prompts(b, clip, 1, 560, prompts=graph.PROMPTS, style=graph.STYLE, width=2048, height=2048)
+    negative = graph.negative_encoder(b, clip, 0, 520)
+    graph.sample_and_save(b, vae, patch, prompts, negative, prompts, 2, 60, "style_aligned/hunyuan_image_prompts",
                        steps=20, cfg=3.5, scheduler="simple")
     b.note(
         "StyleAligned on HunyuanImage 2.1, prompts only (2048 px, the model's native size; its latents are 64 "
@@ -110,7 +103,7 @@ def hunyuan_image_prompts(specs):
         "Quoted text in a prompt (\"...\") goes to the byT5 glyph encoder, as with the host's own text encode; "
         "prompts of different lengths are padded without an attention mask (the host's HunyuanImage model "
         "cannot take one for a batch). Sampling: cfg 3.5, 20 steps (the distilled model: 8 steps, cfg 1).\n\n"
-        + mw.DIT_NOTE.replace("Flux's single-stream blocks", "Flux's and HunyuanImage's single-stream blocks")
+        + graph.DIT_NOTE.replace("Flux's single-stream blocks", "Flux's and HunyuanImage's single-stream blocks")
         + "\n\nPoint the loaders at your files (" + ", ".join(HUNYUAN_IMAGE_FILES.values()) + ").",
         0, 660, height=420)
     return b.ui()

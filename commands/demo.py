@@ -6,7 +6,7 @@ snapshot), with this pack linked into its custom_nodes in a host folder outside 
 127.0.0.1, runs the shipped prompts-only workflow and the metrics workflow end to end, and writes
 the images and a metric report to <out>.
 
-Without --checkpoint it uses a tiny built-in model with random weights (tools/harness/tiny_pack) and
+Without --checkpoint it uses a tiny built-in model with random weights (tests/harness/tiny_pack) and
 tiny DINO/CLIP models: it proves the whole path works in a minute or two on a CPU, but its images are
 noise. With --checkpoint the shipped workflows run unchanged with the stock Load Checkpoint node
 on your file (linked into the host's models/checkpoints); the metric models (DINO ViT-B/8, CLIP

@@ -1,0 +1,47 @@
+"""The invariants every model family of the patch keeps, checked the same way for each: the family tests call
+these with their tiny model, the patched clone and a sampler `sample(model, cfg) -> latent` of their batch."""
+
+import torch
+
+from . import recording
+
+# how the host may run a batch: one chunk at cfg 1, cond + uncond in one call, or split into one call each
+LAYOUTS = {"cfg 1 (one chunk)": (1.0, False), "batched cond+uncond": (4.0, False), "split cond/uncond": (4.0, True)}
+CHUNKS = {"cfg 1 (one chunk)": 1, "batched cond+uncond": 2, "split cond/uncond": 1}
+
+
+def sample_in(layout, sample, model):
+    """`sample(model, cfg)` in one of LAYOUTS."""
+    cfg, split = LAYOUTS[layout]
+    if split:
+        with recording.forced_split(model):
+            return sample(model, cfg)
+    return sample(model, cfg)
+
+
+def reference_rows_unchanged_targets_changed(model, style, sample, layout):
+    """In every model call of the patched clone, the reference rows equal the unpatched model's on the same
+    inputs (to 1e-5) and every target row differs from it."""
+    recorder = recording.CallRecorder.install(style)
+    sample_in(layout, sample, style)
+    assert recorder.calls and {len(c["cond_or_uncond"]) for c in recorder.calls} == {CHUNKS[layout]}
+    worst_reference, least_target = recording.rows_against_unpatched(model, recorder)
+    assert worst_reference <= 1e-5
+    assert least_target > 1e-4
+
+
+def batched_equals_split(style, sample):
+    """cond and uncond in one call give what they give in a call each."""
+    batched = sample_in("batched cond+uncond", sample, style)
+    split = sample_in("split cond/uncond", sample, style)
+    assert (batched - split).abs().amax().item() <= 1e-5 * batched.abs().amax().item()
+
+
+def original_untouched(model, style, sample):
+    """Sampling the patched clone leaves the model it came from as it was: same output, no options or patches."""
+    before = sample(model, 4.0)
+    sample(style, 4.0)
+    after = sample(model, 4.0)
+    assert torch.equal(before, after)
+    assert not model.model_options.get("transformer_options") and not model.object_patches
+    assert "model_function_wrapper" not in model.model_options
