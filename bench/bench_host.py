@@ -31,7 +31,9 @@ def step_flops(fn):
     (it knows the CUDA kernels but not that one); the host's own kernels are matmuls it counts anyway."""
     from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
-    def cpu_attention(query, key, value, *args, out_shape=None, **kwargs):
+    def cpu_attention(query, key, value, *args, out_shape=None, **kwargs):  # shapes (B, heads, L, dim)
+        if key[1] != query[1]:  # grouped-query attention: each key/value head serves several query heads
+            key, value = ((*shape[:1], query[1], *shape[2:]) for shape in (key, value))
         return sdpa_flop_count(query, key, value)
 
     kernel = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
