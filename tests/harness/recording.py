@@ -14,6 +14,30 @@ class Shared:
         return self
 
 
+class OtherOverride(Shared):
+    """Another pack's attention override (a SageAttention-like kernel swap): counts its calls."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, func, *args, **kwargs):
+        self.calls += 1
+        return func(*args, **kwargs)
+
+
+class OtherBlockReplace(Shared):
+    """Another pack's "dit" block replace: counts its calls and the rows of the modulation vector it sees."""
+
+    def __init__(self):
+        self.calls, self.vec_rows = 0, []
+
+    def __call__(self, args, extra):
+        self.calls += 1
+        if isinstance(args.get("vec"), torch.Tensor):  # FLUX.2's and Chroma's modulations are objects
+            self.vec_rows.append(args["vec"].shape[0])
+        return extra["original_block"](args)
+
+
 class CallRecorder(Shared):
     """Another pack's model wrapper: records every UNet call (input, sigma, c, output) and chains
     the wrapper that was there before it."""

@@ -76,35 +76,13 @@ def test_the_reference_row_is_unchanged_in_every_position_mode_and_strength(kind
     assert (out[1:] - tiny.sample(model, kind, 3, steps=3)[1:]).abs().amax() > 1e-4  # the targets took something
 
 
-class _OtherOverride(recording.Shared):
-    """Another pack's attention override (a kernel swap): counts its calls."""
-
-    def __init__(self):
-        self.calls = 0
-
-    def __call__(self, func, *args, **kwargs):
-        self.calls += 1
-        return func(*args, **kwargs)
-
-
-class _OtherBlockReplace(recording.Shared):
-    """Another pack's "dit" block replace: counts its calls and the rows of the modulation vector it sees."""
-
-    def __init__(self):
-        self.vec_rows = []
-
-    def __call__(self, args, extra):
-        self.vec_rows.append(args["vec"].shape[0])
-        return extra["original_block"](args)
-
-
 def test_hooks_of_another_pack_registered_before_ours_still_run(kind_model):
     """An attention override and a model wrapper (every family), a "dit" block replace (where the host's replace
     works: not Kandinsky's). Qwen-Image-Edit 2511's blocks get twice the rows of modulation (the edit references
     at timestep 0), which nothing of ours reads by row."""
     kind, model = kind_model
     other = model.clone()
-    override, wrapper, replace = _OtherOverride(), recording.CallRecorder(), _OtherBlockReplace()
+    override, wrapper, replace = recording.OtherOverride(), recording.CallRecorder(), recording.OtherBlockReplace()
     other.model_options.setdefault("transformer_options", {})["optimized_attention_override"] = override
     other.set_model_unet_function_wrapper(wrapper)
     if kind != "kandinsky5":

@@ -65,17 +65,6 @@ def test_batch_of_one_runs_as_plain_attention(kind_model):
     torch.testing.assert_close(tiny.sample(patched(model), kind, 1, cfg=4.0), plain, rtol=1e-5, atol=1e-5)
 
 
-class _OtherOverride(recording.Shared):
-    """Another pack's attention override (a kernel swap): counts its calls."""
-
-    def __init__(self):
-        self.calls = 0
-
-    def __call__(self, func, *args, **kwargs):
-        self.calls += 1
-        return func(*args, **kwargs)
-
-
 class _OtherForward(recording.Shared):
     """Another pack's object patch on an attention module's forward: counts its calls."""
 
@@ -95,7 +84,7 @@ def test_an_override_and_an_object_patch_registered_before_ours_still_run(kind_m
     blocks = family(kind).blocks[-1]
     name = f"diffusion_model.{blocks.path}.0.{blocks.attention}.forward"
     other = model.clone()
-    override, forward = _OtherOverride(), _OtherForward(other.get_model_object(name))
+    override, forward = recording.OtherOverride(), _OtherForward(other.get_model_object(name))
     other.model_options.setdefault("transformer_options", {})["optimized_attention_override"] = override
     other.add_object_patch(name, forward)
     style = patched(other, layers="all")

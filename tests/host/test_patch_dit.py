@@ -29,30 +29,10 @@ def test_batch_of_one_runs_as_plain_attention(kind_model):
     torch.testing.assert_close(tiny.sample(patched(model), kind, 1, cfg=1.0, steps=2), plain, rtol=1e-5, atol=1e-5)
 
 
-class _OtherOverride(recording.Shared):
-    """Another pack's attention override (a SageAttention-like kernel swap): counts its calls."""
-
-    def __init__(self):
-        self.calls = 0
-
-    def __call__(self, func, *args, **kwargs):
-        self.calls += 1
-        return func(*args, **kwargs)
-
-
-class _OtherBlockReplace(recording.Shared):
-    def __init__(self):
-        self.calls = 0
-
-    def __call__(self, args, extra):
-        self.calls += 1
-        return extra["original_block"](args)
-
-
 def test_an_override_and_a_block_replace_registered_before_ours_still_run():
     model = tiny.tiny_flux()
     other = model.clone()
-    override, replace = _OtherOverride(), _OtherBlockReplace()
+    override, replace = recording.OtherOverride(), recording.OtherBlockReplace()
     other.model_options.setdefault("transformer_options", {})["optimized_attention_override"] = override
     other.set_model_patch_replace(replace, "dit", "single_block", 1)
     style = patched(other)
