@@ -12,13 +12,16 @@ time ratio <= (1 + extra FLOP fraction) * 1.05.
 
 import argparse
 import math
-import resource
-import subprocess
-import sys
-import time
 
 import torch
-from bench_host import positive_int, start_host, step_flops
+from bench_host import (
+    alternating_times,
+    memory_in_fresh_process,
+    positive_int,
+    start_host,
+    step_flops,
+    step_peak_memory,
+)
 from harness import host
 from harness import tiny_models as tiny
 
@@ -31,12 +34,9 @@ def sample_steps(model, batch, size, steps, seed=0):
 
 
 def peak_step_memory(config, size, targets, kernel):
-    """Peak memory one sampling step adds, in a fresh process per configuration: CUDA's peak
-    allocation on a GPU; on the CPU the rise of the peak resident set over what the process held
-    before the step (large tensors are mmapped and returned on free, so RSS tracks live tensors)."""
-    out = subprocess.run([sys.executable, __file__, "--memory-of", config, "--size", str(size),
-                          "--targets", str(targets), "--kernel", kernel], capture_output=True, text=True, check=True)
-    return int(out.stdout.strip().splitlines()[-1])
+    """Peak memory one sampling step of `config` adds, in a fresh process (bench_host.step_peak_memory)."""
+    return memory_in_fresh_process(__file__, ["--memory-of", config, "--size", str(size), "--targets", str(targets),
+                                              "--kernel", kernel])
 
 
 def _memory_child(config, size, targets, kernel):
@@ -44,22 +44,7 @@ def _memory_child(config, size, targets, kernel):
     batch = 1 + targets
     model = build_configs()[config]
     sample_steps(model, batch, 8, 1)  # loads the model and pays one-off costs at a tiny size
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-        base = torch.cuda.memory_allocated()
-        torch.cuda.reset_peak_memory_stats()
-        sample_steps(model, batch, size, 1)
-        torch.cuda.synchronize()
-        print(torch.cuda.max_memory_allocated() - base)
-        return
-    before = _rss_now()
-    sample_steps(model, batch, size, 1)
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before)
-
-
-def _rss_now():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize()
+    print(step_peak_memory(lambda: sample_steps(model, batch, size, 1)))
 
 
 def attention_flops(batch, tokens, channels, key_tokens=None):
@@ -92,13 +77,8 @@ def measure_all(configs, batch, size, steps, repeats, kernel):
     runs = {name: (lambda n, m=m: sample_steps(m, batch, size, n)) for name, m in configs.items()}
     for run in runs.values():
         run(1)  # warm-up: loads the model, picks kernels
-    times = {name: [] for name in runs}
-    for _ in range(repeats):  # round-robin, so load from other processes hits every configuration alike
-        for name, run in runs.items():
-            start = time.perf_counter()
-            run(steps)
-            times[name].append((time.perf_counter() - start) / steps)
-    return {name: {"seconds": min(times[name]), "peak": peak_step_memory(name, size, batch - 1, kernel),
+    times = alternating_times({name: (lambda run=run: run(steps)) for name, run in runs.items()}, repeats)
+    return {name: {"seconds": min(times[name]) / steps, "peak": peak_step_memory(name, size, batch - 1, kernel),
                    "flops": step_flops(lambda run=run: run(1))} for name, run in runs.items()}
 
 

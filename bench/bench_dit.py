@@ -24,17 +24,20 @@ out AdaIN and the copies that join the keys (memory-bound, no matmul FLOPs), hen
 
 import argparse
 import math
-import os
-import resource
 import statistics
-import subprocess
 import sys
-import time
 
 import torch
-from bench_attention import _rss_now, attention_flops
-from bench_host import positive_int, start_host, step_flops
-from harness import host, pythonpath
+from bench_attention import attention_flops
+from bench_host import (
+    alternating_times,
+    memory_in_fresh_process,
+    positive_int,
+    start_host,
+    step_flops,
+    step_peak_memory,
+)
+from harness import host
 from harness import tiny_models as tiny
 
 HEAD_DIM = 128  # FLUX.1's head size
@@ -111,31 +114,16 @@ def extra_attention_flops(blocks, targets, text, image, channels):
 
 
 def peak_step_memory(config, argv):
-    """Peak memory one step of `config` adds, in a fresh process run with this run's flags (see _memory_child)."""
-    env = dict(os.environ, PYTHONPATH=pythonpath(extra=os.environ.get("PYTHONPATH")))
-    out = subprocess.run([sys.executable, __file__, *argv, "--memory-of", config], capture_output=True, text=True,
-                         check=True, env=env)
-    return int(out.stdout.strip().splitlines()[-1])
+    """Peak memory one step of `config` adds, in a fresh process run with this run's flags (bench_host)."""
+    return memory_in_fresh_process(__file__, [*argv, "--memory-of", config])
 
 
 def _memory_child(args):
-    """As bench_attention.py: CUDA's peak allocation on a GPU; on the CPU the rise of the peak resident set
-    over what the process held before the step (large tensors are mmapped and returned on free)."""
     start_host(pytorch_attention=args.kernel == "pytorch")
     batch = REFS + args.targets
     model = build_configs(args)[args.memory_of]
     sample_step(model, batch, 4, 4)  # loads the model and pays one-off costs at a tiny size
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-        base = torch.cuda.memory_allocated()
-        torch.cuda.reset_peak_memory_stats()
-        sample_step(model, batch, args.size, args.text)
-        torch.cuda.synchronize()
-        print(torch.cuda.max_memory_allocated() - base)
-        return
-    before = _rss_now()
-    sample_step(model, batch, args.size, args.text)
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before)
+    print(step_peak_memory(lambda: sample_step(model, batch, args.size, args.text)))
 
 
 def measure_all(configs, batch, size, text, repeats, argv):
@@ -143,14 +131,8 @@ def measure_all(configs, batch, size, text, repeats, argv):
     for name, model in configs.items():
         sample_step(model, batch, 4, 4)  # loads the model at a tiny size
         flops[name] = step_flops(lambda m=model: sample_step(m, batch, size, text))  # warm-up, FLOPs counted
-    times = {name: [] for name in configs}
-    for _ in range(repeats):  # alternating, so load from other processes hits both configurations alike
-        for name, model in configs.items():
-            start = time.perf_counter()
-            sample_step(model, batch, size, text)
-            if torch.cuda.is_available():
-                torch.cuda.synchronize()
-            times[name].append(time.perf_counter() - start)
+    times = alternating_times({name: (lambda m=model: sample_step(m, batch, size, text))
+                               for name, model in configs.items()}, repeats)
     return {name: {"seconds": statistics.median(times[name]), "times": times[name],
                    "peak": peak_step_memory(name, argv), "flops": flops[name]} for name in configs}
 

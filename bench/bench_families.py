@@ -14,16 +14,17 @@ so their ratios are an upper view of the real models' (bench_dit.py has FLUX.1's
 """
 
 import argparse
-import os
-import resource
-import subprocess
-import sys
-import time
 
 import torch
-from bench_attention import _rss_now
-from bench_host import positive_int, start_host, step_flops
-from harness import host, pythonpath, tiny_edit_hunyuan_kandinsky, tiny_flux2, tiny_nextdit
+from bench_host import (
+    alternating_times,
+    memory_in_fresh_process,
+    positive_int,
+    start_host,
+    step_flops,
+    step_peak_memory,
+)
+from harness import host, tiny_edit_hunyuan_kandinsky, tiny_flux2, tiny_nextdit
 
 # family -> (tiny model builder, the harness module that samples it)
 FAMILIES = {
@@ -51,11 +52,9 @@ def step(kind, model, batch, size):
 
 
 def peak_step_memory(kind, config, args):
-    """Peak memory one step of `config` adds, in a fresh process (see _memory_child)."""
-    argv = ["--family", kind, "--size", str(args.size), "--targets", str(args.targets), "--memory-of", config]
-    env = dict(os.environ, PYTHONPATH=pythonpath(extra=os.environ.get("PYTHONPATH")))
-    out = subprocess.run([sys.executable, __file__, *argv], capture_output=True, text=True, check=True, env=env)
-    return int(out.stdout.strip().splitlines()[-1])
+    """Peak memory one step of `config` adds, in a fresh process (bench_host)."""
+    return memory_in_fresh_process(__file__, ["--family", kind, "--size", str(args.size), "--targets",
+                                              str(args.targets), "--memory-of", config])
 
 
 def _memory_child(args):
@@ -63,33 +62,18 @@ def _memory_child(args):
     batch = 1 + args.targets
     model = build(args.family)[args.memory_of]
     step(args.family, model, batch, 4)  # loads the model and pays one-off costs at a tiny size
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-        base = torch.cuda.memory_allocated()
-        torch.cuda.reset_peak_memory_stats()
-        step(args.family, model, batch, args.size)
-        torch.cuda.synchronize()
-        print(torch.cuda.max_memory_allocated() - base)
-        return
-    before = _rss_now()
-    step(args.family, model, batch, args.size)
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before)
+    print(step_peak_memory(lambda: step(args.family, model, batch, args.size)))
 
 
 def measure(kind, args):
     """{config: (fastest seconds, FLOPs, peak bytes)} of one family."""
     configs, batch = build(kind), 1 + args.targets
-    flops, times = {}, {name: [] for name in configs}
+    flops = {}
     for name, model in configs.items():
         step(kind, model, batch, 4)
         flops[name] = step_flops(lambda m=model: step(kind, m, batch, args.size))
-    for _ in range(args.repeats):
-        for name, model in configs.items():
-            start = time.perf_counter()
-            step(kind, model, batch, args.size)
-            if torch.cuda.is_available():
-                torch.cuda.synchronize()
-            times[name].append(time.perf_counter() - start)
+    times = alternating_times({name: (lambda m=model: step(kind, m, batch, args.size))
+                               for name, model in configs.items()}, args.repeats)
     return {name: (min(times[name]), flops[name], peak_step_memory(kind, name, args)) for name in configs}
 
 

@@ -2,9 +2,14 @@
 the host through the harness, on the GPU when there is one, and loads the pack."""
 
 import argparse
+import os
+import resource
+import subprocess
+import sys
+import time
 
 import torch
-from harness import host, pack
+from harness import host, pack, pythonpath
 
 
 def start_host(cpu=None, pytorch_attention=False):
@@ -40,3 +45,46 @@ def step_flops(fn):
     with FlopCounterMode(display=False, custom_mapping={kernel: cpu_attention}) as counter:
         fn()
     return counter.get_total_flops()
+
+
+def alternating_times(runs, repeats):
+    """{name: seconds of each of `repeats` calls of run()}, the configurations taking turns, so load from other
+    processes hits every configuration alike."""
+    times = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def step_peak_memory(step):
+    """Peak memory step() adds: CUDA's peak allocation on a GPU; on the CPU the rise of the peak resident set over
+    what the process held before (large tensors are mmapped and returned on free, so RSS tracks live tensors).
+    Call it in a fresh process (memory_in_fresh_process), after a warm-up step at a tiny size."""
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+        base = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        step()
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated() - base
+    before = _rss_now()
+    step()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+
+
+def memory_in_fresh_process(script, argv):
+    """The number a fresh `python script *argv` prints last: a benchmark's own memory child (the peak resident set
+    only rises, so each configuration is measured in a process of its own)."""
+    env = dict(os.environ, PYTHONPATH=pythonpath(extra=os.environ.get("PYTHONPATH")))
+    out = subprocess.run([sys.executable, str(script), *argv], capture_output=True, text=True, check=True, env=env)
+    return int(out.stdout.strip().splitlines()[-1])
+
+
+def _rss_now():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize()

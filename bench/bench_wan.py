@@ -26,16 +26,19 @@ Real sizes (head size 128 everywhere; tokens per latent frame, Wan 2.1 / 2.2 14B
 """
 
 import argparse
-import os
-import resource
-import subprocess
 import sys
-import time
 
 import torch
-from bench_attention import _rss_now, attention_flops
-from bench_host import positive_int, start_host, step_flops
-from harness import host, pythonpath, tiny_wan
+from bench_attention import attention_flops
+from bench_host import (
+    alternating_times,
+    memory_in_fresh_process,
+    positive_int,
+    start_host,
+    step_flops,
+    step_peak_memory,
+)
+from harness import host, tiny_wan
 
 HEAD_DIM = 128  # Wan's head size (hidden / heads in every Wan model)
 REFS = 1
@@ -77,11 +80,8 @@ def extra_attention_flops(blocks, targets, tokens, channels):
 
 
 def peak_step_memory(config, frames, argv):
-    """Peak memory one step of `config` at `frames` adds, in a fresh process with this run's flags."""
-    env = dict(os.environ, PYTHONPATH=pythonpath(extra=os.environ.get("PYTHONPATH")))
-    out = subprocess.run([sys.executable, __file__, *argv, "--memory-of", config, "--memory-frames", str(frames)],
-                         capture_output=True, text=True, check=True, env=env)
-    return int(out.stdout.strip().splitlines()[-1])
+    """Peak memory one step of `config` at `frames` adds, in a fresh process with this run's flags (bench_host)."""
+    return memory_in_fresh_process(__file__, [*argv, "--memory-of", config, "--memory-frames", str(frames)])
 
 
 def _memory_child(args):
@@ -89,32 +89,15 @@ def _memory_child(args):
     batch = REFS + args.targets
     model = build_configs(args)[args.memory_of]
     sample_step(model, batch, 1, 2, 2, 4)  # loads the model and pays one-off costs at a tiny size
-    step = (model, batch, args.memory_frames, args.height, args.width, args.text)
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-        base = torch.cuda.memory_allocated()
-        torch.cuda.reset_peak_memory_stats()
-        sample_step(*step)
-        torch.cuda.synchronize()
-        print(torch.cuda.max_memory_allocated() - base)
-        return
-    before = _rss_now()
-    sample_step(*step)
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before)
+    print(step_peak_memory(lambda: sample_step(model, batch, args.memory_frames, args.height, args.width, args.text)))
 
 
 def measure(configs, args, frames, argv):
     batch = REFS + args.targets
     step = (batch, frames, args.height, args.width, args.text)
     flops = {name: step_flops(lambda m=model: sample_step(m, *step)) for name, model in configs.items()}  # warm-up
-    times = {name: [] for name in configs}
-    for _ in range(args.repeats):  # alternating, so load from other processes hits both alike
-        for name, model in configs.items():
-            start = time.perf_counter()
-            sample_step(model, *step)
-            if torch.cuda.is_available():
-                torch.cuda.synchronize()
-            times[name].append(time.perf_counter() - start)
+    times = alternating_times({name: (lambda m=model: sample_step(m, *step)) for name, model in configs.items()},
+                              args.repeats)
     return {name: {"seconds": min(times[name]), "peak": peak_step_memory(name, frames, argv),
                    "flops": flops[name]} for name in configs}
 

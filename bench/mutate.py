@@ -72,7 +72,8 @@ MUTATIONS = (
              "to_d(x_eval, sigma_next, denoise_fn(x_eval, sigma_next))",
              "to_d(x_eval, sigma_next, denoise_fn(x_eval, sigma))",
              ("tests/host/test_method_sd2.py",
-              "tests/host/test_reference_nodes.py::test_inversion_runs_through_the_host_and_stores_sampler_space_latents")),
+              "tests/host/test_reference_nodes.py::"
+              "test_inversion_runs_through_the_host_and_stores_sampler_space_latents")),
     # fan-out: a window's target images written in reverse order, seen (or not) by the test of each fault path
     Mutation("fan-out writes a window's rows in reverse", "commands/fanout/runner.py",
              "images[refs + j]) for j, p in enumerate(targets)]",
