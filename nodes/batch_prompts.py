@@ -17,19 +17,27 @@ PROMPT_SET = "STYLE_ALIGNED_PROMPT_SET"
 
 
 class PromptSet:
-    """A whole prompt list as the batch-prompts node was set up for it: `window(start, size)` encodes any window
+    """A whole prompt list as the batch-prompts node was set up for it: `window(start, size)` builds any window
     exactly as the node would with those window_start / window_size (the Set Sampler samples a long list window
-    by window, each bit for bit what queueing that window by hand gives)."""
+    by window, each bit for bit what queueing that window by hand gives), from the prompts the node encoded
+    already: each prompt is encoded once, however many windows it is in."""
 
-    def __init__(self, inputs, count, refs):
+    def __init__(self, inputs, count, encode):
         self.inputs = inputs  # the node's inputs but the window
         self.count = count  # prompt lines (or conditioning rows), the reference first
-        self.refs = refs  # reference rows at the start of every window
+        self.encode = encode  # the node's encoder, which keeps what it encoded
+
+    @property
+    def refs(self):
+        """Reference rows at the start of every window."""
+        reference = self.inputs["style_reference"]
+        return 1 if reference is None else reference.ref_count
 
     def window(self, start, size):
         """(positive, latent) of the window of `size` targets from target `start`."""
-        out = StyleAlignedBatchPrompts.execute(**self.inputs, window_start=start, window_size=size)
-        return out.result[0], out.result[1]
+        (positive, latent, *_), _ = build_batch(**self.inputs, window_start=start, window_size=size,
+                                                encode=self.encode)
+        return positive, latent
 
 
 def text_encoder_family(clip):
@@ -54,6 +62,19 @@ def _encode(clip, text):
     tokens = clip.tokenize(text)
     out = clip.encode_from_tokens(tokens, return_pooled=True, return_dict=True)
     return out.pop("cond"), out
+
+
+def remembering_encoder(clip):
+    """encode(text) -> (cond, extras) of `clip`, each distinct text encoded once (the empty prompt that pads
+    rows, and every prompt the windows of one list share)."""
+    encoded = {}
+
+    def encode(text):
+        if text not in encoded:
+            encoded[text] = _encode(clip, text)
+        return encoded[text]
+
+    return encode
 
 
 def _stacked_extras(extras, lengths, empty_length, family=None):
@@ -205,11 +226,58 @@ def _empty_latent(rows, channels, scale, height, width, family, length, referenc
             "downscale_ratio_spacial": scale}
 
 
+def build_batch(clip, prompts, style, width, height, window_start, window_size, latent, style_reference, guidance,
+                conditioning, length, encode):
+    """((positive, latent, prompt names, prompts in the list), notes) of one window of the batch-prompts node;
+    `encode(text)` encodes a prompt with `clip`."""
+    family = text_encoder_family(clip)
+    rows = None if conditioning is None else _rows_of(conditioning)  # already encoded, one per entry
+    lines = parse_prompt_lines(prompts) if rows is None else _row_names(prompts, len(rows))
+    refs = 1 if style_reference is None else style_reference.ref_count
+    prompt_rows, noise_rows = batch_rows(len(lines), window_start, window_size, refs)
+    encoded = {i: rows[i] if rows is not None else encode(apply_style(lines[i], style))
+               for i in sorted(set(prompt_rows))}
+
+    def empty_cond():  # encoded only where rows are padded
+        return encode("")[0]
+
+    conds = [encoded[i][0] for i in prompt_rows]
+    if family is not None and family.text_padding == "zeros before":
+        cond = _zeros_before(conds)
+    else:
+        cond = stack_rows(conds, empty_cond)
+    channels, scale = latent_format(family)
+    lengths = [encoded[i][0].shape[1] for i in prompt_rows]
+    stacked = _stacked_extras([encoded[i][1] for i in prompt_rows], lengths, lambda: empty_cond().shape[1],
+                              family)
+    edit_size = None if rows is None else _edit_size(stacked, scale)
+    notes = batch_notes(len(lines), window_start, width, height,
+                        latent is not None or style_reference is not None or edit_size is not None, scale)
+    notes += _row_notes(rows, prompts, style)
+    if latent is not None:
+        latent = _checked_latent(latent, len(prompt_rows))
+        height, width = (scale * n for n in latent["samples"].shape[-2:])
+    elif style_reference is not None:
+        *_, h, w = style_reference.latent_shape
+        height, width = scale * h, scale * w
+    elif edit_size is not None:  # the edit images' size, as the host's edit workflows take it
+        height, width = edit_size
+    extra = {"width": width, "height": height, "target_width": width, "target_height": height,
+             "crop_w": 0, "crop_h": 0, **stacked}
+    if family is not None and family.guidance:  # as CLIPTextEncodeFlux; a FluxGuidance node after this wins
+        extra["guidance"] = guidance
+    if latent is None:
+        latent = {**_empty_latent(len(prompt_rows), channels, scale, height, width, family, length,
+                                  style_reference), "batch_index": noise_rows}
+    return ([[cond, extra]], latent, "\n".join(lines[i] for i in prompt_rows), len(lines)), notes
+
+
 class StyleAlignedBatchPrompts(io.ComfyNode):
     DETAILS = (  # on the help page
-        "For sets larger than one batch, queue several windows: each batch keeps the reference as row 0 with "
-        "the same noise, so all batches share one style. Works with the text encoders of SD1.5, SDXL, Flux, "
-        "SD3 and Qwen-Image; the latent fits the family."
+        "For sets larger than one batch, connect prompt_set to Style Aligned Set Sampler (one press), or queue "
+        "several windows: each batch keeps the reference as row 0 with the same noise, so all batches share one "
+        "style. Works with the text encoder of every supported family; the latent fits the family (its channels "
+        "and scale; clips of 'length' frames on Wan)."
     )
 
     @classmethod
@@ -224,9 +292,9 @@ class StyleAlignedBatchPrompts(io.ComfyNode):
                 "style text is added to every prompt."
             ),
             inputs=[
-                io.Clip.Input("clip", tooltip="The text encoder of your checkpoint or CLIP loader (SD1.5, SDXL, "
-                              "Flux, SD3 or Qwen-Image); it also decides the latent's channels (16 for Flux, SD3 "
-                              "and Qwen-Image, else 4)."),
+                io.Clip.Input("clip", tooltip="The text encoder of your checkpoint or CLIP loader; it also tells the "
+                              "model family, which shapes the latent (4 channels for SD1.5 / SDXL, 16 for Flux, SD3 "
+                              "and Qwen-Image, 128 at 1/16 for FLUX.2, clips for Wan)."),
                 io.String.Input("prompts", multiline=True, default="a house\na cat\na bicycle\na mountain lake",
                                 tooltip="One prompt per line. The first line is the reference whose style every "
                                         "other image takes."),
@@ -234,8 +302,7 @@ class StyleAlignedBatchPrompts(io.ComfyNode):
                                 tooltip="Added to every prompt after a comma, or a template with {prompt} (e.g. "
                                         "'a watercolor of {prompt}'). May be empty."),
                 io.Int.Input("width", default=1024, min=64, max=MAX_RESOLUTION, step=8,
-                             tooltip="Image width in pixels (512 for SD1.5; 1024 for SDXL, Flux, SD3 and "
-                                     "Qwen-Image)."),
+                             tooltip="Image width in pixels (512 for SD1.5; 1024 for SDXL, Flux and most DiTs)."),
                 io.Int.Input("height", default=1024, min=64, max=MAX_RESOLUTION, step=8,
                              tooltip="Image height in pixels."),
                 io.Int.Input("window_start", default=0, min=0, max=100000,
@@ -273,9 +340,9 @@ class StyleAlignedBatchPrompts(io.ComfyNode):
             ],
             outputs=outputs(
                 (io.Conditioning, "positive", "One conditioning row per prompt of this batch, the reference first."),
-                (io.Latent, "latent", "An empty latent with one row per prompt (4 channels for SD1.5/SDXL, 16 for "
-                 "Flux, SD3 and Qwen-Image, as EmptySD3LatentImage); its noise per row depends only on the "
-                 "prompt's place in the list.", "latent_out"),
+                (io.Latent, "latent", "An empty latent with one row per prompt, shaped for the model family as its "
+                 "own empty-latent node makes it; its noise per row depends only on the prompt's place in the "
+                 "list.", "latent_out"),
                 (io.String, "prompts", "The prompts of this batch (without the style text), one per line, for the "
                  "metric nodes.", "prompts_out"),
                 (io.Custom(PROMPT_SET), "prompt_set", "The whole prompt list with these settings, for Style Aligned "
@@ -286,53 +353,14 @@ class StyleAlignedBatchPrompts(io.ComfyNode):
     @classmethod
     def execute(cls, clip, prompts, style, width, height, window_start, window_size, latent=None,
                style_reference=None, guidance=DEFAULT_GUIDANCE, conditioning=None, length=DEFAULT_LENGTH):
-        inputs = {k: v for k, v in locals().items() if k not in ("cls", "window_start", "window_size")}
         if clip is None:
             raise ValueError("clip is missing: connect the CLIP output of your checkpoint loader")
-        family = text_encoder_family(clip)
-        rows = None if conditioning is None else _rows_of(conditioning)  # already encoded, one per entry
-        lines = parse_prompt_lines(prompts) if rows is None else _row_names(prompts, len(rows))
-        refs = 1 if style_reference is None else style_reference.ref_count
-        prompt_rows, noise_rows = batch_rows(len(lines), window_start, window_size, refs)
-        encoded = {i: rows[i] if rows is not None else _encode(clip, apply_style(lines[i], style))
-                   for i in sorted(set(prompt_rows))}
-        empty = []  # the empty prompt, encoded once and only when rows are padded
-
-        def empty_cond():
-            if not empty:
-                empty.append(_encode(clip, "")[0])
-            return empty[0]
-
-        conds = [encoded[i][0] for i in prompt_rows]
-        if family is not None and family.text_padding == "zeros before":
-            cond = _zeros_before(conds)
-        else:
-            cond = stack_rows(conds, empty_cond)
-        channels, scale = latent_format(family)
-        lengths = [encoded[i][0].shape[1] for i in prompt_rows]
-        stacked = _stacked_extras([encoded[i][1] for i in prompt_rows], lengths, lambda: empty_cond().shape[1],
-                                  family)
-        edit_size = None if rows is None else _edit_size(stacked, scale)
-        notes = batch_notes(len(lines), window_start, width, height,
-                            latent is not None or style_reference is not None or edit_size is not None, scale)
-        notes += _row_notes(rows, prompts, style)
-        if latent is not None:
-            latent = _checked_latent(latent, len(prompt_rows))
-            height, width = (scale * n for n in latent["samples"].shape[-2:])
-        elif style_reference is not None:
-            *_, h, w = style_reference.latent_shape
-            height, width = scale * h, scale * w
-        elif edit_size is not None:  # the edit images' size, as the host's edit workflows take it
-            height, width = edit_size
-        extra = {"width": width, "height": height, "target_width": width, "target_height": height,
-                 "crop_w": 0, "crop_h": 0, **stacked}
-        if family is not None and family.guidance:  # as CLIPTextEncodeFlux; a FluxGuidance node after this wins
-            extra["guidance"] = guidance
-        if latent is None:
-            latent = {**_empty_latent(len(prompt_rows), channels, scale, height, width, family, length,
-                                      style_reference), "batch_index": noise_rows}
-        prompt_set = PromptSet(inputs, len(lines), refs)
-        return shown(([[cond, extra]], latent, "\n".join(lines[i] for i in prompt_rows), prompt_set), notes)
+        inputs = dict(clip=clip, prompts=prompts, style=style, width=width, height=height, latent=latent,
+                      style_reference=style_reference, guidance=guidance, conditioning=conditioning, length=length)
+        encode = remembering_encoder(clip)
+        (positive, latent, names, count), notes = build_batch(**inputs, window_start=window_start,
+                                                              window_size=window_size, encode=encode)
+        return shown((positive, latent, names, PromptSet(inputs, count, encode)), notes)
 
 
 NODES = [StyleAlignedBatchPrompts]

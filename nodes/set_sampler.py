@@ -24,7 +24,7 @@ FINISHED_BYTES = 2 * 1024**3
 _lock = threading.Lock()
 
 
-def windows(count, refs, size):
+def windows(count, size):
     """(window_start, window_size) of every window of a list of `count` prompts whose first is the reference:
     at least one window (a list of the reference alone is one)."""
     targets = max(count - 1, 0)
@@ -142,11 +142,11 @@ class StyleAlignedSetSampler(io.ComfyNode):
         import comfy.model_management
         import comfy.utils
 
-        plan = windows(prompt_set.count, prompt_set.refs, window_size)
+        plan = windows(prompt_set.count, window_size)
         settings = dict(seed=seed, steps=steps, cfg=cfg, sampler_name=sampler_name, scheduler=scheduler,
                         denoise=denoise)
         bar = comfy.utils.ProgressBar(len(plan) * steps)
-        rows, out_latent = [], None
+        rows = []
         for number, window in enumerate(plan):
             comfy.model_management.throw_exception_if_processing_interrupted()  # between windows
             key = _window_key(model, prompt_set, negative, settings, window)
@@ -160,8 +160,8 @@ class StyleAlignedSetSampler(io.ComfyNode):
                 _keep(key, model, samples)
             bar.update_absolute((number + 1) * steps)
             rows.append(samples if number == 0 else samples[prompt_set.refs:])  # the reference once
-            out_latent = out_latent or {k: v for k, v in latent.items() if k not in ("samples", "batch_index")}
-        return io.NodeOutput({**out_latent, "samples": torch.cat(rows)})
+        rest = {k: v for k, v in latent.items() if k not in ("samples", "batch_index")}  # as every window has it
+        return io.NodeOutput({**rest, "samples": torch.cat(rows)})
 
 
 NODES = [StyleAlignedSetSampler]

@@ -61,7 +61,7 @@ def by_hand(kind, count, size, reference=None):
     refs = 1 if reference is None else reference.ref_count
     ksampler = host.stock_nodes()["KSampler"]
     rows = []
-    for number, (start, window) in enumerate(set_sampler.windows(count, refs, size)):
+    for number, (start, window) in enumerate(set_sampler.windows(count, size)):
         positive, latent = batch_prompts(clip, count, reference, window_start=start, window_size=window)[:2]
         out = host.run_node(ksampler, model=style, positive=positive, negative=negative, latent_image=latent,
                             cfg=CFG[kind], denoise=1.0, **SAMPLING)[0]["samples"]
@@ -158,8 +158,8 @@ def test_an_interrupted_set_resumes_without_recomputing_its_finished_windows(mon
 
 
 def test_windows_and_a_bad_window_size():
-    assert set_sampler.windows(25, 1, 4) == [(0, 4), (4, 4), (8, 4), (12, 4), (16, 4), (20, 4)]
-    assert set_sampler.windows(7, 1, 4) == [(0, 4), (4, 2)]
-    assert set_sampler.windows(1, 1, 4) == [(0, 0)]
+    assert set_sampler.windows(25, 4) == [(0, 4), (4, 4), (8, 4), (12, 4), (16, 4), (20, 4)]
+    assert set_sampler.windows(7, 4) == [(0, 4), (4, 2)]
+    assert set_sampler.windows(1, 4) == [(0, 0)]
     with pytest.raises(ValueError, match="window_size must be at least 1"):
-        set_sampler.windows(5, 1, 0)
+        set_sampler.windows(5, 0)
