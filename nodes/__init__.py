@@ -138,6 +138,7 @@ _OPTIONAL = {
     "transformers": ("transformers", "Image Caption, Music Mood, Depth Map and the metric nodes"),
     "matplotlib": ("matplotlib", "the metric nodes' charts"),
     "requests": ("requests", "Weather Phrase"),
+    "soxr": ("soxr", "Speech Transcript and Music Mood on audio of another sample rate"),
 }
 MISSING_OPTIONAL = {}
 
