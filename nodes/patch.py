@@ -102,8 +102,10 @@ class StyleAlignedPatchModel(io.ComfyNode):
                 "patched copy; the input model is not changed."
             ),
             inputs=[
-                io.Model.Input("model", tooltip="The diffusion model to patch: SD1.5, SD2, SDXL, Flux (dev, "
-                               "schnell, Chroma), SD3 / SD3.5 or Qwen-Image, and their fine-tunes."),
+                io.Model.Input("model", tooltip="The diffusion model to patch: SD1.5, SD2, SDXL; Flux, Chroma, SD3 "
+                               "/ SD3.5, Qwen-Image (and Edit), FLUX.2, Z-Image, Krea 2, Boogu, HunyuanImage 2.1, "
+                               "Kandinsky 5, LongCat-Image; Wan video; and their fine-tunes. Another model is named "
+                               "in a message listing these."),
                 io.Boolean.Input("share_attention", default=True,
                                  tooltip="Targets attend to the reference's keys and values. The heart of the "
                                          "method. Off: the AdaIN switches still apply, as in the original, but no "
