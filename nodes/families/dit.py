@@ -165,13 +165,13 @@ class JointAttentionOverride:
         if not a["skip_reshape"]:  # (B, L, heads*dim) -> (B, heads, L, dim) as the host reads it (SD3's v comes
             batch, dim = q.shape[0], q.shape[-1] // heads  # split into heads already; grouped k/v have fewer)
             q, k, v = (t.reshape(batch, t.shape[1], -1, dim).transpose(1, 2) for t in (q, k, v))
+        image = self._image(call, q.shape[2], k.shape[2])
+        if image is None:
+            return self.kernel(func, block, *args, **kwargs)
         rest = {name: value for name, value in a["rest"].items() if name != "enable_gqa"}
         if k.shape[1] != q.shape[1]:  # grouped-query attention (enable_gqa): each group of query heads reads one
             groups = q.shape[1] // k.shape[1]  # k/v head, as the host's kernels expand them; shared on q's heads
             k, v = k.repeat_interleave(groups, dim=1), v.repeat_interleave(groups, dim=1)
-        image = self._image(call, q.shape[2], k.shape[2])
-        if image is None:
-            return self.kernel(func, block, *args, **kwargs)
 
         def attend(q, k, v, key_bias=None, mask=None):
             if key_bias is not None:
