@@ -55,11 +55,12 @@ def _digest(value):
     return h.hexdigest()
 
 
-def _window_key(model, prompt_set, negative, settings, window):
-    """What a finished window depends on: this very model (the patched clone), the list's inputs but the text
-    encoder (which the same clip object stands for), the negative, the sampler settings and the window."""
+def _set_key(model, prompt_set, negative, settings):
+    """What every finished window of this press depends on but its place: this very model (the patched clone),
+    the list's inputs but the text encoder (which the same clip object stands for), the negative and the sampler
+    settings. A window's key is this and its (window_start, window_size)."""
     inputs = {k: v for k, v in prompt_set.inputs.items() if k != "clip"}
-    return (id(model), id(prompt_set.inputs.get("clip")), _digest([inputs, negative, settings, window]))
+    return id(model), id(prompt_set.inputs.get("clip")), _digest([inputs, negative, settings])
 
 
 def _finished(key, model):
@@ -146,10 +147,11 @@ class StyleAlignedSetSampler(io.ComfyNode):
         settings = dict(seed=seed, steps=steps, cfg=cfg, sampler_name=sampler_name, scheduler=scheduler,
                         denoise=denoise)
         bar = comfy.utils.ProgressBar(len(plan) * steps)
+        set_key = _set_key(model, prompt_set, negative, settings)  # digested once, not per window
         rows = []
         for number, window in enumerate(plan):
             comfy.model_management.throw_exception_if_processing_interrupted()  # between windows
-            key = _window_key(model, prompt_set, negative, settings, window)
+            key = (*set_key, window)
             samples = _finished(key, model)
             positive, latent = prompt_set.window(*window)
             if samples is None:
