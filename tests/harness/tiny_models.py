@@ -2,6 +2,7 @@
 UNets, CLIP, VAE and ControlNet with random weights, and a sampler call on them. The host is imported
 when a model is built (after harness.host.start), never at import."""
 
+import contextlib
 import logging
 
 import torch
@@ -101,12 +102,30 @@ def with_host_keys(params_class, config, **keys):
     return {**config, **{k: v for k, v in keys.items() if k in fields and k not in config}}
 
 
+@contextlib.contextmanager
+def uninitialised_as_nan():
+    """Inside: memory torch.empty hands out is NaN (torch's deterministic fill), so what the host leaves
+    uninitialised (SD3's position embedding buffer) is found, not left to whatever the memory held: finite
+    garbage that made the tiny model's output differ from build to build, sometimes NaN."""
+    import torch.utils.deterministic as deterministic
+
+    previous = torch.are_deterministic_algorithms_enabled(), deterministic.fill_uninitialized_memory
+    torch.use_deterministic_algorithms(True)
+    deterministic.fill_uninitialized_memory = True
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous[0])
+        deterministic.fill_uninitialized_memory = previous[1]
+
+
 def _tiny_dit(family_class, config, seed):
     """A ModelPatcher around a tiny DiT of the host's `family_class`, random weights and buffers (SD3's
     position embedding is a buffer the host leaves uninitialised)."""
     import comfy.model_patcher
 
-    model = family_class(config).get_model({})
+    with uninitialised_as_nan():
+        model = family_class(config).get_model({})
     init_weights(model, seed, std=DIT_STD)
     for module in model.modules():  # RMS norms (query/key norms) keep an uninitialised scale
         if "RMSNorm" in type(module).__name__:
