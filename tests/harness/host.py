@@ -113,7 +113,7 @@ FEATURES = {
 
 def missing(feature):
     """None when the running host has `feature` (a key of FEATURES), else why a test cannot run."""
-    return None if FEATURES[feature]() else f"{describe()} ({leg()} leg) has no {feature}"
+    return None if FEATURES[feature]() else f"needs {feature}; this is {describe()} ({leg()} leg)"
 
 
 def stock_nodes():

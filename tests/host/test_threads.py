@@ -1,6 +1,10 @@
-"""The patched model under threads: current hosts run conditioning batches in threads (multigpu clones), and
-users run several workflows against one server. The method's state lives per model call, so two batches sampled
-at the same time on one patched model give exactly the rows they give one after the other."""
+"""The patched model under threads: current hosts run conditioning batches in threads, each thread on its own copy
+of the diffusion model but all with the same model options, so the same patch objects (`multigpu_clones` in
+comfy/samplers.py). The method's state lives per model call, so two batches sampled at the same time through one
+patch give exactly the rows they give one after the other.
+
+Each thread samples its own copy of the model, as the host's threads do: the host does not sample one model object
+from two threads at once (sampling sets and clears `current_patcher` on the model it runs)."""
 
 import threading
 
@@ -24,10 +28,22 @@ def _sample(model, kind, batch):
     return tiny.sample(model, kind, 3, steps=STEPS, cfg=cfg, **batch)
 
 
+def _tiny(kind):
+    return tiny.TINY_DITS[kind]() if kind in tiny.TINY_DITS else tiny.tiny_model(kind)
+
+
+def _on_its_own_model_copy(patched, kind):
+    """A clone that shares the patch (its model options hold the same patch objects) on another copy of the model
+    (the same tiny model built again from the same seed, as the host loads a multigpu clone again)."""
+    twin = patched.clone()
+    twin.model = _tiny(kind).model
+    return twin
+
+
 @pytest.mark.parametrize("kind", ["sd15", "sdxl", "flux"])
 def test_two_batches_sampled_at_once_equal_the_same_batches_one_after_the_other(kind):
-    model = tiny.TINY_DITS[kind]() if kind in tiny.TINY_DITS else tiny.tiny_model(kind)
-    patched = host.run_node(StyleAlignedPatchModel, model=model)[0]
+    patched = host.run_node(StyleAlignedPatchModel, model=_tiny(kind))[0]
+    twins = [patched, _on_its_own_model_copy(patched, kind)]
     batches = _two_batches(kind)
     one_after_the_other = [_sample(patched, kind, batch) for batch in batches]
 
@@ -37,7 +53,7 @@ def test_two_batches_sampled_at_once_equal_the_same_batches_one_after_the_other(
     def run(index):
         try:
             start.wait()
-            results[index] = _sample(patched, kind, batches[index])
+            results[index] = _sample(twins[index], kind, batches[index])
         except Exception as exc:  # reported below, with the thread it came from
             errors.append((index, exc))
 
