@@ -24,6 +24,7 @@ EXAMPLE = {
     "StyleAlignedPatchModel": "02 SDXL prompts only.json",
     "StyleAlignedBatchPrompts": "01 SD1.5 prompts only.json",
     "StyleAlignedSetSampler": "19 SDXL whole set one press.json",
+    "StyleAlignedSetSamplerCustom": "20 FLUX.2 Klein whole set.json",
     "DDIMInvertReference": "03 SDXL reference image.json",
     "SaveStyleReference": "03 SDXL reference image.json",
     "LoadStyleReference": "03 SDXL reference image.json",
@@ -57,6 +58,9 @@ WHEN_TO_USE = {
     "StyleAlignedSetSampler": "Use it in place of KSampler when the list is longer than one batch fits on your "
     "card: it samples the reference plus window_size targets at a time, one window after another in one press, "
     "and returns the whole set in prompt order. Pick window_size from the README's table for your card.",
+    "StyleAlignedSetSamplerCustom": "Use it in place of SamplerCustomAdvanced when your graph samples with "
+    "custom sampling (FLUX.2's Flux2Scheduler, a sigmas node, a sampler node) and the list is longer than one "
+    "batch fits: connect the noise, sampler and sigmas you would give SamplerCustomAdvanced and its guider's cfg.",
     "DDIMInvertReference": "Use it when the style should come from an existing image: VAE Encode the image, "
     "invert it here, and connect the result to the patch node and the batch-prompts node. Invert once and save "
     "the result with Save Style Reference to reuse it.",

@@ -416,12 +416,14 @@ WORKFLOWS.update(workflow_builders_edit_hunyuan.workflows(len(WORKFLOWS) + 1))  
 WORKFLOWS.update(workflow_builders_flux2.workflows(len(WORKFLOWS) + 1))  # FLUX.2 Klein
 WORKFLOWS.update(workflow_builders_wan.workflows(len(WORKFLOWS) + 1))  # Wan 2.2 clips, prompts and a reference clip
 WORKFLOWS[f"{len(WORKFLOWS) + 1:02d} SDXL whole set one press.json"] = whole_set
+WORKFLOWS.update(workflow_builders_flux2.later_workflows(len(WORKFLOWS) + 1))  # FLUX.2 Klein, custom sampling
 # what a workflow needs of a host newer than v0.3.64 (a key of harness.host FEATURES): the tests skip it, saying so,
 # on a host without it
 NEWER_HOST = {workflow_builders_nextdit.z_image_turbo_prompts: "Z-Image",
               workflow_builders_nextdit.krea2_prompts: "Krea 2",
               workflow_builders_edit_hunyuan.qwen_edit_one_style: "Qwen-Image-Edit 2511",
               workflow_builders_flux2.flux2_klein_prompts: "FLUX.2 and LongCat-Image",
+              workflow_builders_flux2.flux2_klein_whole_set: "FLUX.2 and LongCat-Image",
               # Wan 2.2 5B's 48-channel latents, fitted from Batch Prompts' empty clips by the host's samplers
               workflow_builders_wan.wan22_clips: "empty latents fitted by their downscale ratio",
               workflow_builders_wan.wan22_reference_clip: "empty latents fitted by their downscale ratio"}

@@ -233,7 +233,7 @@ def use_tiny_models(prompt: dict, size: int = TINY_SIZE, steps: int = TINY_STEPS
             node.update(class_type="TinyControlNetLoader", inputs={"kind": family})
         elif kind in ("StyleAlignedBatchPrompts", "ImageScale"):
             inputs.update(width=size, height=size, **({"length": TINY_FRAMES} if "length" in inputs else {}))
-        elif kind in ("KSampler", "DDIMInvertReference", "StyleAlignedSetSampler"):
+        elif kind in ("KSampler", "DDIMInvertReference", "StyleAlignedSetSampler", "Flux2Scheduler"):
             inputs["steps"] = steps
         elif kind == "RepeatImageBatch":
             inputs["amount"] = TINY_FRAMES

@@ -47,6 +47,7 @@ EXPECTED = {
     "17 Wan 2.2 aligned clips.json": ({}, 0),  # one video file each (CLIPS)
     "18 Wan 2.2 reference clip.json": ({}, 0),
     "19 SDXL whole set one press.json": ({"style_aligned/whole_set": 13}, 0),  # 3 windows of 4, one press
+    "20 FLUX.2 Klein whole set.json": ({"style_aligned/flux2_klein_whole_set": 9}, 0),  # 2 windows, custom
 }
 CLIPS = {"17 Wan 2.2 aligned clips.json": {"style_aligned/wan22_clips": 4},  # clips in the saved video
          "18 Wan 2.2 reference clip.json": {"style_aligned/wan22_reference_clip": 4}}

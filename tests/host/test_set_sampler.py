@@ -1,9 +1,11 @@
 """Style Aligned Set Sampler in the real host: a whole prompt list in one press, window by window (tiny SD1.5,
 SDXL and Flux with their tiny text encoders): equal to the windows queued by hand (bit for bit) and to one
 batch (float tolerance), memory of one window whatever the list's length, progress over the whole set, and an
-interrupted run resumed without recomputing its finished windows."""
+interrupted run resumed without recomputing its finished windows. The custom variant equals the windows queued
+by hand through the host's SamplerCustomAdvanced."""
 
 import functools
+import inspect
 
 import pytest
 import torch
@@ -13,7 +15,7 @@ from style_aligned.nodes import set_sampler
 from style_aligned.nodes.batch_prompts import StyleAlignedBatchPrompts
 from style_aligned.nodes.patch import StyleAlignedPatchModel
 from style_aligned.nodes.reference import DDIMInvertReference
-from style_aligned.nodes.set_sampler import StyleAlignedSetSampler
+from style_aligned.nodes.set_sampler import StyleAlignedSetSampler, StyleAlignedSetSamplerCustom
 
 SAMPLING = dict(seed=7, steps=2, sampler_name="euler", scheduler="normal")
 CFG = {"sd15": 5.0, "sdxl": 5.0, "flux": 1.0}
@@ -85,6 +87,60 @@ def test_a_24_prompt_list_in_one_press_equals_the_windows_by_hand_and_one_batch(
     assert torch.equal(pressed, by_hand(kind, 25, 4, reference))
     one_batch = by_hand(kind, 25, 24, reference)  # a single window holding the whole list
     torch.testing.assert_close(pressed, one_batch, rtol=1e-4, atol=1e-4 * one_batch.abs().amax().item())
+
+
+def custom_sampling(kind, model):
+    """The nodes of a custom-sampling graph, from the host: (noise, sampler, sigmas) for `model`."""
+    nodes = host.stock_nodes()
+    noise = host.run_node(nodes["RandomNoise"], noise_seed=SAMPLING["seed"])[0]
+    sampler = host.run_node(nodes["KSamplerSelect"], sampler_name="euler")[0]
+    sigmas = host.run_node(nodes["BasicScheduler"], model=model, scheduler="simple", steps=3, denoise=1.0)[0]
+    return noise, sampler, sigmas
+
+
+def by_hand_custom(kind, count, size):
+    """Each window queued by hand through SamplerCustomAdvanced with a CFGGuider."""
+    _, clip, negative = setup(kind)
+    style = patched(kind)
+    noise, sampler, sigmas = custom_sampling(kind, style)
+    nodes, rows = host.stock_nodes(), []
+    for number, (start, window) in enumerate(set_sampler.windows(count, size)):
+        positive, latent = batch_prompts(clip, count, window_start=start, window_size=window)[:2]
+        guider = host.run_node(nodes["CFGGuider"], model=style, positive=positive, negative=negative, cfg=CFG[kind])[0]
+        out = host.run_node(nodes["SamplerCustomAdvanced"], noise=noise, guider=guider, sampler=sampler,
+                            sigmas=sigmas, latent_image=latent)[0]["samples"]
+        rows.append(out if number == 0 else out[1:])
+    return torch.cat(rows)
+
+
+@pytest.mark.parametrize("kind", ["sd15", "flux"])
+def test_the_custom_set_sampler_equals_sampler_custom_advanced_window_by_window(kind):
+    _, clip, negative = setup(kind)
+    style = patched(kind)
+    noise, sampler, sigmas = custom_sampling(kind, style)
+    prompt_set = batch_prompts(clip, 11, None)[3]
+    pressed = host.run_node(StyleAlignedSetSamplerCustom, model=style, prompt_set=prompt_set, negative=negative,
+                            window_size=4, noise=noise, cfg=CFG[kind], sampler=sampler, sigmas=sigmas)[0]
+    assert pressed["samples"].shape[0] == 11 and pressed["batch_index"] == list(range(11))
+    assert torch.equal(pressed["samples"], by_hand_custom(kind, 11, 4))
+    # and it samples what the KSampler-like Set Sampler samples with the same schedule (simple, 3 steps)
+    ksampler_like = host.run_node(StyleAlignedSetSampler, model=style, prompt_set=prompt_set, negative=negative,
+                                  window_size=4, cfg=CFG[kind], **{**SAMPLING, "steps": 3, "scheduler": "simple"})[0]
+    torch.testing.assert_close(pressed["samples"], ksampler_like["samples"])
+
+
+def test_the_latent_is_fitted_by_its_downscale_ratio_as_the_hosts_samplers_fit_it():
+    """An empty clip laid out at 1/8 for a model whose latents are 1/16 (Wan 2.2 5B): the host's samplers fit it
+    to the model by the latent's downscale_ratio_spacial, and so does the Set Sampler."""
+    import comfy.sample
+
+    model = setup("flux")[0]  # latent format 1/8: a latent that says 1/4 is fitted to half its size
+    latent = {"samples": torch.zeros(2, 16, 8, 8), "downscale_ratio_spacial": 4}
+    fitted = set_sampler.fitted_latent(model, latent)
+    if "downscale_ratio_spacial" in inspect.signature(comfy.sample.fix_empty_latent_channels).parameters:
+        assert fitted.shape == (2, 16, 4, 4)
+    else:  # v0.3.64 fits channels only
+        assert fitted.shape == (2, 16, 8, 8)
 
 
 class ModelCalls:

@@ -41,8 +41,9 @@ def test_one_workflow_per_use_is_shipped():
     names = {p.name for p in WORKFLOWS}
     assert names == set(make.WORKFLOWS), "workflows/ and generators/make_workflows.py disagree"
     # 7 UNet workflows, 4 DiT (Flux prompts and reference, SD3.5, Qwen-Image), 5 of the 2026 image families (Z-Image,
-    # Krea 2, Qwen-Image-Edit 2511, HunyuanImage 2.1, FLUX.2 Klein), 2 Wan 2.2 clips, 1 whole set in one press
-    assert len(names) == 19
+    # Krea 2, Qwen-Image-Edit 2511, HunyuanImage 2.1, FLUX.2 Klein), 2 Wan 2.2 clips, 2 whole sets in one press
+    # (KSampler-like on SDXL, custom sampling on FLUX.2 Klein)
+    assert len(names) == 20
     # the template dialog's titles: numbered from simplest to most involved, words a user reads
     numbers = [name.split(" ", 1)[0] for name in make.WORKFLOWS]
     assert numbers == [f"{i:02d}" for i in range(1, len(numbers) + 1)], numbers
