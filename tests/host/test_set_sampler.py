@@ -170,22 +170,28 @@ def test_peak_memory_is_one_windows_whatever_the_list_length():
     assert len(set(peaks.values())) == 1, peaks  # rows per model call and the host's memory estimate: flat
 
 
-def test_the_progress_bar_counts_windows_times_steps(monkeypatch):
+def test_the_progress_bar_counts_windows_times_steps_and_shows_previews(monkeypatch):
     import comfy.utils
+    import latent_preview
 
     seen = {}
 
     class Bar:
         def __init__(self, total):
-            seen["total"], seen["values"] = total, []
+            seen["total"], seen["values"], seen["previews"] = total, [], []
 
         def update_absolute(self, value, total=None, preview=None):
             seen["values"].append(value)
+            seen["previews"].append(preview)
 
     monkeypatch.setattr(comfy.utils, "ProgressBar", Bar)
+    # previews on, as a user's --preview-method latent2rgb sets them: each step shows the host's preview image
+    monkeypatch.setattr(latent_preview.args, "preview_method", latent_preview.LatentPreviewMethod.Latent2RGB)
     set_sampler._FINISHED.clear()
     in_one_press("sd15", 9, 4)  # 2 windows x 2 steps
     assert seen["total"] == 4 and seen["values"][-1] == 4 and seen["values"] == sorted(seen["values"])
+    previews = [p for p in seen["previews"] if p is not None]
+    assert len(previews) == 4 and all(p[0] == "JPEG" and p[1].size == (8, 8) for p in previews), previews
 
 
 def test_an_interrupted_set_resumes_without_recomputing_its_finished_windows(monkeypatch):
