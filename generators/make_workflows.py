@@ -28,6 +28,7 @@ from workflow_graph import (
     Builder,
     batch_prompts,
     checkpoint,
+    decode_and_save,
     host_specs,
     negative_encoder,
     patch_model,
@@ -73,11 +74,7 @@ def whole_set(specs):
     b.connect(patch, "MODEL", sampler, "model")
     b.connect(prompts, "prompt_set", sampler, "prompt_set")
     b.connect(neg, "CONDITIONING", sampler, "negative")
-    dec = b.add("VAEDecode", 3, 60)
-    b.connect(sampler, "LATENT", dec, "samples")
-    b.connect(ckpt, "VAE", dec, "vae")
-    save = b.add("SaveImage", 3, 160, node_width=420, filename_prefix="style_aligned/whole_set")
-    b.connect(dec, "IMAGE", save, "images")
+    decode_and_save(b, ckpt, sampler, 3, 60, "style_aligned/whole_set")
     b.note(
         "A whole set in one press (SDXL, 1024 px): Style Aligned Set Sampler takes the prompt_set of Batch "
         "Prompts and samples it in windows of the reference + window_size targets, one after another, so any "

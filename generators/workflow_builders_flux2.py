@@ -9,15 +9,21 @@ import workflow_graph as graph
 FLUX2_KLEIN_FILES = dict(unet="flux-2-klein-4b.safetensors", text="qwen_3_4b.safetensors", vae="flux2-vae.safetensors")
 
 
-def flux2_klein_prompts(specs):
+def klein_prompts(b, prompts):
+    """The loaders of FLUX.2 Klein, the patch and Batch Prompts of `prompts`: (vae, patch, prompts, negative)."""
     files = FLUX2_KLEIN_FILES
-    b = graph.Builder(specs)
     unet = b.add("UNETLoader", 0, 60, unet_name=files["unet"])
     clip = b.add("CLIPLoader", 0, 200, clip_name=files["text"], type="flux2")
     vae = b.add("VAELoader", 0, 380, vae_name=files["vae"])
     patch = graph.patch_model(b, unet, 1, 60, score_scale=1.1)
-    prompts = graph.batch_prompts(b, clip, 1, 560, prompts=graph.PROMPTS, style=graph.STYLE, width=1024, height=1024)
-    neg = graph.zero_negative(b, prompts, 2, 560)
+    prompts = graph.batch_prompts(b, clip, 1, 560, prompts=prompts, style=graph.STYLE, width=1024, height=1024)
+    return vae, patch, prompts, graph.zero_negative(b, prompts, 2, 560)
+
+
+def flux2_klein_prompts(specs):
+    files = FLUX2_KLEIN_FILES
+    b = graph.Builder(specs)
+    vae, patch, prompts, neg = klein_prompts(b, graph.PROMPTS)
     graph.sample_and_save(b, vae, patch, prompts, neg, prompts, 2, 60, "style_aligned/flux2_klein_prompts", steps=4,
                        cfg=1.0, scheduler="simple")
     b.note(
@@ -43,12 +49,7 @@ def flux2_klein_whole_set(specs):
     Flux2Scheduler) through Style Aligned Set Sampler (Custom): one press."""
     files = FLUX2_KLEIN_FILES
     b = graph.Builder(specs)
-    unet = b.add("UNETLoader", 0, 60, unet_name=files["unet"])
-    clip = b.add("CLIPLoader", 0, 200, clip_name=files["text"], type="flux2")
-    vae = b.add("VAELoader", 0, 380, vae_name=files["vae"])
-    patch = graph.patch_model(b, unet, 1, 60, score_scale=1.1)
-    prompts = graph.batch_prompts(b, clip, 1, 560, prompts=SET_PROMPTS, style=graph.STYLE, width=1024, height=1024)
-    neg = graph.zero_negative(b, prompts, 2, 560)
+    vae, patch, prompts, neg = klein_prompts(b, SET_PROMPTS)
     noise = b.add("RandomNoise", 2, 60, noise_seed=42)
     select = b.add("KSamplerSelect", 2, 200, sampler_name="euler")
     sigmas = b.add("Flux2Scheduler", 2, 320, steps=4, width=1024, height=1024)
@@ -57,11 +58,7 @@ def flux2_klein_whole_set(specs):
                                     (neg, "CONDITIONING", "negative"), (noise, "NOISE", "noise"),
                                     (select, "SAMPLER", "sampler"), (sigmas, "SIGMAS", "sigmas")):
         b.connect(src, output, sampler, input_name)
-    dec = b.add("VAEDecode", 4, 60)
-    b.connect(sampler, "LATENT", dec, "samples")
-    b.connect(vae, "VAE", dec, "vae")
-    save = b.add("SaveImage", 4, 160, node_width=420, filename_prefix="style_aligned/flux2_klein_whole_set")
-    b.connect(dec, "IMAGE", save, "images")
+    graph.decode_and_save(b, vae, sampler, 4, 60, "style_aligned/flux2_klein_whole_set")
     b.note(
         "A whole set in one press on FLUX.2 Klein 4B with custom sampling (the host's FLUX.2 templates sample "
         "with SamplerCustomAdvanced and Flux2Scheduler): Style Aligned Set Sampler (Custom) takes the same "

@@ -263,10 +263,15 @@ def sample_and_save(b, ckpt, model, positive, negative, latent, col, y, prefix, 
         node, output = conditioning if isinstance(conditioning, tuple) else (conditioning, "CONDITIONING")
         b.connect(node, output, ks, input_name)
     b.connect(latent, "LATENT", ks, "latent_image")
-    dec = b.add("VAEDecode", col + 1, y)
-    b.connect(ks, "LATENT", dec, "samples")
+    return decode_and_save(b, ckpt, ks, col + 1, y, prefix)
+
+
+def decode_and_save(b, ckpt, sampler, col, y, prefix):
+    """VAE Decode of `sampler`'s LATENT and Save Image below it, in column `col`; the decoded images."""
+    dec = b.add("VAEDecode", col, y)
+    b.connect(sampler, "LATENT", dec, "samples")
     b.connect(ckpt, "VAE", dec, "vae")
-    save = b.add("SaveImage", col + 1, y + 100, node_width=420, filename_prefix=prefix)
+    save = b.add("SaveImage", col, y + 100, node_width=420, filename_prefix=prefix)
     b.connect(dec, "IMAGE", save, "images")
     return dec
 
