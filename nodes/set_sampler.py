@@ -1,10 +1,12 @@
-"""StyleAlignedSetSampler: a whole prompt list in one press, window by window, on one GPU.
+"""StyleAlignedSetSampler: a whole prompt list in one press, window by window, on one GPU; and
+StyleAlignedSetSamplerCustom, the same for custom-sampling graphs (noise, sampler and sigmas nodes).
 
 Every window is the reference row(s) plus at most `window_size` targets, encoded by the batch-prompts node
-and sampled as KSampler samples (the same noise per row: it depends only on the prompt's place in the list),
-so each window is bit for bit what queueing it by hand gives, and peak memory is that of one window whatever
-the list's length. Finished windows are kept (in CPU memory, for this model and these settings), so pressing
-Queue again after an interruption samples only the windows that were not finished.
+and sampled as KSampler samples, or as SamplerCustomAdvanced with a CFGGuider (the same noise per row: it depends
+only on the prompt's place in the list), so each window is bit for bit what queueing it by hand gives, and peak
+memory is that of one window whatever the list's length. Finished windows are kept (in CPU memory, for this
+model and these settings), so pressing Queue again after an interruption samples only the windows that were not
+finished.
 """
 
 import collections
@@ -157,7 +159,8 @@ def sample_set(model, prompt_set, window_size, steps, key, sample):
         skip = 0 if number == 0 else prompt_set.refs  # the reference once
         rows.append(samples[skip:])
         noise_rows += latent.get("batch_index", [])[skip:]
-    # the rest of the latent as every window has it, less what only the sampler reads (as KSampler's output)
+    # the rest of the latent as every window has it, less the downscale ratios (read by the sampler only: the
+    # host's samplers drop them from their output too)
     rest = {k: v for k, v in latent.items() if k not in ("downscale_ratio_spacial", "downscale_ratio_temporal")}
     return {**rest, "samples": torch.cat(rows), **({"batch_index": noise_rows} if noise_rows else {})}
 
