@@ -9,7 +9,7 @@ def test_pack_exports_its_v3_entry_point_and_no_classic_mappings():
     assert not hasattr(style_aligned, "NODE_CLASS_MAPPINGS")
     assert not hasattr(style_aligned, "NODE_DISPLAY_NAME_MAPPINGS")
     classes = pack.node_classes()
-    assert len(classes) == 21 and all(host.is_v3(cls) for cls in classes.values())
+    assert len(classes) == 22 and all(host.is_v3(cls) for cls in classes.values())
     assert set(pack.display_names()) == set(classes)
 
 
@@ -21,7 +21,7 @@ NODE_IDS = {
     "StyleAlignedSpeechTranscript", "StyleAlignedWeatherPhrase", "StyleAlignedPromptFusion",
     "StyleAlignedPromptFusionList", "StyleAlignedDepthMap", "WeightedDinoScore", "DinoSetConsistency",
     "ClipTextAlignment", "StyleAlignedWeightedDinoScore", "StyleAlignedDinoSetConsistency",
-    "StyleAlignedClipTextAlignment",
+    "StyleAlignedClipTextAlignment", "StyleAlignedSetSampler", "StyleAlignedSetSamplerCustom",
 }
 
 
