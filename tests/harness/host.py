@@ -111,6 +111,13 @@ FEATURES = {
 }
 
 
+# The host feature each tiny family needs (families both hosts have are not listed)
+FAMILY_NEEDS = {"flux2": "FLUX.2 and LongCat-Image", "flux2_klein": "FLUX.2 and LongCat-Image",
+                "longcat_image": "FLUX.2 and LongCat-Image", "z_image": "Z-Image", "krea2": "Krea 2",
+                "boogu": "Boogu", "hunyuan_image": "HunyuanImage 2.1", "kandinsky5": "Kandinsky 5 Image",
+                "qwen_image_edit_2511": "Qwen-Image-Edit 2511"}
+
+
 def missing(feature):
     """None when the running host has `feature` (a key of FEATURES), else why a test cannot run."""
     return None if FEATURES[feature]() else f"needs {feature}; this is {describe()} ({leg()} leg)"

@@ -1,5 +1,6 @@
 """The scripts in bench/ on tiny models (their numbers are meaningless here): the evaluation runner
-end to end, the attention benchmark's FLOP bound, and the DiT benchmark end to end and its bound."""
+end to end, the attention benchmark's FLOP bound, the DiT benchmark end to end and its bound, and the family
+benchmark's models at the real head sizes."""
 
 import importlib
 import json
@@ -7,7 +8,8 @@ import math
 import re
 
 import pytest
-from harness import pack
+import torch
+from harness import host, pack
 
 
 def test_runner_produces_the_table_for_all_six_methods(tmp_path, monkeypatch):
@@ -130,3 +132,25 @@ def test_dit_benchmark_bound_counts_the_reference_image_keys_of_every_shared_blo
     # 1 reference + 3 targets, 256 text + 4096 image tokens: targets attend to 4352 + 4096 keys instead of 4352
     assert bench.block_attention_ratio(3, 256, 4096) == pytest.approx((4352 + 3 * 8448) / (4 * 4352))
     assert bench.extra_attention_flops(4, 3, 256, 4096, 512) == 4 * 4 * 3 * 4352 * 4096 * 512
+
+
+BENCHED_FAMILIES = ("flux2", "flux2_klein", "chroma_radiance", "longcat_image", "z_image", "krea2", "boogu",
+                    "hunyuan_image", "kandinsky5", "qwen_image_edit_2511")
+
+
+@pytest.mark.parametrize("kind", [pytest.param(kind, marks=pytest.mark.needs(host.FAMILY_NEEDS[kind]))
+                                  if kind in host.FAMILY_NEEDS else kind for kind in BENCHED_FAMILIES])
+def test_family_benchmark_builds_each_family_with_real_head_sizes_and_restores_the_tiny_config(monkeypatch, kind):
+    """`./run bench dit --family NAME --real-heads`: the family's model has two heads of the real model's size
+    (the rotary embedding's width is the head size) and samples a step; the tiny config the tests use is as it
+    was afterwards."""
+    monkeypatch.syspath_prepend(str(pack.ROOT / "bench"))
+    bench = importlib.import_module("bench_families")
+    assert set(bench.FAMILIES) == set(BENCHED_FAMILIES)
+    config = bench.REAL_HEADS[kind][0]
+    before = dict(config)
+    model = bench.build(kind, real_heads=True)["patched"]
+    axes = next(m.axes_dim for m in model.model.diffusion_model.modules() if hasattr(m, "axes_dim"))
+    assert sum(axes) == (120 if kind == "boogu" else 128), axes
+    assert torch.isfinite(bench.step(kind, model, 2, 4)).all()
+    assert config == before

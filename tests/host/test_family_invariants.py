@@ -15,27 +15,25 @@ def _dit(kind):
     return tiny.TINY_DITS[kind], lambda m, cfg: tiny.sample(m, kind, 3, cfg=cfg, steps=2), None
 
 
-def _of(module, build, kind, feature=None):
-    return build, lambda m, cfg: module.sample(m, kind, 3, cfg=cfg), feature
+def _of(module, build, kind):
+    return build, lambda m, cfg: module.sample(m, kind, 3, cfg=cfg), host.FAMILY_NEEDS.get(kind)
 
 
 # kind -> (tiny model, sample(model, cfg) of a 3-row batch, the host feature it needs or None)
 FAMILIES = {
     **{kind: _dit(kind) for kind in ("flux", "flux_schnell", "chroma", "sd3", "qwen_image")},
-    "flux2": _of(tiny_flux2, tiny_flux2.TINY["flux2"], "flux2", "FLUX.2 and LongCat-Image"),
-    "flux2_klein": _of(tiny_flux2, tiny_flux2.TINY["flux2_klein"], "flux2_klein", "FLUX.2 and LongCat-Image"),
+    "flux2": _of(tiny_flux2, tiny_flux2.TINY["flux2"], "flux2"),
+    "flux2_klein": _of(tiny_flux2, tiny_flux2.TINY["flux2_klein"], "flux2_klein"),
     "chroma_radiance": _of(tiny_flux2, tiny_flux2.TINY["chroma_radiance"], "chroma_radiance"),
-    "longcat_image": _of(tiny_flux2, tiny_flux2.TINY["longcat_image"], "longcat_image", "FLUX.2 and LongCat-Image"),
-    **{kind: _of(tiny_nextdit, lambda kind=kind: tiny_nextdit.tiny(kind), kind, tiny_nextdit.FEATURES[kind])
-       for kind in tiny_nextdit.KINDS},
+    "longcat_image": _of(tiny_flux2, tiny_flux2.TINY["longcat_image"], "longcat_image"),
+    **{kind: _of(tiny_nextdit, lambda kind=kind: tiny_nextdit.tiny(kind), kind) for kind in tiny_nextdit.KINDS},
     "hunyuan_image": _of(tiny_edit_hunyuan_kandinsky, tiny_edit_hunyuan_kandinsky.TINY["hunyuan_image"],
-                         "hunyuan_image", "HunyuanImage 2.1"),
-    "kandinsky5": _of(tiny_edit_hunyuan_kandinsky, tiny_edit_hunyuan_kandinsky.TINY["kandinsky5"], "kandinsky5",
-                      "Kandinsky 5 Image"),
+                         "hunyuan_image"),
+    "kandinsky5": _of(tiny_edit_hunyuan_kandinsky, tiny_edit_hunyuan_kandinsky.TINY["kandinsky5"], "kandinsky5"),
     "qwen_image_edit": _of(tiny_edit_hunyuan_kandinsky, tiny_edit_hunyuan_kandinsky.TINY["qwen_image_edit"],
                            "qwen_image_edit"),
     "qwen_image_edit_2511": _of(tiny_edit_hunyuan_kandinsky, tiny_edit_hunyuan_kandinsky.TINY["qwen_image_edit_2511"],
-                                "qwen_image_edit_2511", "Qwen-Image-Edit 2511"),
+                                "qwen_image_edit_2511"),
     **{kind: _of(tiny_wan, lambda kind=kind: tiny_wan.tiny_wan(kind), kind) for kind in tiny_wan.KINDS},
 }
 KNOBS = {kind: dict(SHARE_MORE, layers="all") for kind in tiny_nextdit.KINDS}  # every layer of the NextDiT families
