@@ -16,6 +16,11 @@ DEFAULT_LENGTH = 49  # video frames of a clip (Wan: 4k + 1), as the host's Wan22
 PROMPT_SET = "STYLE_ALIGNED_PROMPT_SET"
 
 
+def reference_rows(style_reference):
+    """Reference rows at the start of every batch: the saved reference's K, or the first prompt line."""
+    return 1 if style_reference is None else style_reference.ref_count
+
+
 class PromptSet:
     """A whole prompt list as the batch-prompts node was set up for it: `window(start, size)` builds any window
     exactly as the node would with those window_start / window_size (the Set Sampler samples a long list window
@@ -30,8 +35,7 @@ class PromptSet:
     @property
     def refs(self):
         """Reference rows at the start of every window."""
-        reference = self.inputs["style_reference"]
-        return 1 if reference is None else reference.ref_count
+        return reference_rows(self.inputs["style_reference"])
 
     def window(self, start, size):
         """(positive, latent) of the window of `size` targets from target `start`."""
@@ -233,8 +237,7 @@ def build_batch(clip, prompts, style, width, height, window_start, window_size, 
     family = text_encoder_family(clip)
     rows = None if conditioning is None else _rows_of(conditioning)  # already encoded, one per entry
     lines = parse_prompt_lines(prompts) if rows is None else _row_names(prompts, len(rows))
-    refs = 1 if style_reference is None else style_reference.ref_count
-    prompt_rows, noise_rows = batch_rows(len(lines), window_start, window_size, refs)
+    prompt_rows, noise_rows = batch_rows(len(lines), window_start, window_size, reference_rows(style_reference))
     encoded = {i: rows[i] if rows is not None else encode(apply_style(lines[i], style))
                for i in sorted(set(prompt_rows))}
 

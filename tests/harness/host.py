@@ -123,6 +123,11 @@ def missing(feature):
     return None if FEATURES[feature]() else f"needs {feature}; this is {describe()} ({leg()} leg)"
 
 
+def has(feature):
+    """Whether the running host has `feature` (a key of FEATURES); None, what needs nothing, it always has."""
+    return feature is None or missing(feature) is None
+
+
 def stock_nodes():
     """Every stock node class of the host, comfy_extras included (what its server lists)."""
     if "stock" not in _state:

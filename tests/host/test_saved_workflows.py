@@ -83,19 +83,17 @@ def _has_history():
 pytestmark = pytest.mark.skipif(not _has_history(), reason="no git history here (a release archive): the saved "
                                 "workflows of earlier releases are read from the repository's history")
 SAVED = saved_workflows() if _has_history() else {}
-
-
-def _loads_here(name):
-    """Whether this host has what the workflow of this file name needs (make_workflows.NEEDS)."""
-    return name not in make.NEEDS or not host.missing(make.NEEDS[name])
-
-
-CURRENT = [wf.load(p) for p in sorted((ROOT / "workflows").glob("*.json")) if _loads_here(p.name)]
+CURRENT = [wf.load(p) for p in sorted((ROOT / "workflows").glob("*.json")) if host.has(make.NEEDS.get(p.name))]
 
 
 def _where(blob):
     commit, path, _ = SAVED[blob]
     return commit[:7], path
+
+
+def _needs(blob):
+    """The host feature the saved workflow's file needs (make_workflows.NEEDS), or None."""
+    return make.NEEDS.get(_where(blob)[1].split("/")[-1])
 
 
 def _id(blob):
@@ -177,8 +175,7 @@ def with_user_files(blob, prompt) -> dict:
 
 def _needing(blobs):
     """The blobs as parameters, each of a workflow that needs a newer host (make_workflows.NEEDS) marked so."""
-    needs = {blob: make.NEEDS.get(_where(blob)[1].split("/")[-1]) for blob in blobs}
-    return [pytest.param(blob, marks=pytest.mark.needs(needs[blob])) if needs[blob] else blob for blob in blobs]
+    return [pytest.param(blob, marks=pytest.mark.needs(_needs(blob))) if _needs(blob) else blob for blob in blobs]
 
 
 @pytest.mark.parametrize("blob", _needing(sorted(SAVED, key=_id)), ids=_id)
@@ -208,7 +205,7 @@ def to_run(specs) -> list:
     """The fewest saved workflows (greedy) that together use every signature today's shipped workflows do not."""
     covered = set().union(*(signature(wf.to_api(ui, specs)) for ui in CURRENT))
     left = {blob: signature(_api(blob, specs)) - covered for blob in SAVED
-            if _where(blob) not in KNOWN_BREAKS and _loads_here(_where(blob)[1].split("/")[-1])}
+            if _where(blob) not in KNOWN_BREAKS and host.has(_needs(blob))}
     chosen = []
     while any(left.values()):
         best = max(sorted(left, key=_id), key=lambda b: len(left[b]))
